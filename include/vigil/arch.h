@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Virtual address spaces over guest physical memory: the x86-64 page-table walker (4- and
+ * 5-level paging, 2 MiB and 1 GiB pages) with a small translation cache. Reads may cross page
+ * boundaries; any unmapped or out-of-RAM byte fails the whole read with -EFAULT.
+ *
+ * Page tables are guest data and so hostile: a walk is at most `levels` steps, every table
+ * address is checked against RAM by vg_mem, reserved/huge bits at the wrong level fail the walk.
+ */
+#ifndef VIGIL_ARCH_H
+#define VIGIL_ARCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vigil/mem.h"
+
+#define VG_TLB_SIZE 256 /* entries; direct-mapped on the 4 KiB virtual page number */
+
+struct vg_tlb_entry {
+	uint64_t vpage;	 /* va >> 12, or UINT64_MAX when empty */
+	uint64_t ppage;	 /* physical address of the 4 KiB page */
+};
+
+struct vg_as {
+	struct vg_mem *mem;
+	uint64_t root;	/* physical address of the top-level table (CR3 without flag bits) */
+	int levels;	/* 4 or 5 */
+	struct vg_tlb_entry tlb[VG_TLB_SIZE];
+	uint64_t tlb_hits, tlb_misses;
+};
+
+/* levels must be 4 or 5; root is masked to a 4 KiB boundary (CR3 flag/PCID bits dropped). */
+int vg_as_init(struct vg_as *as, struct vg_mem *mem, uint64_t root, int levels);
+
+/* Drops cached translations (call between snapshots of a live guest). */
+void vg_as_flush(struct vg_as *as);
+
+/* Translates VA. On success *pa is the physical address and, if page_size is not NULL,
+ * *page_size the size of the mapping page (4 KiB, 2 MiB or 1 GiB). -EFAULT when not mapped,
+ * -EINVAL for a non-canonical address. */
+int vg_as_translate(struct vg_as *as, uint64_t va, uint64_t *pa, uint64_t *page_size);
+
+/* Reads LEN bytes at VA, crossing pages as needed. */
+int vg_as_read(struct vg_as *as, uint64_t va, void *buf, size_t len);
+
+/* Convenience readers for kernel structures. */
+int vg_as_read_u64(struct vg_as *as, uint64_t va, uint64_t *out);
+int vg_as_read_u32(struct vg_as *as, uint64_t va, uint32_t *out);
+
+/* Reads a NUL-terminated string of at most max-1 bytes into buf (always terminated).
+ * Returns the length, or -EFAULT if the first byte is unreadable; a string cut by an
+ * unmapped page or by max is returned truncated. */
+int vg_as_read_str(struct vg_as *as, uint64_t va, char *buf, size_t max);
+
+/* Visits every mapped leaf in [lo, hi] in address order: cb(va, pa, page_size, ctx); a
+ * non-zero return stops the walk and is returned. Hostile tables can alias one table many
+ * times, so the walk gives up with -E2BIG after VG_AS_MAX_LEAVES leaves. */
+#define VG_AS_MAX_LEAVES (1u << 22)
+int vg_as_for_each_leaf(struct vg_as *as, uint64_t lo, uint64_t hi,
+			int (*cb)(uint64_t va, uint64_t pa, uint64_t page_size, void *ctx), void *ctx);
+
+#endif

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Guest physical memory sources. A source is a list of physical address ranges backed by a
+ * read-only mapping of a file: the live QEMU memory-backend file (share=on), an ELF core from
+ * QEMU's dump-guest-memory, a LiME dump, or a raw copy of guest RAM. The kind is detected by
+ * content, never by file name.
+ *
+ * The contents are attacker-controlled: every read is bounds-checked against the ranges and a
+ * read of an address outside them fails with -EFAULT (never touches memory past the mapping).
+ *
+ * A raw RAM file does not say where QEMU put the PCI hole, so it carries several candidate
+ * layouts (all RAM low; split at 2 GiB as q35 does; split at 3 GiB as i440fx does); the
+ * discovery code picks one by checking it against the kernel's own memory map
+ * (vg_mem_layout_count / vg_mem_set_layout).
+ */
+#ifndef VIGIL_MEM_H
+#define VIGIL_MEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vigil/err.h"
+
+enum vg_mem_kind {
+	VG_MEM_RAW = 1,	 /* raw RAM file: QEMU memory-backend file or a copy of one */
+	VG_MEM_ELFCORE,	 /* ELF core from QEMU dump-guest-memory (PT_LOAD = physical RAM) */
+	VG_MEM_LIME,	 /* LiME format: per-range headers */
+};
+
+struct vg_mem_range {
+	uint64_t start;	   /* guest physical address */
+	uint64_t size;	   /* bytes */
+	uint64_t file_off; /* offset of start in the backing file */
+};
+
+/* CPU state recovered from an ELF core's notes (QEMU's "QEMU" notes, or NT_PRSTATUS). */
+struct vg_cpu_state {
+	uint64_t cr0, cr3, cr4;
+	int valid; /* 1 when cr3/cr4 came from the dump */
+};
+
+struct vg_mem;
+
+/* Opens and maps SOURCE read-only. Fails with a clear message for a missing file, an empty file,
+ * a truncated ELF core (a PT_LOAD past the end of the file), or an ELF file that is not a core. */
+int vg_mem_open(struct vg_mem **out, const char *path, struct vg_err *err);
+/* Same over a caller-owned buffer (unit tests, fuzzing); the buffer must outlive the source. */
+int vg_mem_open_buffer(struct vg_mem **out, const void *buf, size_t len, struct vg_err *err);
+void vg_mem_close(struct vg_mem *m);
+
+enum vg_mem_kind vg_mem_kind(const struct vg_mem *m);
+const char *vg_mem_kind_name(const struct vg_mem *m); /* "raw", "elf-core", "lime" */
+
+/* Current layout's ranges, sorted by start and non-overlapping. */
+size_t vg_mem_nranges(const struct vg_mem *m);
+const struct vg_mem_range *vg_mem_ranges(const struct vg_mem *m);
+uint64_t vg_mem_total(const struct vg_mem *m); /* bytes of RAM in all ranges */
+
+/* Candidate layouts for raw files (1 for self-describing formats). */
+int vg_mem_layout_count(const struct vg_mem *m);
+int vg_mem_set_layout(struct vg_mem *m, int idx);
+const char *vg_mem_layout_name(const struct vg_mem *m, int idx); /* "flat", "split-2G", ... */
+
+/* Copies LEN bytes at physical PA; -EFAULT if any byte is outside the ranges. */
+int vg_mem_read(struct vg_mem *m, uint64_t pa, void *buf, size_t len);
+
+/* Zero-copy: a pointer to LEN bytes at PA when they lie inside one range, else NULL. */
+const uint8_t *vg_mem_ptr(struct vg_mem *m, uint64_t pa, size_t len);
+
+/* CPU registers from the dump, -ENOENT when the source has none (live files, raw, LiME). */
+int vg_mem_cpu_state(const struct vg_mem *m, struct vg_cpu_state *out);
+
+/* Path and size of the backing file, for cache keys and messages. */
+const char *vg_mem_path(const struct vg_mem *m);
+uint64_t vg_mem_file_size(const struct vg_mem *m);
+
+#endif
