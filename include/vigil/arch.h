@@ -22,12 +22,22 @@ struct vg_tlb_entry {
 	uint64_t ppage;	 /* physical address of the 4 KiB page */
 };
 
+/* The last 2 MiB virtual region a walk went through and what maps it: its page table
+ * (size 4 KiB) or the 2 MiB / 1 GiB page covering it. A miss inside the same region then costs
+ * one entry read (or none) instead of a full walk, which is what sequential scans need. */
+struct vg_walk_cache {
+	uint64_t vregion; /* va >> 21, or UINT64_MAX when empty */
+	uint64_t frame;	  /* physical address of the page table, or base of the large page */
+	uint64_t size;	  /* 4096 for a page table, else the large page's size */
+};
+
 struct vg_as {
 	struct vg_mem *mem;
 	uint64_t root;	/* physical address of the top-level table (CR3 without flag bits) */
 	int levels;	/* 4 or 5 */
 	struct vg_tlb_entry tlb[VG_TLB_SIZE];
 	uint64_t tlb_hits, tlb_misses;
+	struct vg_walk_cache wc; /* cleared with the TLB by vg_as_flush */
 };
 
 /* levels must be 4 or 5; root is masked to a 4 KiB boundary (CR3 flag/PCID bits dropped). */
@@ -59,5 +69,22 @@ int vg_as_read_str(struct vg_as *as, uint64_t va, char *buf, size_t max);
 #define VG_AS_MAX_LEAVES (1u << 22)
 int vg_as_for_each_leaf(struct vg_as *as, uint64_t lo, uint64_t hi,
 			int (*cb)(uint64_t va, uint64_t pa, uint64_t page_size, void *ctx), void *ctx);
+
+/* Tables one vg_as_for_each_leaf may read (each is 512 entries): a hostile set of tables can
+ * alias one table full of non-present entries everywhere, which yields no leaves but would
+ * otherwise cost 512^levels entry reads. Exceeding it is also -E2BIG. */
+#define VG_AS_MAX_TABLES (1u << 16)
+
+/* The uncached x86-64 walker under vg_as (src/vmi/arch/x86_64.c), for callers that must not
+ * disturb or trust a cache, e.g. when probing candidate roots. Same results as above. */
+int vg_x86_canonical(uint64_t va, int levels); /* 1 when VA is canonical for 48/57-bit */
+int vg_x86_translate(struct vg_mem *mem, uint64_t root, int levels, uint64_t va, uint64_t *pa,
+		     uint64_t *page_size);
+/* Same, consulting and refilling WC (which must have been emptied when the tables changed). */
+int vg_x86_translate_wc(struct vg_mem *mem, uint64_t root, int levels, uint64_t va, uint64_t *pa,
+			uint64_t *page_size, struct vg_walk_cache *wc);
+int vg_x86_for_each_leaf(struct vg_mem *mem, uint64_t root, int levels, uint64_t lo, uint64_t hi,
+			 int (*cb)(uint64_t va, uint64_t pa, uint64_t page_size, void *ctx),
+			 void *ctx);
 
 #endif

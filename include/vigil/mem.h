@@ -22,6 +22,7 @@
 #include "vigil/err.h"
 
 enum vg_mem_kind {
+	VG_MEM_DETECT = 0, /* vg_mem_open_kind: decide by content */
 	VG_MEM_RAW = 1,	 /* raw RAM file: QEMU memory-backend file or a copy of one */
 	VG_MEM_ELFCORE,	 /* ELF core from QEMU dump-guest-memory (PT_LOAD = physical RAM) */
 	VG_MEM_LIME,	 /* LiME format: per-range headers */
@@ -44,6 +45,12 @@ struct vg_mem;
 /* Opens and maps SOURCE read-only. Fails with a clear message for a missing file, an empty file,
  * a truncated ELF core (a PT_LOAD past the end of the file), or an ELF file that is not a core. */
 int vg_mem_open(struct vg_mem **out, const char *path, struct vg_err *err);
+/* Same with the kind forced (VG_MEM_DETECT = by content). A live memory-backend file starts with
+ * guest RAM at physical 0, which the guest writes: a guest that plants an ELF or LiME header there
+ * would steer detection and could present a forged physical layout. Callers that know SOURCE is a
+ * live RAM file should pass VG_MEM_RAW. */
+int vg_mem_open_kind(struct vg_mem **out, const char *path, enum vg_mem_kind kind,
+		     struct vg_err *err);
 /* Same over a caller-owned buffer (unit tests, fuzzing); the buffer must outlive the source. */
 int vg_mem_open_buffer(struct vg_mem **out, const void *buf, size_t len, struct vg_err *err);
 void vg_mem_close(struct vg_mem *m);
@@ -69,6 +76,8 @@ const uint8_t *vg_mem_ptr(struct vg_mem *m, uint64_t pa, size_t len);
 
 /* CPU registers from the dump, -ENOENT when the source has none (live files, raw, LiME). */
 int vg_mem_cpu_state(const struct vg_mem *m, struct vg_cpu_state *out);
+/* CPUs the dump has notes for (NT_PRSTATUS or QEMU), 0 when it has none. */
+int vg_mem_cpu_count(const struct vg_mem *m);
 
 /* Path and size of the backing file, for cache keys and messages. */
 const char *vg_mem_path(const struct vg_mem *m);

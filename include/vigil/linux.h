@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Linux kernel discovery and objects, with no profile: everything is found in guest RAM.
+ *
+ *   banner    "Linux version ..." strings in physical memory (candidates for linux_banner)
+ *   pgd       the kernel page tables: CR3 from a dump when it has one, else a page of the kernel
+ *             image whose top-level entry maps the banner through the kernel-text window
+ *   kallsyms  the kernel's compressed symbol tables located by their shape, decoded in full
+ *   btf       the kernel's own BTF (between __start_BTF and __stop_BTF), parsed with libbpf
+ *   offsets   the struct member offsets vigil needs, resolved from BTF (or from the cache)
+ *
+ * Every value read from the guest is hostile: lists are walked with a step bound and cycle
+ * detection, strings and lengths are capped, and an inconsistency is an error with context.
+ */
+#ifndef VIGIL_LINUX_H
+#define VIGIL_LINUX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vigil/arch.h"
+#include "vigil/err.h"
+#include "vigil/mem.h"
+
+struct btf;
+
+#define VG_BANNER_MAX 256
+#define VG_COMM_LEN 16
+#define VG_MAX_TASKS 65536   /* bound on any task-list walk */
+#define VG_MAX_MODULES 4096  /* bound on the module-list walk */
+#define VG_CMDLINE_MAX 4096  /* bytes of a process's argv kept */
+#define VG_PATH_MAX 1024
+
+struct vg_ksym {
+	uint64_t addr;
+	uint32_t name_off; /* into vg_kallsyms.names */
+	char type;	   /* kallsyms type letter: T, t, D, d, R, r, B, b, ... */
+};
+
+struct vg_kallsyms {
+	uint32_t count;
+	struct vg_ksym *syms;	 /* in table order (sorted by address) */
+	char *names;		 /* all names, NUL-separated */
+	size_t names_len;
+	uint32_t *hash;		 /* open-addressed name index: slot -> sym index + 1, 0 empty */
+	uint32_t hash_mask;
+	uint64_t relative_base;
+	bool absolute_percpu;
+	uint64_t table_pa;	 /* physical address of kallsyms_token_table, for the cache */
+};
+
+/* Struct member offsets (bytes) vigil reads; -1 when the kernel lacks the member. */
+struct vg_offsets {
+	int32_t task_tasks, task_pid, task_tgid, task_comm, task_real_parent, task_parent,
+		task_real_cred, task_cred, task_mm, task_state, task_exit_state, task_flags,
+		task_signal, task_thread_node, task_group_leader;
+	int32_t task_state_size; /* 4 (__state) or 8 (old long state) */
+	int32_t cred_uid, cred_gid, cred_euid, cred_egid;
+	int32_t mm_pgd, mm_arg_start, mm_arg_end, mm_exe_file;
+	int32_t signal_thread_head;
+	int32_t file_f_path, path_mnt, path_dentry;
+	int32_t dentry_d_name, dentry_d_parent, dentry_d_hash, qstr_name, qstr_len;
+	int32_t mount_mnt, mount_mnt_parent, mount_mnt_mountpoint, vfsmount_mnt_root;
+	int32_t module_list, module_name, module_state, module_refcnt;
+	int32_t module_name_len;
+	int32_t module_base, module_size; /* core_layout.base/size (<6.4) or mem[MOD_TEXT] */
+	int32_t module_mem_stride;	  /* 6.4+: sizeof(struct module_memory), else 0 */
+	int32_t module_mem_count;	  /* 6.4+: number of module_memory regions summed */
+	int32_t e820_nr, e820_entries, e820_entry_size;
+};
+
+struct vg_linux_timing {
+	double banner_ms, pgd_ms, kallsyms_ms, btf_ms, total_ms;
+	bool from_cache;
+};
+
+struct vg_linux {
+	struct vg_mem *mem;
+	struct vg_as kas;	   /* kernel address space */
+	char banner[VG_BANNER_MAX];
+	char release[64];	   /* "6.1.0-26-amd64" */
+	uint64_t banner_pa, banner_va;
+	int levels;
+	uint64_t text_va;	   /* runtime _text */
+	uint64_t kaslr_slide;	   /* _text - 0xffffffff81000000 */
+	uint64_t page_offset_base; /* direct map base */
+	uint64_t phys_slide;	   /* physical load address of _text */
+	int layout;		   /* vg_mem layout chosen */
+	struct vg_kallsyms ksyms;
+	struct btf *btf;	   /* NULL when offsets came from the cache */
+	uint32_t btf_types;
+	uint64_t btf_size;
+	struct vg_offsets off;
+	uint64_t init_task, modules_head;
+	struct vg_linux_timing timing;
+};
+
+struct vg_linux_opts {
+	const char *symbols_file; /* --symbols: System.map or /proc/kallsyms text */
+	const char *btf_file;	  /* --btf: vmlinux ELF or raw BTF */
+	const char *cache_dir;	  /* NULL: $XDG_CACHE_HOME/vigil or ~/.cache/vigil; "" disables */
+};
+
+int vg_linux_open(struct vg_linux *lx, struct vg_mem *mem, const struct vg_linux_opts *opts,
+		  struct vg_err *err);
+void vg_linux_close(struct vg_linux *lx);
+
+/* Symbol lookup by exact name; -ENOENT when absent. */
+int vg_linux_sym(const struct vg_linux *lx, const char *name, uint64_t *addr);
+/* Nearest symbol at or below addr: returns its name and sets *off, or NULL. */
+const char *vg_linux_sym_near(const struct vg_linux *lx, uint64_t addr, uint64_t *off);
+
+/* Kernel virtual → physical through the direct map or the page tables. */
+int vg_linux_read(struct vg_linux *lx, uint64_t va, void *buf, size_t len);
+
+/* --- discovery pieces, exposed for unit tests and fuzzing --- */
+
+/* Finds up to max "Linux version " banners in physical memory; returns how many. */
+int vg_banner_find(struct vg_mem *mem, uint64_t *pas, int max);
+
+/* Locates and decodes kallsyms in an image of kernel memory: IMG is len bytes that start at
+ * kernel virtual address img_va; the search starts at offset HINT (e.g. the banner). */
+int vg_kallsyms_parse(struct vg_kallsyms *ks, const uint8_t *img, size_t len, uint64_t img_va,
+		      size_t hint, struct vg_err *err);
+int vg_kallsyms_from_text(struct vg_kallsyms *ks, const char *text, size_t len, uint64_t slide,
+			  struct vg_err *err);
+void vg_kallsyms_free(struct vg_kallsyms *ks);
+/* Builds the name index over syms/names (used by both parsers). */
+int vg_kallsyms_build_index(struct vg_kallsyms *ks);
+const struct vg_ksym *vg_kallsyms_lookup(const struct vg_kallsyms *ks, const char *name);
+const struct vg_ksym *vg_kallsyms_near(const struct vg_kallsyms *ks, uint64_t addr);
+static inline const char *vg_ksym_name(const struct vg_kallsyms *ks, const struct vg_ksym *s)
+{
+	return ks->names + s->name_off;
+}
+
+/* Finds a BTF blob (magic, version, header consistent) in IMG; returns its offset or -ENOENT. */
+int64_t vg_btf_find(const uint8_t *img, size_t len);
+/* Resolves struct offsets from BTF; fails naming the first required member missing. */
+int vg_offsets_resolve(struct vg_offsets *off, const struct btf *btf, struct vg_err *err);
+
+#endif

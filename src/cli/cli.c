@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: MIT
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void usage(FILE *f, const char *group, const struct cli_cmd *table)
+{
+	fprintf(f, "Usage: %s %s%s<command> [options]\n\n", PROG_NAME, group ? group : "",
+		group ? " " : "");
+	fprintf(f, "Commands:\n");
+	for (const struct cli_cmd *c = table; c->name; c++)
+		fprintf(f, "  %-12s %s\n", c->name, c->summary);
+	fprintf(f, "\nRun '%s %s%s<command> --help' for a command's options.\n", PROG_NAME,
+		group ? group : "", group ? " " : "");
+}
+
+int cli_dispatch(const char *group, const struct cli_cmd *table, int argc, char **argv)
+{
+	if (argc < 1 || !strcmp(argv[0], "--help") || !strcmp(argv[0], "-h") ||
+	    !strcmp(argv[0], "help")) {
+		usage(argc < 1 ? stderr : stdout, group, table);
+		return argc < 1 ? EXIT_ERROR : EXIT_OK;
+	}
+	for (const struct cli_cmd *c = table; c->name; c++)
+		if (!strcmp(argv[0], c->name))
+			return c->fn(argc, argv);
+	fprintf(stderr, "%s: unknown command '%s%s%s'; see '%s %s%s--help'\n", PROG_NAME,
+		group ? group : "", group ? " " : "", argv[0], PROG_NAME, group ? group : "",
+		group ? " " : "");
+	return EXIT_ERROR;
+}
+
+int cli_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fprintf(stderr, "%s: ", PROG_NAME);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return EXIT_ERROR;
+}
+
+int cli_fail_err(const struct vg_err *err)
+{
+	return cli_fail("%s", err->code ? err->msg : "unknown error");
+}

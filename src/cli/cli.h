@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Shared pieces of the vigil command line: the group entry points called from main.c's table
+ * and the output helpers every command uses, so human and JSON output come from one code path
+ * (bpftool's model) and errors are one line on stderr with exit status 2 (DESIGN.md §5).
+ */
+#ifndef VIGIL_CLI_H
+#define VIGIL_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "vigil/err.h"
+
+#define PROG_NAME "vigil"
+
+enum { EXIT_OK = 0, EXIT_FINDINGS = 1, EXIT_ERROR = 2 };
+
+struct cli_cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv); /* argv[0] is the command's own name */
+	const char *summary;		   /* one line for the group's help table */
+};
+
+/* Runs the command named by argv[0] from TABLE, or prints the table for --help/no command.
+ * GROUP is the group's name for usage lines. */
+int cli_dispatch(const char *group, const struct cli_cmd *table, int argc, char **argv);
+
+/* Prints "vigil: <msg>" on stderr and returns EXIT_ERROR. */
+int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int cli_fail_err(const struct vg_err *err);
+
+/* Group entry points. */
+int cmd_vmi(int argc, char **argv);
+int cmd_cfa(int argc, char **argv);
+
+#endif

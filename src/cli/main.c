@@ -1,0 +1,27 @@
+// SPDX-License-Identifier: MIT
+/*
+ * vigil: the command table (wireguard-tools style). Each group lives in its own file and
+ * dispatches its commands through cli_dispatch().
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static int cmd_version(int argc, char **argv)
+{
+	printf("%s %s\n", PROG_NAME, VIGIL_VERSION);
+	return EXIT_OK;
+}
+
+static const struct cli_cmd groups[] = {
+	{ "vmi", cmd_vmi, "introspect a running Linux guest from its RAM (info, ps, lsmod, read)" },
+	{ "version", cmd_version, "print vigil's version" },
+	{ NULL, NULL, NULL },
+};
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+	return cli_dispatch(NULL, groups, argc - 1, argv + 1);
+}

@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: MIT
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "vmi_open.h"
+
+int vmi_parse(int argc, char **argv, unsigned extra, struct vmi_args *a)
+{
+	enum { O_SYMBOLS = 256, O_BTF, O_NO_CACHE, O_THREADS };
+	static const struct option opts[] = {
+		{ "vm", required_argument, NULL, 'v' },
+		{ "symbols", required_argument, NULL, O_SYMBOLS },
+		{ "btf", required_argument, NULL, O_BTF },
+		{ "no-cache", no_argument, NULL, O_NO_CACHE },
+		{ "threads", no_argument, NULL, O_THREADS },
+		{ "json", no_argument, NULL, 'j' },
+		{ "pretty", no_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	memset(a, 0, sizeof(*a));
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "v:jph", opts, NULL)) != -1) {
+		switch (c) {
+		case 'v':
+			a->vm = optarg;
+			break;
+		case O_SYMBOLS:
+			a->symbols = optarg;
+			break;
+		case O_BTF:
+			a->btf = optarg;
+			break;
+		case O_NO_CACHE:
+			a->no_cache = true;
+			break;
+		case O_THREADS:
+			if (!(extra & VMI_OPT_THREADS))
+				return cli_fail("%s: unknown option --threads", argv[0]);
+			a->threads = true;
+			break;
+		case 'j':
+			a->json = true;
+			break;
+		case 'p':
+			a->json = a->pretty = true;
+			break;
+		case 'h':
+			a->help = true;
+			return 0;
+		default:
+			return cli_fail("%s: unknown option or missing value '%s'; see --help", argv[0],
+					argv[optind - 1]);
+		}
+	}
+	for (; optind < argc; optind++) {
+		if (a->npos == (int)(sizeof(a->pos) / sizeof(a->pos[0])))
+			return cli_fail("%s: too many arguments", argv[0]);
+		a->pos[a->npos++] = argv[optind];
+	}
+	if (!a->vm)
+		return cli_fail("%s: --vm SOURCE is required (a QEMU memory file, ELF core or raw "
+				"dump)",
+				argv[0]);
+	return 0;
+}
+
+int vmi_open(const struct vmi_args *a, struct vmi_guest *g)
+{
+	struct vg_linux_opts lo = {
+		.symbols_file = a->symbols,
+		.btf_file = a->btf,
+		.cache_dir = a->no_cache ? "" : NULL,
+	};
+	struct vg_err err = { 0 };
+
+	memset(g, 0, sizeof(*g));
+	if (vg_mem_open(&g->mem, a->vm, &err))
+		return cli_fail_err(&err);
+	if (vg_linux_open(&g->lx, g->mem, &lo, &err)) {
+		vg_mem_close(g->mem);
+		g->mem = NULL;
+		return cli_fail_err(&err);
+	}
+	return 0;
+}
+
+void vmi_close(struct vmi_guest *g)
+{
+	if (g->mem) {
+		vg_linux_close(&g->lx);
+		vg_mem_close(g->mem);
+	}
+	g->mem = NULL;
+}

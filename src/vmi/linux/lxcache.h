@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: MIT */
+/* Discovery cache (internal): per-kernel-build facts plus a per-source hint, both validated
+ * against guest memory before use so a different kernel or a reboot never reuses stale data. */
+#ifndef VIGIL_LXCACHE_H
+#define VIGIL_LXCACHE_H
+
+#include "vigil/linux.h"
+
+int vg_lxcache_try(struct vg_linux *lx, const struct vg_linux_opts *opts);
+void vg_lxcache_store(const struct vg_linux *lx, const struct vg_linux_opts *opts);
+
+#endif
