@@ -65,7 +65,10 @@ int vg_as_read_str(struct vg_as *as, uint64_t va, char *buf, size_t max);
 
 /* Visits every mapped leaf in [lo, hi] in address order: cb(va, pa, page_size, ctx); a
  * non-zero return stops the walk and is returned. Hostile tables can alias one table many
- * times, so the walk gives up with -E2BIG after VG_AS_MAX_LEAVES leaves. */
+ * times, so the walk gives up with -E2BIG after VG_AS_MAX_LEAVES leaves.
+ * A large page that only overlaps the range is visited with its own start address; ends in the
+ * non-canonical hole are clamped to it; lo > hi is -EINVAL. Entries the CPU would fault on and
+ * tables outside RAM are skipped (they map nothing); an unreadable root is -EFAULT. */
 #define VG_AS_MAX_LEAVES (1u << 22)
 int vg_as_for_each_leaf(struct vg_as *as, uint64_t lo, uint64_t hi,
 			int (*cb)(uint64_t va, uint64_t pa, uint64_t page_size, void *ctx), void *ctx);
@@ -80,7 +83,8 @@ int vg_as_for_each_leaf(struct vg_as *as, uint64_t lo, uint64_t hi,
 int vg_x86_canonical(uint64_t va, int levels); /* 1 when VA is canonical for 48/57-bit */
 int vg_x86_translate(struct vg_mem *mem, uint64_t root, int levels, uint64_t va, uint64_t *pa,
 		     uint64_t *page_size);
-/* Same, consulting and refilling WC (which must have been emptied when the tables changed). */
+/* Same, consulting and refilling WC, which starts zeroed or as vg_as_flush leaves it and must be
+ * emptied again whenever the tables may have changed. */
 int vg_x86_translate_wc(struct vg_mem *mem, uint64_t root, int levels, uint64_t va, uint64_t *pa,
 			uint64_t *page_size, struct vg_walk_cache *wc);
 int vg_x86_for_each_leaf(struct vg_mem *mem, uint64_t root, int levels, uint64_t lo, uint64_t hi,
