@@ -1,0 +1,451 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Memory sources, the generic part: mapping the file, detecting its kind, canonical layouts, and
+ * the bounds-checked reads every other layer goes through.
+ *
+ * The file is mapped read-only and MAP_SHARED so a live QEMU memory-backend file (share=on) is
+ * seen as the guest changes it. A read looks the physical address up in the current layout (the
+ * last hit first, then a binary search) and copies straight out of the mapping; a byte outside the
+ * ranges fails the whole read with -EFAULT before anything is copied.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vmi/mem/mem_impl.h"
+
+int vg_range_push(struct vg_range_vec *v, uint64_t start, uint64_t size, uint64_t file_off)
+{
+	if (v->n == v->cap) {
+		size_t cap = v->cap ? v->cap * 2 : 8;
+		struct vg_mem_range *r;
+
+		if (v->n >= VG_MEM_MAX_RANGES)
+			return -E2BIG;
+		r = realloc(v->r, cap * sizeof(*r));
+		if (!r)
+			return -ENOMEM;
+		v->r = r;
+		v->cap = cap;
+	}
+	v->r[v->n++] = (struct vg_mem_range){ .start = start, .size = size, .file_off = file_off };
+	return 0;
+}
+
+void vg_range_vec_free(struct vg_range_vec *v)
+{
+	free(v->r);
+	*v = (struct vg_range_vec){ 0 };
+}
+
+int vg_range_carve(struct vg_range_vec *v, uint64_t lo, uint64_t hi)
+{
+	size_t n = v->n;
+	int ret;
+
+	/* Pieces above the hole are appended and never revisited: they cannot intersect it. */
+	for (size_t i = 0; i < n; i++) {
+		struct vg_mem_range r = v->r[i];
+		uint64_t end = r.start + r.size;
+
+		if (end <= lo || r.start >= hi)
+			continue;
+		if (r.start < lo) {
+			v->r[i].size = lo - r.start;
+		} else {
+			v->r[i].size = 0; /* dropped below */
+		}
+		if (end > hi) {
+			ret = vg_range_push(v, hi, end - hi, r.file_off + (hi - r.start));
+			if (ret)
+				return ret;
+		}
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < v->n; i++)
+		if (v->r[i].size)
+			v->r[k++] = v->r[i];
+	v->n = k;
+	return 0;
+}
+
+static int cmp_range(const void *a, const void *b)
+{
+	const struct vg_mem_range *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+void vg_range_sort(struct vg_range_vec *v)
+{
+	if (v->n)
+		qsort(v->r, v->n, sizeof(*v->r), cmp_range);
+}
+
+int vg_mem_add_layout(struct vg_mem *m, const char *name, struct vg_range_vec *v,
+		      struct vg_err *err)
+{
+	struct vg_mem_layout *l;
+	size_t k = 0;
+	uint64_t total = 0;
+
+	if (m->nlayouts >= VG_MEM_MAX_LAYOUTS) {
+		vg_range_vec_free(v);
+		return vg_errf(err, E2BIG, "too many candidate layouts");
+	}
+	vg_range_sort(v);
+	for (size_t i = 0; i < v->n; i++) {
+		struct vg_mem_range *r = &v->r[i];
+
+		if (k) {
+			struct vg_mem_range *p = &v->r[k - 1];
+			uint64_t pend = p->start + p->size;
+
+			if (r->start < pend) {
+				uint64_t ps = p->start, rs = r->start;
+
+				vg_range_vec_free(v);
+				return vg_errf(err, EINVAL,
+					       "ranges at physical 0x%llx and 0x%llx overlap",
+					       (unsigned long long)ps, (unsigned long long)rs);
+			}
+			if (r->start == pend && r->file_off == p->file_off + p->size) {
+				p->size += r->size;
+				continue;
+			}
+		}
+		v->r[k++] = *r;
+	}
+	for (size_t i = 0; i < k; i++)
+		total += v->r[i].size;
+	l = &m->layouts[m->nlayouts++];
+	l->name = name;
+	l->r = v->r;
+	l->n = k;
+	l->total = total;
+	*v = (struct vg_range_vec){ 0 };
+	return 0;
+}
+
+static int looks_like_unsupported(const uint8_t *b, size_t len, struct vg_err *err)
+{
+	/* Formats QEMU's dump-guest-memory also writes; read as raw RAM they would be garbage. */
+	if (len >= 8 && !memcmp(b, "KDUMP   ", 8))
+		return vg_errf(err, ENOTSUP,
+			       "kdump-compressed dumps are not supported (dump with format=elf)");
+	if (len >= 12 && !memcmp(b, "makedumpfile", 12))
+		return vg_errf(err, ENOTSUP, "flattened makedumpfile dumps are not supported");
+	if (len >= 8 && !memcmp(b, "PAGEDU64", 8))
+		return vg_errf(err, ENOTSUP, "Windows crash dumps are not supported");
+	return 0;
+}
+
+static int parse(struct vg_mem *m, enum vg_mem_kind kind, struct vg_err *err)
+{
+	uint32_t magic = 0;
+	int ret;
+
+	if (kind == VG_MEM_DETECT) {
+		if (m->len >= 4)
+			memcpy(&magic, m->base, 4);
+		if (m->len >= 4 && !memcmp(m->base,
+					   "\x7f"
+					   "ELF",
+					   4))
+			kind = VG_MEM_ELFCORE;
+		else if (m->len >= 4 && le32toh(magic) == VG_LIME_MAGIC)
+			kind = VG_MEM_LIME;
+		else if ((ret = looks_like_unsupported(m->base, m->len, err)))
+			return ret;
+		else
+			kind = VG_MEM_RAW;
+	}
+	m->kind = kind;
+	switch (kind) {
+	case VG_MEM_RAW:
+		return vg_mem_raw_parse(m, err);
+	case VG_MEM_ELFCORE:
+		return vg_mem_elfcore_parse(m, err);
+	case VG_MEM_LIME:
+		return vg_mem_lime_parse(m, err);
+	default:
+		return vg_errf(err, EINVAL, "unknown memory source kind %d", (int)kind);
+	}
+}
+
+static struct vg_mem *mem_new(const char *path)
+{
+	struct vg_mem *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return NULL;
+	m->path = strdup(path);
+	if (!m->path) {
+		free(m);
+		return NULL;
+	}
+	return m;
+}
+
+static int finish(struct vg_mem **out, struct vg_mem *m, enum vg_mem_kind kind, struct vg_err *err)
+{
+	int ret = parse(m, kind, err);
+
+	if (!ret && m->nlayouts == 0)
+		ret = vg_errf(err, EINVAL, "no memory ranges");
+	if (!ret && m->layouts[0].n == 0)
+		ret = vg_errf(err, EINVAL, "the file describes no RAM");
+	if (ret) {
+		vg_err_prefix(err, "%s", m->path);
+		vg_mem_close(m);
+		return ret;
+	}
+	*out = m;
+	return 0;
+}
+
+int vg_mem_open_buffer(struct vg_mem **out, const void *buf, size_t len, struct vg_err *err)
+{
+	struct vg_mem *m;
+
+	if (!out || (!buf && len))
+		return vg_errf(err, EINVAL, "invalid arguments");
+	*out = NULL;
+	if (!len)
+		return vg_errf(err, EINVAL, "buffer: empty");
+	m = mem_new("buffer");
+	if (!m)
+		return vg_errf(err, ENOMEM, "out of memory");
+	m->base = buf;
+	m->len = len;
+	return finish(out, m, VG_MEM_DETECT, err);
+}
+
+int vg_mem_open_kind(struct vg_mem **out, const char *path, enum vg_mem_kind kind,
+		     struct vg_err *err)
+{
+	struct vg_mem *m;
+	struct stat st;
+	void *p;
+	int fd, e;
+
+	if (!out || !path)
+		return vg_errf(err, EINVAL, "invalid arguments");
+	*out = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		e = errno;
+		if (e == ENOENT)
+			return vg_errf(err, e, "%s: no such file", path);
+		if (e == EACCES)
+			return vg_errf(err, e, "%s: permission denied", path);
+		return vg_errf(err, e, "%s: cannot open: %s", path, strerror(e));
+	}
+	if (fstat(fd, &st) < 0) {
+		e = errno;
+		close(fd);
+		return vg_errf(err, e, "%s: cannot stat: %s", path, strerror(e));
+	}
+	if (S_ISDIR(st.st_mode)) {
+		close(fd);
+		return vg_errf(err, EISDIR, "%s: is a directory, not a memory file", path);
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return vg_errf(err, EINVAL, "%s: not a regular file", path);
+	}
+	if (st.st_size == 0) {
+		close(fd);
+		return vg_errf(err, EINVAL, "%s: is empty", path);
+	}
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	e = errno;
+	close(fd);
+	if (p == MAP_FAILED)
+		return vg_errf(err, e, "%s: cannot map: %s", path, strerror(e));
+	m = mem_new(path);
+	if (!m) {
+		munmap(p, (size_t)st.st_size);
+		return vg_errf(err, ENOMEM, "out of memory");
+	}
+	m->base = p;
+	m->len = (size_t)st.st_size;
+	m->mapped = 1;
+	return finish(out, m, kind, err);
+}
+
+int vg_mem_open(struct vg_mem **out, const char *path, struct vg_err *err)
+{
+	return vg_mem_open_kind(out, path, VG_MEM_DETECT, err);
+}
+
+void vg_mem_close(struct vg_mem *m)
+{
+	if (!m)
+		return;
+	for (int i = 0; i < m->nlayouts; i++)
+		free(m->layouts[i].r);
+	if (m->mapped)
+		munmap((void *)m->base, m->len);
+	free(m->path);
+	free(m);
+}
+
+enum vg_mem_kind vg_mem_kind(const struct vg_mem *m)
+{
+	return m->kind;
+}
+
+const char *vg_mem_kind_name(const struct vg_mem *m)
+{
+	switch (m->kind) {
+	case VG_MEM_RAW:
+		return "raw";
+	case VG_MEM_ELFCORE:
+		return "elf-core";
+	case VG_MEM_LIME:
+		return "lime";
+	default:
+		return "unknown";
+	}
+}
+
+size_t vg_mem_nranges(const struct vg_mem *m)
+{
+	return m->layouts[m->cur].n;
+}
+
+const struct vg_mem_range *vg_mem_ranges(const struct vg_mem *m)
+{
+	return m->layouts[m->cur].r;
+}
+
+uint64_t vg_mem_total(const struct vg_mem *m)
+{
+	return m->layouts[m->cur].total;
+}
+
+int vg_mem_layout_count(const struct vg_mem *m)
+{
+	return m->nlayouts;
+}
+
+int vg_mem_set_layout(struct vg_mem *m, int idx)
+{
+	if (idx < 0 || idx >= m->nlayouts)
+		return -EINVAL;
+	m->cur = idx;
+	m->hint = 0;
+	return 0;
+}
+
+const char *vg_mem_layout_name(const struct vg_mem *m, int idx)
+{
+	if (idx < 0 || idx >= m->nlayouts)
+		return NULL;
+	return m->layouts[idx].name;
+}
+
+/* Index of the range holding PA, or (size_t)-1. */
+static size_t lookup(struct vg_mem *m, uint64_t pa)
+{
+	const struct vg_mem_layout *l = &m->layouts[m->cur];
+	size_t lo = 0, hi = l->n;
+
+	if (m->hint < l->n && pa - l->r[m->hint].start < l->r[m->hint].size)
+		return m->hint;
+	/* First range whose start is above pa; the candidate is the one before it. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (l->r[mid].start <= pa)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0 || pa - l->r[lo - 1].start >= l->r[lo - 1].size)
+		return (size_t)-1;
+	m->hint = lo - 1;
+	return lo - 1;
+}
+
+const uint8_t *vg_mem_ptr(struct vg_mem *m, uint64_t pa, size_t len)
+{
+	const struct vg_mem_range *r;
+	size_t i = lookup(m, pa);
+
+	if (i == (size_t)-1)
+		return NULL;
+	r = &m->layouts[m->cur].r[i];
+	if (len > r->size - (pa - r->start))
+		return NULL;
+	return m->base + r->file_off + (pa - r->start);
+}
+
+int vg_mem_read(struct vg_mem *m, uint64_t pa, void *buf, size_t len)
+{
+	const struct vg_mem_layout *l = &m->layouts[m->cur];
+	const struct vg_mem_range *r;
+	uint64_t avail, need;
+	size_t i = lookup(m, pa), j;
+	uint8_t *out = buf;
+
+	if (i == (size_t)-1)
+		return -EFAULT;
+	r = &l->r[i];
+	avail = r->size - (pa - r->start);
+	if (!len)
+		return 0;
+	if (len <= avail) {
+		memcpy(buf, m->base + r->file_off + (pa - r->start), len);
+		return 0;
+	}
+	/* The read runs on into the next ranges: they must follow without a physical gap (layouts
+	 * are merged, so such neighbours are in different places of the file). Check everything
+	 * before copying so a failed read leaves nothing half-done. */
+	need = len - avail;
+	for (j = i + 1; need; j++) {
+		if (j >= l->n || l->r[j].start != l->r[j - 1].start + l->r[j - 1].size)
+			return -EFAULT;
+		need = need > l->r[j].size ? need - l->r[j].size : 0;
+	}
+	memcpy(out, m->base + r->file_off + (pa - r->start), avail);
+	out += avail;
+	need = len - avail;
+	for (j = i + 1; need; j++) {
+		uint64_t n = need < l->r[j].size ? need : l->r[j].size;
+
+		memcpy(out, m->base + l->r[j].file_off, n);
+		out += n;
+		need -= n;
+	}
+	return 0;
+}
+
+int vg_mem_cpu_state(const struct vg_mem *m, struct vg_cpu_state *out)
+{
+	if (!m->cpu.valid)
+		return -ENOENT;
+	*out = m->cpu;
+	return 0;
+}
+
+int vg_mem_cpu_count(const struct vg_mem *m)
+{
+	return m->ncpus;
+}
+
+const char *vg_mem_path(const struct vg_mem *m)
+{
+	return m->path;
+}
+
+uint64_t vg_mem_file_size(const struct vg_mem *m)
+{
+	return m->len;
+}
