@@ -25,6 +25,10 @@
 
 struct btf;
 
+/* The symbols discovery itself needs; cached by address so a warm start decodes no kallsyms. */
+#define VG_CORE_SYMS 8
+extern const char *const vg_core_sym_names[VG_CORE_SYMS];
+
 #define VG_BANNER_MAX 256
 #define VG_COMM_LEN 16
 #define VG_MAX_TASKS 65536   /* bound on any task-list walk */
@@ -47,7 +51,7 @@ struct vg_kallsyms {
 	uint32_t hash_mask;
 	uint64_t relative_base;
 	bool absolute_percpu;
-	uint64_t table_pa;	 /* physical address of kallsyms_token_table, for the cache */
+	uint64_t token_off;	 /* offset of kallsyms_token_table in the parsed image */
 };
 
 /* Struct member offsets (bytes) vigil reads; -1 when the kernel lacks the member. */
@@ -94,6 +98,15 @@ struct vg_linux {
 	struct vg_offsets off;
 	uint64_t init_task, modules_head;
 	struct vg_linux_timing timing;
+	/* where the image and its tables are, so symbols and BTF can be loaded lazily when the
+	 * cache answered discovery (and so the cache can be written) */
+	uint64_t img_va, img_pa, img_len;
+	uint64_t ks_token_off;	/* kallsyms_token_table offset in the image */
+	uint64_t btf_off;	/* BTF offset in the image (0 when from --btf) */
+	uint64_t ks_hash;	/* FNV-1a of the token table: a build fingerprint */
+	bool ksyms_loaded;
+	const char *symbols_file, *btf_file;
+	uint64_t core_sym[VG_CORE_SYMS]; /* vg_core_sym_names' addresses, 0 when absent */
 };
 
 struct vg_linux_opts {
@@ -106,23 +119,32 @@ int vg_linux_open(struct vg_linux *lx, struct vg_mem *mem, const struct vg_linux
 		  struct vg_err *err);
 void vg_linux_close(struct vg_linux *lx);
 
-/* Symbol lookup by exact name; -ENOENT when absent. */
-int vg_linux_sym(const struct vg_linux *lx, const char *name, uint64_t *addr);
+/* Symbol lookup by exact name; -ENOENT when absent. Decodes kallsyms on first use after a
+ * cached discovery. */
+int vg_linux_sym(struct vg_linux *lx, const char *name, uint64_t *addr);
 /* Nearest symbol at or below addr: returns its name and sets *off, or NULL. */
-const char *vg_linux_sym_near(const struct vg_linux *lx, uint64_t addr, uint64_t *off);
+const char *vg_linux_sym_near(struct vg_linux *lx, uint64_t addr, uint64_t *off);
+/* The kernel's BTF, parsed on first use after a cached discovery; NULL on failure. */
+struct btf *vg_linux_btf(struct vg_linux *lx, struct vg_err *err);
+/* Makes the full symbol table available (count, iteration); 0 or negative errno. */
+int vg_linux_load_symbols(struct vg_linux *lx, struct vg_err *err);
 
 /* Kernel virtual → physical through the direct map or the page tables. */
 int vg_linux_read(struct vg_linux *lx, uint64_t va, void *buf, size_t len);
 
 /* --- discovery pieces, exposed for unit tests and fuzzing --- */
 
-/* Finds up to max "Linux version " banners in physical memory; returns how many. */
+/* Finds up to max "Linux version " banners in physical memory, the likeliest linux_banner
+ * first; returns how many. With max == 1 it stops at the first that ends like linux_banner. */
 int vg_banner_find(struct vg_mem *mem, uint64_t *pas, int max);
 
 /* Locates and decodes kallsyms in an image of kernel memory: IMG is len bytes that start at
  * kernel virtual address img_va; the search starts at offset HINT (e.g. the banner). */
 int vg_kallsyms_parse(struct vg_kallsyms *ks, const uint8_t *img, size_t len, uint64_t img_va,
 		      size_t hint, struct vg_err *err);
+/* FNV-1a 64 over bytes (cache keys and build fingerprints). */
+uint64_t vg_fnv64(const void *p, size_t n, uint64_t h);
+#define VG_FNV64_INIT 0xcbf29ce484222325ull
 int vg_kallsyms_from_text(struct vg_kallsyms *ks, const char *text, size_t len, uint64_t slide,
 			  struct vg_err *err);
 void vg_kallsyms_free(struct vg_kallsyms *ks);

@@ -18,10 +18,12 @@
 
 static void help(const char *cmd, const char *args, const char *what)
 {
-	printf("Usage: %s vmi %s --vm SOURCE %s[--symbols FILE] [--btf FILE] [--no-cache] "
-	       "[-j|-p]\n\n%s\n\n"
+	printf("Usage: %s vmi %s --vm SOURCE %s[--format KIND] [--symbols FILE] [--btf FILE] "
+	       "[--no-cache] [-j|-p]\n\n%s\n\n"
 	       "SOURCE is a QEMU memory-backend file (share=on), an ELF core from QEMU's\n"
-	       "dump-guest-memory, a LiME dump or a raw RAM copy; the kind is detected by content.\n"
+	       "dump-guest-memory, a LiME dump or a raw RAM copy; the kind is detected by content,\n"
+	       "except that files in /dev/shm or hugetlbfs (live guest RAM) are always raw.\n"
+	       "  --format KIND   auto, raw, elf or lime: override the detection\n"
 	       "  --symbols FILE  System.map or /proc/kallsyms text, for kernels without kallsyms\n"
 	       "  --btf FILE      vmlinux or raw BTF, for kernels without BTF\n"
 	       "  --no-cache      do not read or write the discovery cache\n"
@@ -327,11 +329,56 @@ static int do_read(int argc, char **argv)
 	return EXIT_OK;
 }
 
+static int do_translate(int argc, char **argv)
+{
+	struct vmi_args a;
+	struct vmi_guest g;
+	uint64_t va, pa, psz;
+
+	if (vmi_parse(argc, argv, 0, &a))
+		return EXIT_ERROR;
+	if (a.help) {
+		help("translate", "ADDR|SYMBOL ",
+		     "Kernel virtual address (or symbol) to guest physical address, with the page\n"
+		     "size of the mapping.");
+		return EXIT_OK;
+	}
+	if (a.npos != 1)
+		return cli_fail("translate: expected ADDR|SYMBOL; see --help");
+	if (vmi_open(&a, &g))
+		return EXIT_ERROR;
+	if (parse_u64(a.pos[0], &va) && vg_linux_sym(&g.lx, a.pos[0], &va)) {
+		vmi_close(&g);
+		return cli_fail("translate: '%s' is neither an address nor a kernel symbol",
+				a.pos[0]);
+	}
+	if (vg_as_translate(&g.lx.kas, va, &pa, &psz)) {
+		vmi_close(&g);
+		return cli_fail("translate: %#" PRIx64 " is not mapped in the guest kernel", va);
+	}
+	if (a.json) {
+		struct vg_json j;
+
+		vg_json_init(&j, stdout, a.pretty);
+		vg_json_obj_open(&j);
+		vg_json_khex(&j, "virtual", va);
+		vg_json_khex(&j, "physical", pa);
+		vg_json_kuint(&j, "page_size", psz);
+		vg_json_obj_close(&j);
+		vg_json_end(&j);
+	} else {
+		printf("%#" PRIx64 " -> %#" PRIx64 " (%" PRIu64 " KiB page)\n", va, pa, psz >> 10);
+	}
+	vmi_close(&g);
+	return EXIT_OK;
+}
+
 static const struct cli_cmd vmi_cmds[] = {
 	{ "info", do_info, "kernel version, paging, KASLR slides, symbols, BTF, discovery time" },
 	{ "ps", do_ps, "processes (and threads) from the kernel's task list" },
 	{ "lsmod", do_lsmod, "loaded kernel modules" },
 	{ "read", do_read, "hexdump kernel virtual memory at an address or symbol" },
+	{ "translate", do_translate, "kernel virtual address or symbol to guest physical" },
 	{ NULL, NULL, NULL },
 };
 

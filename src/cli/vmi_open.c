@@ -2,18 +2,20 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/vfs.h>
 
 #include "cli.h"
 #include "vmi_open.h"
 
 int vmi_parse(int argc, char **argv, unsigned extra, struct vmi_args *a)
 {
-	enum { O_SYMBOLS = 256, O_BTF, O_NO_CACHE, O_THREADS };
+	enum { O_SYMBOLS = 256, O_BTF, O_NO_CACHE, O_THREADS, O_FORMAT };
 	static const struct option opts[] = {
 		{ "vm", required_argument, NULL, 'v' },
 		{ "symbols", required_argument, NULL, O_SYMBOLS },
 		{ "btf", required_argument, NULL, O_BTF },
 		{ "no-cache", no_argument, NULL, O_NO_CACHE },
+		{ "format", required_argument, NULL, O_FORMAT },
 		{ "threads", no_argument, NULL, O_THREADS },
 		{ "json", no_argument, NULL, 'j' },
 		{ "pretty", no_argument, NULL, 'p' },
@@ -38,6 +40,9 @@ int vmi_parse(int argc, char **argv, unsigned extra, struct vmi_args *a)
 			break;
 		case O_NO_CACHE:
 			a->no_cache = true;
+			break;
+		case O_FORMAT:
+			a->format = optarg;
 			break;
 		case O_THREADS:
 			if (!(extra & VMI_OPT_THREADS))
@@ -70,8 +75,41 @@ int vmi_parse(int argc, char **argv, unsigned extra, struct vmi_args *a)
 	return 0;
 }
 
+#define HUGETLBFS_MAGIC_ 0x958458f6
+
+/*
+ * A live memory-backend file begins with guest physical page 0, which the guest itself can
+ * write: detecting its kind by content would let the guest plant an ELF or LiME header and
+ * feed us a forged layout. So RAM files where QEMU keeps them (/dev/shm, hugetlbfs) are raw
+ * unless --format says otherwise; dumps elsewhere are detected by content.
+ */
+static int source_kind(const char *path, const char *format, enum vg_mem_kind *kind)
+{
+	struct statfs sf;
+
+	if (format) {
+		if (!strcmp(format, "auto"))
+			*kind = VG_MEM_DETECT;
+		else if (!strcmp(format, "raw"))
+			*kind = VG_MEM_RAW;
+		else if (!strcmp(format, "elf"))
+			*kind = VG_MEM_ELFCORE;
+		else if (!strcmp(format, "lime"))
+			*kind = VG_MEM_LIME;
+		else
+			return cli_fail("--format must be auto, raw, elf or lime, not '%s'", format);
+		return 0;
+	}
+	*kind = VG_MEM_DETECT;
+	if (!strncmp(path, "/dev/shm/", 9) ||
+	    (statfs(path, &sf) == 0 && (unsigned long)sf.f_type == HUGETLBFS_MAGIC_))
+		*kind = VG_MEM_RAW;
+	return 0;
+}
+
 int vmi_open(const struct vmi_args *a, struct vmi_guest *g)
 {
+	enum vg_mem_kind kind = VG_MEM_DETECT;
 	struct vg_linux_opts lo = {
 		.symbols_file = a->symbols,
 		.btf_file = a->btf,
@@ -80,7 +118,9 @@ int vmi_open(const struct vmi_args *a, struct vmi_guest *g)
 	struct vg_err err = { 0 };
 
 	memset(g, 0, sizeof(*g));
-	if (vg_mem_open(&g->mem, a->vm, &err))
+	if (source_kind(a->vm, a->format, &kind))
+		return EXIT_ERROR;
+	if (vg_mem_open_kind(&g->mem, a->vm, kind, &err))
 		return cli_fail_err(&err);
 	if (vg_linux_open(&g->lx, g->mem, &lo, &err)) {
 		vg_mem_close(g->mem);

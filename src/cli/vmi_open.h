@@ -10,7 +10,7 @@
 #include "vigil/mem.h"
 
 struct vmi_args {
-	const char *vm, *symbols, *btf;
+	const char *vm, *symbols, *btf, *format;
 	bool json, pretty, no_cache, threads, help;
 	int npos;
 	char *pos[4]; /* positional arguments */

@@ -41,8 +41,10 @@ static void order_candidates(struct vg_mem *mem, uint64_t *pas, int n)
 }
 
 /* Searches [start, start+size) of one range; hits go to pas[*found...]. */
-static void scan_buf(const uint8_t *base, size_t size, uint64_t start, uint64_t *pas, int max,
-		     int *found)
+static bool looks_like_rodata(struct vg_mem *mem, uint64_t pa);
+
+static void scan_buf(struct vg_mem *mem, const uint8_t *base, size_t size, uint64_t start,
+		     uint64_t *pas, int max, int *found)
 {
 	const uint8_t *p = base, *end = base + size;
 
@@ -54,8 +56,12 @@ static void scan_buf(const uint8_t *base, size_t size, uint64_t start, uint64_t 
 			break;
 		/* a banner has a numeric release right after the prefix */
 		q = hit + sizeof(needle) - 1;
-		if (q < end && *q >= '0' && *q <= '9')
+		if (q < end && *q >= '0' && *q <= '9') {
 			pas[(*found)++] = start + (uint64_t)(hit - base);
+			/* quick mode (max 1) wants the kernel's own copy, not printk's */
+			if (max == 1 && !looks_like_rodata(mem, pas[0]))
+				(*found)--;
+		}
 		p = hit + 1;
 	}
 }
@@ -91,7 +97,7 @@ static bool scan_file(struct vg_mem *mem, const struct vg_mem_range *r, size_t n
 
 			if (got <= 0)
 				break;
-			scan_buf(buf, (size_t)got, r[i].start + off, pas, max, found);
+			scan_buf(mem, buf, (size_t)got, r[i].start + off, pas, max, found);
 			/* a hit inside the overlap is found again by the next chunk */
 			while (*found > before && pas[*found - 1] >= r[i].start + off + chunk)
 				(*found)--;
@@ -113,7 +119,7 @@ int vg_banner_find(struct vg_mem *mem, uint64_t *pas, int max)
 			const uint8_t *base = vg_mem_ptr(mem, r[i].start, r[i].size);
 
 			if (base)
-				scan_buf(base, r[i].size, r[i].start, pas, max, &found);
+				scan_buf(mem, base, r[i].size, r[i].start, pas, max, &found);
 		}
 	}
 	order_candidates(mem, pas, found);

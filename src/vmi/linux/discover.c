@@ -21,7 +21,6 @@
 #define KTEXT_LO 0xffffffff80000000ull
 #define KTEXT_HI 0xffffffffbfffffffull
 #define MAX_BANNERS 64
-#define MAX_ROOTS 16
 #define E820_MAX 256
 
 static double now_ms(void)
@@ -136,6 +135,7 @@ static int load_btf_image(struct vg_linux *lx, const uint8_t *img, size_t len, u
 		return vg_errf(err, ENOENT,
 			       "the guest kernel has no BTF in memory (built without "
 			       "CONFIG_DEBUG_INFO_BTF?); give --btf FILE (vmlinux or raw BTF)");
+	lx->btf_off = (uint64_t)off;
 	lx->btf = btf__new(img + off, (uint32_t)size);
 	if (!lx->btf) {
 		lx->btf = NULL;
@@ -267,6 +267,9 @@ static int finish(struct vg_linux *lx, const uint8_t *img, size_t len, uint64_t 
 		lx->modules_head = 0;
 	if (vg_mem_layout_count(lx->mem) > 1 && !layout_matches_e820(lx))
 		return vg_errf(err, EAGAIN, "layout disagrees with the kernel's e820 map");
+	for (int i = 0; i < VG_CORE_SYMS; i++)
+		if (vg_linux_sym(lx, vg_core_sym_names[i], &lx->core_sym[i]))
+			lx->core_sym[i] = 0;
 	return 0;
 }
 
@@ -297,8 +300,16 @@ static int try_candidate(struct vg_linux *lx, uint64_t banner_pa, const struct v
 	} else {
 		ret = vg_kallsyms_parse(&lx->ksyms, img, run.len, run.va0,
 					(size_t)(c->banner_va - run.va0), err);
-		if (!ret)
-			lx->ksyms.table_pa = lx->ksyms.table_pa - run.va0 + run.pa0;
+	}
+	lx->ksyms_loaded = true;
+	lx->img_va = run.va0;
+	lx->img_pa = run.pa0;
+	lx->img_len = run.len;
+	if (!ret && !opts->symbols_file) {
+		size_t n = run.len - lx->ksyms.token_off < 1024 ? run.len - lx->ksyms.token_off : 1024;
+
+		lx->ks_token_off = lx->ksyms.token_off;
+		lx->ks_hash = vg_fnv64(img + lx->ks_token_off, n, VG_FNV64_INIT);
 	}
 	lx->timing.kallsyms_ms = now_ms() - t;
 	if (ret)
@@ -314,12 +325,15 @@ static int try_candidate(struct vg_linux *lx, uint64_t banner_pa, const struct v
 static void reset(struct vg_linux *lx)
 {
 	struct vg_mem *mem = lx->mem;
+	const char *sf = lx->symbols_file, *bf = lx->btf_file;
 
 	vg_kallsyms_free(&lx->ksyms);
 	if (lx->btf)
 		btf__free(lx->btf);
 	memset(lx, 0, sizeof(*lx));
 	lx->mem = mem;
+	lx->symbols_file = sf;
+	lx->btf_file = bf;
 }
 
 static int roots_for(struct vg_mem *mem, uint64_t banner_pa, struct vg_kpgd *roots, int max)
@@ -343,42 +357,59 @@ static int roots_for(struct vg_mem *mem, uint64_t banner_pa, struct vg_kpgd *roo
 	return n + vg_kpgd_scan(mem, banner_pa, roots + n, max - n);
 }
 
+/* Finds page tables that map the banner at BANNER_PA and tries the kernel image they show. */
+static int try_banner(struct vg_linux *lx, uint64_t banner_pa, const struct vg_linux_opts *opts,
+		      struct vg_err *err)
+{
+	struct vg_kpgd root;
+	struct vg_err e2 = { 0 };
+	struct vg_linux_timing keep;
+	double t = now_ms();
+	int layout = lx->layout, ret;
+
+	/* every root that maps the banner maps the same image: one try per banner */
+	if (roots_for(lx->mem, banner_pa, &root, 1) < 1) {
+		lx->timing.pgd_ms += now_ms() - t;
+		return -ENOENT;
+	}
+	lx->timing.pgd_ms += now_ms() - t;
+	ret = try_candidate(lx, banner_pa, &root, opts, &e2);
+	if (!ret)
+		return 0;
+	/* keep the most telling failure: a step after the symbols were found */
+	if (e2.code && (!err->code || lx->text_va))
+		vg_errf(err, e2.code, "%s", e2.msg);
+	keep = lx->timing;
+	reset(lx);
+	lx->layout = layout;
+	lx->timing = keep;
+	return ret;
+}
+
 static int discover_layout(struct vg_linux *lx, const struct vg_linux_opts *opts,
 			   struct vg_err *err, int *nbanners)
 {
 	uint64_t banners[MAX_BANNERS];
-	struct vg_kpgd roots[MAX_ROOTS];
 	double t = now_ms();
-	int nb, ret = -ENOENT;
+	int nb;
 
-	nb = vg_banner_find(lx->mem, banners, MAX_BANNERS);
-	lx->timing.banner_ms = now_ms() - t;
-	*nbanners += nb;
-	for (int i = 0; i < nb; i++) {
-		int nr;
+	/* the first rodata-looking banner is nearly always right: full scan only if it is not */
+	nb = vg_banner_find(lx->mem, banners, 1);
+	if (nb == 0 || try_banner(lx, banners[0], opts, err) != 0) {
+		uint64_t tried = nb ? banners[0] : UINT64_MAX;
 
-		t = now_ms();
-		nr = roots_for(lx->mem, banners[i], roots, 1);
-		lx->timing.pgd_ms += now_ms() - t;
-		/* every root that maps the banner maps the same image: one try per banner */
-		if (nr > 0) {
-			struct vg_err e2 = { 0 };
-			int layout = lx->layout;
-			double banner_ms = lx->timing.banner_ms, pgd_ms = lx->timing.pgd_ms;
-
-			ret = try_candidate(lx, banners[i], &roots[0], opts, &e2);
-			if (!ret)
+		nb = vg_banner_find(lx->mem, banners, MAX_BANNERS);
+		lx->timing.banner_ms = now_ms() - t;
+		*nbanners += nb;
+		for (int i = 0; i < nb; i++)
+			if (banners[i] != tried && try_banner(lx, banners[i], opts, err) == 0)
 				return 0;
-			/* keep the most telling failure: a step after the symbols were found */
-			if (e2.code && (!err->code || lx->text_va))
-				vg_errf(err, e2.code, "%s", e2.msg);
-			reset(lx);
-			lx->layout = layout;
-			lx->timing.banner_ms = banner_ms;
-			lx->timing.pgd_ms = pgd_ms;
-		}
+		return -ENOENT;
 	}
-	return ret;
+	lx->timing.banner_ms = now_ms() - t - lx->timing.pgd_ms - lx->timing.kallsyms_ms -
+			       lx->timing.btf_ms;
+	*nbanners += nb;
+	return 0;
 }
 
 int vg_linux_open(struct vg_linux *lx, struct vg_mem *mem, const struct vg_linux_opts *opts,
@@ -393,6 +424,8 @@ int vg_linux_open(struct vg_linux *lx, struct vg_mem *mem, const struct vg_linux
 		opts = &none;
 	memset(lx, 0, sizeof(*lx));
 	lx->mem = mem;
+	lx->symbols_file = opts->symbols_file;
+	lx->btf_file = opts->btf_file;
 	if (vg_lxcache_try(lx, opts) == 0) {
 		lx->timing.total_ms = now_ms() - t0;
 		lx->timing.from_cache = true;
@@ -429,24 +462,93 @@ void vg_linux_close(struct vg_linux *lx)
 	lx->btf = NULL;
 }
 
-int vg_linux_sym(const struct vg_linux *lx, const char *name, uint64_t *addr)
-{
-	const struct vg_ksym *s = vg_kallsyms_lookup(&lx->ksyms, name);
+const char *const vg_core_sym_names[VG_CORE_SYMS] = {
+	"_text",	    "linux_banner", "init_task",	    "modules",
+	"page_offset_base", "init_top_pgt", "__pgtable_l5_enabled", "e820_table",
+};
 
+/* kallsyms again, from the image location the cache recorded (the search starts right there) */
+int vg_linux_load_symbols(struct vg_linux *lx, struct vg_err *err)
+{
+	const uint8_t *img;
+
+	if (lx->ksyms_loaded)
+		return 0;
+	if (lx->symbols_file)
+		return load_symbols_file(lx, lx->symbols_file, err) ?: (lx->ksyms_loaded = true, 0);
+	img = vg_mem_ptr(lx->mem, lx->img_pa, lx->img_len);
+	if (!img)
+		return vg_errf(err, EFAULT, "kernel image no longer readable");
+	if (vg_kallsyms_parse(&lx->ksyms, img, lx->img_len, lx->img_va, lx->ks_token_off,
+			      err))
+		return -err->code;
+	lx->ksyms_loaded = true;
+	return 0;
+}
+
+int vg_linux_sym(struct vg_linux *lx, const char *name, uint64_t *addr)
+{
+	const struct vg_ksym *s;
+
+	if (!lx->ksyms_loaded) {
+		struct vg_err e = { 0 };
+
+		for (int i = 0; i < VG_CORE_SYMS; i++) {
+			if (!strcmp(name, vg_core_sym_names[i])) {
+				*addr = lx->core_sym[i];
+				return *addr ? 0 : -ENOENT;
+			}
+		}
+		if (vg_linux_load_symbols(lx, &e))
+			return -ENOENT;
+	}
+	s = vg_kallsyms_lookup(&lx->ksyms, name);
 	if (!s)
 		return -ENOENT;
 	*addr = s->addr;
 	return 0;
 }
 
-const char *vg_linux_sym_near(const struct vg_linux *lx, uint64_t addr, uint64_t *off)
+const char *vg_linux_sym_near(struct vg_linux *lx, uint64_t addr, uint64_t *off)
 {
-	const struct vg_ksym *s = vg_kallsyms_near(&lx->ksyms, addr);
+	struct vg_err e = { 0 };
+	const struct vg_ksym *s;
 
+	if (vg_linux_load_symbols(lx, &e))
+		return NULL;
+	s = vg_kallsyms_near(&lx->ksyms, addr);
 	if (!s)
 		return NULL;
 	*off = addr - s->addr;
 	return vg_ksym_name(&lx->ksyms, s);
+}
+
+struct btf *vg_linux_btf(struct vg_linux *lx, struct vg_err *err)
+{
+	const uint8_t *img;
+	uint32_t h[6];
+
+	if (lx->btf)
+		return lx->btf;
+	if (lx->btf_file) {
+		if (load_btf_file(lx, lx->btf_file, err))
+			return NULL;
+		return lx->btf;
+	}
+	img = vg_mem_ptr(lx->mem, lx->img_pa, lx->img_len);
+	if (!img || lx->btf_off + 24 > lx->img_len) {
+		vg_errf(err, EFAULT, "kernel BTF no longer readable");
+		return NULL;
+	}
+	memcpy(h, img + lx->btf_off, sizeof(h));
+	if ((uint64_t)24 + h[3] + h[5] > lx->img_len - lx->btf_off) {
+		vg_errf(err, EINVAL, "kernel BTF header changed");
+		return NULL;
+	}
+	lx->btf = btf__new(img + lx->btf_off, 24 + h[3] + h[5]);
+	if (!lx->btf)
+		vg_errf(err, EINVAL, "kernel BTF does not parse");
+	return lx->btf;
 }
 
 int vg_linux_read(struct vg_linux *lx, uint64_t va, void *buf, size_t len)

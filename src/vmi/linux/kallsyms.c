@@ -410,7 +410,7 @@ int vg_kallsyms_parse(struct vg_kallsyms *ks, const uint8_t *img, size_t len, ui
 			return vg_errf(err, ENOMEM, "out of memory decoding kallsyms");
 		t = ret ? NULL : vg_kallsyms_lookup(ks, "_text");
 		if (t && t->addr == ks->relative_base) {
-			ks->table_pa = img_va + loc.token_table; /* caller rebases to physical */
+			ks->token_off = loc.token_table;
 			return 0;
 		}
 		vg_kallsyms_free(ks);
@@ -419,6 +419,15 @@ int vg_kallsyms_parse(struct vg_kallsyms *ks, const uint8_t *img, size_t len, ui
 		       "no kallsyms tables found in the kernel image (%zu bytes searched); "
 		       "give --symbols FILE",
 		       len);
+}
+
+uint64_t vg_fnv64(const void *p, size_t n, uint64_t h)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	return h;
 }
 
 const struct vg_ksym *vg_kallsyms_lookup(const struct vg_kallsyms *ks, const char *name)

@@ -66,8 +66,13 @@ int vg_kpgd_scan(struct vg_mem *mem, uint64_t banner_pa, struct vg_kpgd *out, in
 	uint64_t hi = banner_pa + SPAN_ABOVE;
 	int n = 0;
 
-	for (uint64_t pa = lo & ~0xfffull; pa < hi && n < max; pa += 4096) {
-		const uint8_t *pg = vg_mem_ptr(mem, pa, 4096);
+	/* upward from the banner first: that is where .data and init_top_pgt are */
+	uint64_t first = banner_pa & ~0xfffull, span = (hi - (lo & ~0xfffull)) / 4096;
+
+	for (uint64_t i = 0; i < span && n < max; i++) {
+		uint64_t pa = first + i * 4096 < hi ? first + i * 4096
+						    : first - (i - (hi - first) / 4096 + 1) * 4096;
+		const uint8_t *pg = pa >= lo ? vg_mem_ptr(mem, pa, 4096) : NULL;
 
 		if (!pg || !plausible_top(pg, lo, hi))
 			continue;
