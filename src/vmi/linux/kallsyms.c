@@ -384,13 +384,15 @@ int vg_kallsyms_parse(struct vg_kallsyms *ks, const uint8_t *img, size_t len, ui
 	int tried = 0, ret;
 
 	memset(ks, 0, sizeof(*ks));
+	if (len < 8 + 512)
+		return vg_errf(err, ENOENT, "kernel image too small for kallsyms (%zu bytes)", len);
 	/* the tables sit in .rodata, usually after linux_banner: start there, then wrap */
 	hint &= ~(size_t)7;
-	if (hint < 8 || hint >= len)
+	if (hint < 8 || hint + 512 > len)
 		hint = 8;
 	for (size_t i = 0, x = hint; i < len / 8; i++, x += 8) {
 		if (x + 512 > len)
-			x = 8;
+			x = 8; /* wrap: len >= 520, so offset 8 always fits */
 		struct ks_loc loc = { 0 };
 		const struct vg_ksym *t;
 
