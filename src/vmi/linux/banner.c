@@ -40,6 +40,27 @@ static void order_candidates(struct vg_mem *mem, uint64_t *pas, int n)
 	}
 }
 
+/*
+ * glibc's memmem slows down twentyfold on some guest RAM (seen: 2.4 s for 512 MiB); memchr on
+ * the needle's 'x', which is rare in memory, followed by a compare runs at the speed of the read.
+ */
+static const uint8_t *find_needle(const uint8_t *p, size_t n)
+{
+	const size_t anchor = 4; /* needle[4] == 'x' */
+	const uint8_t *end = p + n, *q = p + anchor;
+
+	while (q < end) {
+		q = memchr(q, needle[anchor], end - q);
+		if (!q)
+			return NULL;
+		if ((size_t)(end - (q - anchor)) >= sizeof(needle) - 1 &&
+		    !memcmp(q - anchor, needle, sizeof(needle) - 1))
+			return q - anchor;
+		q++;
+	}
+	return NULL;
+}
+
 /* Searches [start, start+size) of one range; hits go to pas[*found...]. */
 static bool looks_like_rodata(struct vg_mem *mem, uint64_t pa);
 
@@ -49,7 +70,7 @@ static void scan_buf(struct vg_mem *mem, const uint8_t *base, size_t size, uint6
 	const uint8_t *p = base, *end = base + size;
 
 	while (*found < max && p < end) {
-		const uint8_t *hit = memmem(p, end - p, needle, sizeof(needle) - 1);
+		const uint8_t *hit = find_needle(p, end - p);
 		const uint8_t *q;
 
 		if (!hit)

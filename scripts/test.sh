@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs every test: installs what is missing, builds, runs the cmocka unit tests (meson test)
+# and the end-to-end tests with real QEMU guests (pytest), then prints one summary line.
+# Extra arguments go to pytest (e.g. -k ps).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh || exit 2
+scripts/build.sh || exit 2
+
+unit_log=$(mktemp)
+meson test -C build --suite unit --print-errorlogs 2>&1 | tee "$unit_log"
+unit_ok=$(sed -n 's/^Ok: *\([0-9]*\).*/\1/p' "$unit_log" | tail -1)
+unit_fail=$(sed -n 's/^Fail: *\([0-9]*\).*/\1/p' "$unit_log" | tail -1)
+unit_to=$(sed -n 's/^Timeout: *\([0-9]*\).*/\1/p' "$unit_log" | tail -1)
+rm -f "$unit_log"
+unit_ok=${unit_ok:-0}
+unit_fail=$(( ${unit_fail:-0} + ${unit_to:-0} ))
+
+e2e_log=$(mktemp)
+VIGIL_BIN="$PWD/build/vigil" python3 -m pytest tests/e2e -ra -p no:cacheprovider "$@" 2>&1 | tee "$e2e_log"
+e2e_rc=${PIPESTATUS[0]}
+last=$(grep -E '^=+ .*(passed|failed|error|no tests ran).* =+$' "$e2e_log" | tail -1)
+rm -f "$e2e_log"
+e2e_pass=$(echo "$last" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+' || true)
+e2e_fail=$(echo "$last" | grep -oE '[0-9]+ (failed|errors?)' | awk '{s += $1} END {print s + 0}')
+e2e_skip=$(echo "$last" | grep -oE '[0-9]+ skipped' | grep -oE '[0-9]+' || true)
+e2e_pass=${e2e_pass:-0}
+e2e_fail=${e2e_fail:-0}
+e2e_skip=${e2e_skip:-0}
+[ "$e2e_rc" -ne 0 ] && [ "$e2e_fail" -eq 0 ] && e2e_fail=1
+
+echo
+echo "unit: $unit_ok passed, $unit_fail failed"
+echo "e2e: $e2e_pass passed, $e2e_fail failed, $e2e_skip skipped"
+total_pass=$((unit_ok + e2e_pass))
+total_fail=$((unit_fail + e2e_fail))
+echo "total: $total_pass passed, $total_fail failed, $e2e_skip skipped"
+[ "$total_fail" -eq 0 ] && [ "$total_pass" -gt 0 ]
