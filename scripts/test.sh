@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: installs what is missing, builds, runs the cmocka unit tests (meson test)
 # and the end-to-end tests with real QEMU guests (pytest), then prints one summary line.
-# Extra arguments go to pytest (e.g. -k ps).
+# Extra arguments go to pytest (e.g. -k ps). Debian's python3 runs pytest (python3-pytest), not
+# whatever python3 comes first on PATH.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh || exit 2
@@ -17,7 +18,7 @@ unit_ok=${unit_ok:-0}
 unit_fail=$(( ${unit_fail:-0} + ${unit_to:-0} ))
 
 e2e_log=$(mktemp)
-VIGIL_BIN="$PWD/build/vigil" python3 -m pytest tests/e2e -ra -p no:cacheprovider "$@" 2>&1 | tee "$e2e_log"
+VIGIL_BIN="$PWD/build/vigil" /usr/bin/python3 -m pytest tests/e2e -ra -p no:cacheprovider "$@" 2>&1 | tee "$e2e_log"
 e2e_rc=${PIPESTATUS[0]}
 last=$(grep -E '^=+ .*(passed|failed|error|no tests ran).* =+$' "$e2e_log" | tail -1)
 rm -f "$e2e_log"
