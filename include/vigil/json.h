@@ -38,6 +38,12 @@ void vg_json_null(struct vg_json *j);
 /* Ends a top-level value with a newline (JSON lines). */
 void vg_json_end(struct vg_json *j);
 
+/* A member whose value is RAW, text that is already valid JSON (built from escaped parts). */
+void vg_json_kraw(struct vg_json *j, const char *k, const char *raw);
+
+/* S as a quoted, escaped JSON string into BUF (truncated to fit, still valid JSON). */
+void vg_json_quote(char *buf, size_t len, const char *s);
+
 /* key + value shorthands */
 void vg_json_kstr(struct vg_json *j, const char *k, const char *s);
 void vg_json_kint(struct vg_json *j, const char *k, int64_t v);

@@ -65,6 +65,7 @@ struct vg_offsets {
 	int32_t signal_thread_head;
 	int32_t file_f_path, path_mnt, path_dentry;
 	int32_t dentry_d_name, dentry_d_parent, dentry_d_hash, qstr_name, qstr_len;
+	int32_t file_f_inode, inode_i_mode;
 	int32_t mount_mnt, mount_mnt_parent, mount_mnt_mountpoint, vfsmount_mnt_root;
 	int32_t module_list, module_name, module_state, module_refcnt;
 	int32_t module_name_len;
@@ -159,6 +160,10 @@ static inline const char *vg_ksym_name(const struct vg_kallsyms *ks, const struc
 
 /* Finds a BTF blob (magic, version, header consistent) in IMG; returns its offset or -ENOENT. */
 int64_t vg_btf_find(const uint8_t *img, size_t len);
+/* Offset of dotted member PATH in struct/union TYPE, or -1; size of TYPE (or of its member
+ * PATH), or -ENOENT. For checks that need more than vg_offsets. */
+int32_t vg_btf_offset(const struct btf *btf, const char *type, const char *path);
+int64_t vg_btf_sizeof(const struct btf *btf, const char *type, const char *path);
 /* Resolves struct offsets from BTF; fails naming the first required member missing. */
 int vg_offsets_resolve(struct vg_offsets *off, const struct btf *btf, struct vg_err *err);
 

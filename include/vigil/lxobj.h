@@ -20,6 +20,7 @@ struct vg_task {
 	char *cmdline;	  /* argv joined by spaces; "" for kernel threads or when unreadable */
 	char *exe;	  /* executable path, "" when none */
 	bool exe_deleted; /* the path had " (deleted)" semantics: unlinked dentry */
+	uint32_t exe_mode; /* i_mode of the executable's inode, 0 when unknown */
 	uint64_t mm;
 };
 

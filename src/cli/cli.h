@@ -32,6 +32,7 @@ int cli_fail_err(const struct vg_err *err);
 
 /* Group entry points. */
 int cmd_vmi(int argc, char **argv);
+int cmd_ids(int argc, char **argv);
 int cmd_cfa(int argc, char **argv);
 
 #endif

@@ -257,3 +257,39 @@ void vg_json_kbool(struct vg_json *j, const char *k, bool v)
 	vg_json_key(j, k);
 	vg_json_bool(j, v);
 }
+
+void vg_json_kraw(struct vg_json *j, const char *k, const char *raw)
+{
+	vg_json_key(j, k);
+	sep(j);
+	fputs(raw, j->out);
+}
+
+void vg_json_quote(char *buf, size_t len, const char *s)
+{
+	size_t n = strlen(s);
+	FILE *f;
+
+	if (len < 3) {
+		if (len)
+			buf[0] = '\0';
+		return;
+	}
+	/* escaping can grow a byte to six: shorten the input until the result fits */
+	for (;;) {
+		f = fmemopen(buf, len, "w");
+		if (!f)
+			break;
+		setvbuf(f, NULL, _IONBF, 0);
+		write_escaped(f, s, n);
+		if (ftell(f) < (long)len - 1 && !ferror(f)) {
+			fclose(f);
+			return;
+		}
+		fclose(f);
+		if (n == 0)
+			break;
+		n = n / 2;
+	}
+	snprintf(buf, len, "\"\"");
+}

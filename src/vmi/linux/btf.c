@@ -114,6 +114,27 @@ static int32_t offset_of(const struct btf *btf, const char *sname, const char *p
 	return (int32_t)total;
 }
 
+int32_t vg_btf_offset(const struct btf *btf, const char *type, const char *path)
+{
+	return offset_of(btf, type, path, NULL);
+}
+
+int64_t vg_btf_sizeof(const struct btf *btf, const char *type, const char *path)
+{
+	uint32_t tid;
+	int32_t id;
+
+	if (path) {
+		if (offset_of(btf, type, path, &tid) < 0)
+			return -ENOENT;
+		return btf__resolve_size(btf, tid);
+	}
+	id = btf__find_by_name_kind(btf, type, BTF_KIND_STRUCT);
+	if (id < 0)
+		id = btf__find_by_name_kind(btf, type, BTF_KIND_UNION);
+	return id < 0 ? -ENOENT : btf__resolve_size(btf, (uint32_t)id);
+}
+
 struct want {
 	int32_t *dst;
 	const char *type, *path;
@@ -152,6 +173,8 @@ int vg_offsets_resolve(struct vg_offsets *o, const struct btf *btf, struct vg_er
 		{ &o->dentry_d_name, "dentry", "d_name", true },
 		{ &o->dentry_d_parent, "dentry", "d_parent", true },
 		{ &o->dentry_d_hash, "dentry", "d_hash", false },
+		{ &o->file_f_inode, "file", "f_inode", false },
+		{ &o->inode_i_mode, "inode", "i_mode", false },
 		{ &o->qstr_name, "qstr", "name", true },
 		{ &o->qstr_len, "qstr", "len", true },
 		{ &o->mount_mnt, "mount", "mnt", true },

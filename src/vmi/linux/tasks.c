@@ -117,6 +117,14 @@ static void read_exe(struct vg_linux *lx, struct vg_task *t)
 		return;
 	if (vg_dpath(lx, file + o->file_f_path, path, sizeof(path), &t->exe_deleted))
 		return;
+	if (o->file_f_inode >= 0 && o->inode_i_mode >= 0) {
+		uint64_t inode;
+		uint16_t mode;
+
+		if (!vg_kread_ptr(lx, file + o->file_f_inode, &inode) && inode &&
+		    !vg_as_read(&lx->kas, inode + o->inode_i_mode, &mode, sizeof(mode)))
+			t->exe_mode = mode;
+	}
 	free(t->exe);
 	t->exe = strdup(path);
 }

@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Out-of-VM intrusion detection. Two halves, kept apart on purpose (DESIGN.md §2):
+ *   gather  reads one snapshot of guest state through introspection (all guest I/O is here)
+ *   checks  pure functions of a snapshot (and an optional baseline) that append findings;
+ *           they do no I/O, so they can run in an isolated process
+ * A finding carries a stable check id, a severity, a target, a one-sentence summary, evidence
+ * as a JSON object, and the ATT&CK technique where one fits (DESIGN.md §6).
+ */
+#ifndef VIGIL_IDS_H
+#define VIGIL_IDS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "vigil/linux.h"
+#include "vigil/lxobj.h"
+
+#define VG_IDS_MAX_PIDS 65536
+#define VG_IDS_MAX_NETDEVS 1024
+#define VG_IDS_MAX_SYSCALLS 1024
+
+struct vg_pid_entry {
+	int32_t nr;	/* pid number in the initial namespace */
+	uint64_t task;	/* the task that owns it (PIDTYPE_PID), 0 if none */
+	char comm[VG_COMM_LEN + 1]; /* that task's comm, read through the allocator's pointer */
+};
+
+struct vg_kobj_module {
+	char name[64];
+	uint64_t mod; /* struct module the sysfs kobject points to */
+};
+
+struct vg_netdev {
+	char name[16];
+	uint32_t flags;
+	uint32_t promiscuity;
+};
+
+struct vg_sct_entry {
+	int nr;
+	uint64_t target;
+	char sym[96];	/* symbol exactly at target, "" when none */
+	char owner[64]; /* module whose memory holds target, "" for kernel text */
+};
+
+struct vg_sct {
+	const char *name; /* "sys_call_table", "ia32_sys_call_table", "x32_sys_call_table" */
+	const char *prefix; /* expected handler prefix: "__x64_sys_", "__ia32_", "__x32_" */
+	int n;
+	struct vg_sct_entry *e;
+};
+
+/* One consistent look at the guest; every array is owned by the snapshot. */
+struct vg_snapshot {
+	struct vg_task_list tasks;    /* task list view, with threads */
+	struct vg_module_list modules;
+	struct vg_pid_entry *pids;    /* PID allocator view (init_pid_ns IDR) */
+	size_t npids;
+	bool have_pids;
+	struct vg_kobj_module *kobjs; /* sysfs view of modules (module_kset) */
+	size_t nkobjs;
+	bool have_kobjs;
+	struct vg_netdev *netdevs;
+	size_t nnetdevs;
+	struct vg_sct sct[3];
+	int nsct;
+	uint64_t mod_lo, mod_hi;      /* module area, for "is this address in a module" */
+	char release[64];
+	char gather_errors[512];      /* views that could not be read, for the report */
+};
+
+int vg_ids_gather(struct vg_linux *lx, struct vg_snapshot *s, struct vg_err *err);
+void vg_ids_snapshot_free(struct vg_snapshot *s);
+
+enum vg_severity { VG_SEV_INFO, VG_SEV_LOW, VG_SEV_MEDIUM, VG_SEV_HIGH, VG_SEV_CRITICAL };
+
+struct vg_finding {
+	const char *check;	/* stable id, e.g. "hidden-process" */
+	enum vg_severity severity;
+	char target_kind[16];	/* "process", "module", "interface", "syscall" */
+	char target_id[96];
+	char summary[256];
+	const char *attack;	/* ATT&CK technique id or NULL */
+	char evidence[1024];	/* a JSON object */
+};
+
+struct vg_findings {
+	struct vg_finding *v;
+	size_t n, cap;
+};
+
+void vg_findings_free(struct vg_findings *f);
+const char *vg_severity_name(enum vg_severity s);
+
+/* Options for the checks: which to run (NULL = all) and the policy's allowlists. */
+struct vg_ids_opts {
+	const char *const *only; /* NULL-terminated check ids, or NULL */
+	const char *const *allowed_modules; /* NULL = any module is known */
+};
+
+struct vg_ids_check {
+	const char *id;
+	const char *summary;
+	int (*run)(const struct vg_snapshot *s, const struct vg_ids_opts *o, struct vg_findings *f);
+};
+
+extern const struct vg_ids_check vg_ids_checks[];
+int vg_ids_run(const struct vg_snapshot *s, const struct vg_ids_opts *o, struct vg_findings *f);
+
+/* Appends a finding; evidence_fmt builds the evidence object's members (without braces). */
+int vg_finding_add(struct vg_findings *f, const char *check, enum vg_severity sev,
+		   const char *attack, const char *kind, const char *id, const char *summary,
+		   const char *evidence_fmt, ...) __attribute__((format(printf, 8, 9)));
+
+/* Writes one alert (DESIGN.md §6 schema) as a JSON line. */
+void vg_alert_write(FILE *out, const char *host, const char *source, const struct vg_finding *x,
+		    const char *event);
+
+#endif

@@ -1,0 +1,349 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The IDS checks: pure functions of a snapshot (no guest I/O), each comparing views a rootkit
+ * has to keep consistent by hand, or holding state against what is known good.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "vigil/ids.h"
+#include "vigil/json.h"
+
+#define IFF_PROMISC 0x100
+
+static const struct vg_task *task_by_addr(const struct vg_snapshot *s, uint64_t a)
+{
+	for (size_t i = 0; i < s->tasks.n; i++)
+		if (s->tasks.v[i].addr == a)
+			return &s->tasks.v[i];
+	return NULL;
+}
+
+static const struct vg_task *task_by_pid(const struct vg_snapshot *s, int32_t pid)
+{
+	for (size_t i = 0; i < s->tasks.n; i++)
+		if (s->tasks.v[i].pid == pid)
+			return &s->tasks.v[i];
+	return NULL;
+}
+
+static int hidden_process(const struct vg_snapshot *s, const struct vg_ids_opts *o,
+			  struct vg_findings *f)
+{
+	char q[64], id[32], sum[256];
+
+	if (!s->have_pids)
+		return 0;
+	for (size_t i = 0; i < s->npids; i++) {
+		const struct vg_pid_entry *p = &s->pids[i];
+
+		if (!p->task || task_by_addr(s, p->task))
+			continue;
+		vg_json_quote(q, sizeof(q), p->comm);
+		snprintf(id, sizeof(id), "%d", p->nr);
+		snprintf(sum, sizeof(sum),
+			 "pid %d (%s) is allocated and owned by a task that is missing from the task "
+			 "list",
+			 p->nr, p->comm);
+		if (vg_finding_add(f, "hidden-process", VG_SEV_CRITICAL, "T1014", "process", id, sum,
+				   "\"pid\":%d,\"comm\":%s,\"task\":\"0x%" PRIx64 "\","
+				   "\"seen_in\":[\"pid_allocator\"],\"missing_from\":[\"task_list\"]",
+				   p->nr, q, p->task))
+			return -1;
+	}
+	/* the other direction: on the task list but unknown to the allocator */
+	for (size_t i = 0; i < s->tasks.n; i++) {
+		const struct vg_task *t = &s->tasks.v[i];
+		bool found = false;
+
+		for (size_t k = 0; k < s->npids && !found; k++)
+			found = s->pids[k].nr == t->pid;
+		if (found)
+			continue;
+		vg_json_quote(q, sizeof(q), t->comm);
+		snprintf(id, sizeof(id), "%d", t->pid);
+		snprintf(sum, sizeof(sum), "task %d (%s) is on the task list but not in the PID "
+					   "allocator",
+			 t->pid, t->comm);
+		if (vg_finding_add(f, "hidden-process", VG_SEV_HIGH, "T1014", "process", id, sum,
+				   "\"pid\":%d,\"comm\":%s,\"task\":\"0x%" PRIx64 "\","
+				   "\"seen_in\":[\"task_list\"],\"missing_from\":[\"pid_allocator\"]",
+				   t->pid, q, t->addr))
+			return -1;
+	}
+	return 0;
+}
+
+static const char *base_name(const char *p)
+{
+	const char *s = strrchr(p, '/');
+
+	return s ? s + 1 : p;
+}
+
+/* comm is at most 15 bytes of the name the process was exec'ed or renamed to */
+static bool comm_matches(const char *comm, const char *name)
+{
+	return name[0] && !strncmp(comm, name, VG_COMM_LEN - 1);
+}
+
+static bool world_writable_dir(const char *exe)
+{
+	static const char *const dirs[] = { "/tmp/", "/dev/shm/", "/var/tmp/", "/run/shm/",
+					    "/dev/mqueue/" };
+
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		if (!strncmp(exe, dirs[i], strlen(dirs[i])))
+			return true;
+	return false;
+}
+
+static int suspicious_process(const struct vg_snapshot *s, const struct vg_ids_opts *o,
+			      struct vg_findings *f)
+{
+	for (size_t i = 0; i < s->tasks.n; i++) {
+		const struct vg_task *t = &s->tasks.v[i], *parent;
+		char qc[64], qe[VG_PATH_MAX * 2], qa[512], id[32], sum[256], argv0[256], argv1[256];
+		size_t a0, a1;
+
+		if (t->kthread || t->pid != t->tgid)
+			continue;
+		vg_json_quote(qc, sizeof(qc), t->comm);
+		vg_json_quote(qe, sizeof(qe), t->exe);
+		snprintf(id, sizeof(id), "%d", t->pid);
+		a0 = strcspn(t->cmdline, " ");
+		snprintf(argv0, sizeof(argv0), "%.*s", (int)(a0 < 255 ? a0 : 255), t->cmdline);
+		/* for a script, comm is the script's name: argv[1] after the interpreter */
+		a1 = t->cmdline[a0] ? strcspn(t->cmdline + a0 + 1, " ") : 0;
+		snprintf(argv1, sizeof(argv1), "%.*s", (int)(a1 < 255 ? a1 : 255),
+			 t->cmdline[a0] ? t->cmdline + a0 + 1 : "");
+		vg_json_quote(qa, sizeof(qa), argv0);
+		if (t->exe_deleted) {
+			snprintf(sum, sizeof(sum), "process %d (%s) runs an executable that was "
+						   "deleted: %s",
+				 t->pid, t->comm, t->exe);
+			if (vg_finding_add(f, "suspicious-process", VG_SEV_HIGH, "T1070.004", "process",
+					   id, sum,
+					   "\"reason\":\"deleted-executable\",\"pid\":%d,\"comm\":%s,"
+					   "\"exe\":%s,\"uid\":%u",
+					   t->pid, qc, qe, t->uid))
+				return -1;
+		}
+		if (t->exe[0] && world_writable_dir(t->exe)) {
+			snprintf(sum, sizeof(sum), "process %d (%s) runs from a world-writable "
+						   "directory: %s",
+				 t->pid, t->comm, t->exe);
+			if (vg_finding_add(f, "suspicious-process", VG_SEV_MEDIUM, "T1036.005",
+					   "process", id, sum,
+					   "\"reason\":\"world-writable-path\",\"pid\":%d,\"comm\":%s,"
+					   "\"exe\":%s,\"uid\":%u",
+					   t->pid, qc, qe, t->uid))
+				return -1;
+		}
+		/* masquerade: the name matches neither the executable nor argv[0] (or a script) */
+		if (t->exe[0] && !comm_matches(t->comm, base_name(t->exe)) &&
+		    !comm_matches(t->comm, base_name(argv0)) &&
+		    !comm_matches(t->comm, base_name(argv1))) {
+			snprintf(sum, sizeof(sum), "process %d calls itself '%s' but runs %s", t->pid,
+				 t->comm, t->exe);
+			if (vg_finding_add(f, "suspicious-process", VG_SEV_MEDIUM, "T1036.004",
+					   "process", id, sum,
+					   "\"reason\":\"name-mismatch\",\"pid\":%d,\"comm\":%s,"
+					   "\"exe\":%s,\"argv0\":%s",
+					   t->pid, qc, qe, qa))
+				return -1;
+		}
+		/* privilege escalation: root child of an unprivileged parent, no setuid binary */
+		parent = task_by_pid(s, t->ppid);
+		if (t->euid == 0 && parent && !parent->kthread && parent->euid != 0 &&
+		    !(t->exe_mode & S_ISUID)) {
+			char qp[64];
+
+			vg_json_quote(qp, sizeof(qp), parent->comm);
+			snprintf(sum, sizeof(sum), "process %d (%s) runs as root below unprivileged "
+						   "parent %d (uid %u) without a setuid executable",
+				 t->pid, t->comm, parent->pid, parent->euid);
+			if (vg_finding_add(f, "suspicious-process", VG_SEV_CRITICAL, "T1068", "process",
+					   id, sum,
+					   "\"reason\":\"privilege-escalation\",\"pid\":%d,\"comm\":%s,"
+					   "\"exe\":%s,\"euid\":%u,\"parent\":{\"pid\":%d,\"comm\":%s,"
+					   "\"euid\":%u}",
+					   t->pid, qc, qe, t->euid, parent->pid, qp, parent->euid))
+				return -1;
+		}
+	}
+	return 0;
+}
+
+static bool module_listed(const struct vg_snapshot *s, uint64_t mod)
+{
+	for (size_t i = 0; i < s->modules.n; i++)
+		if (s->modules.v[i].addr == mod)
+			return true;
+	return false;
+}
+
+static int hidden_module(const struct vg_snapshot *s, const struct vg_ids_opts *o,
+			 struct vg_findings *f)
+{
+	char q[128], sum[256];
+
+	if (!s->have_kobjs)
+		return 0;
+	for (size_t i = 0; i < s->nkobjs; i++) {
+		const struct vg_kobj_module *k = &s->kobjs[i];
+
+		if (module_listed(s, k->mod))
+			continue;
+		vg_json_quote(q, sizeof(q), k->name);
+		snprintf(sum, sizeof(sum), "module %s is in sysfs (/sys/module) but missing from the "
+					   "kernel's module list",
+			 k->name);
+		if (vg_finding_add(f, "hidden-module", VG_SEV_CRITICAL, "T1014", "module", k->name,
+				   sum,
+				   "\"module\":%s,\"struct_module\":\"0x%" PRIx64 "\","
+				   "\"seen_in\":[\"sysfs\"],\"missing_from\":[\"module_list\"]",
+				   q, k->mod))
+			return -1;
+	}
+	for (size_t i = 0; i < s->modules.n; i++) {
+		const struct vg_module *m = &s->modules.v[i];
+		bool found = false;
+
+		for (size_t k = 0; k < s->nkobjs && !found; k++)
+			found = s->kobjs[k].mod == m->addr;
+		if (found)
+			continue;
+		vg_json_quote(q, sizeof(q), m->name);
+		snprintf(sum, sizeof(sum), "module %s is loaded but hidden from sysfs", m->name);
+		if (vg_finding_add(f, "hidden-module", VG_SEV_HIGH, "T1014", "module", m->name, sum,
+				   "\"module\":%s,\"struct_module\":\"0x%" PRIx64 "\",\"base\":\"0x%" PRIx64
+				   "\",\"seen_in\":[\"module_list\"],\"missing_from\":[\"sysfs\"]",
+				   q, m->addr, m->base))
+			return -1;
+	}
+	return 0;
+}
+
+static int unknown_module(const struct vg_snapshot *s, const struct vg_ids_opts *o,
+			  struct vg_findings *f)
+{
+	char q[128], sum[256];
+
+	if (!o || !o->allowed_modules)
+		return 0;
+	for (size_t i = 0; i < s->modules.n; i++) {
+		const struct vg_module *m = &s->modules.v[i];
+		bool known = false;
+
+		for (const char *const *a = o->allowed_modules; *a && !known; a++)
+			known = !strcmp(*a, m->name);
+		if (known)
+			continue;
+		vg_json_quote(q, sizeof(q), m->name);
+		snprintf(sum, sizeof(sum), "module %s is not in the baseline or allowlist", m->name);
+		if (vg_finding_add(f, "unknown-module", VG_SEV_MEDIUM, "T1547.006", "module", m->name,
+				   sum, "\"module\":%s,\"base\":\"0x%" PRIx64 "\",\"size\":%" PRIu64,
+				   q, m->base, m->size))
+			return -1;
+	}
+	return 0;
+}
+
+static int promisc_interface(const struct vg_snapshot *s, const struct vg_ids_opts *o,
+			     struct vg_findings *f)
+{
+	char q[64], sum[256];
+
+	for (size_t i = 0; i < s->nnetdevs; i++) {
+		const struct vg_netdev *d = &s->netdevs[i];
+
+		if (!(d->flags & IFF_PROMISC) && !d->promiscuity)
+			continue;
+		vg_json_quote(q, sizeof(q), d->name);
+		snprintf(sum, sizeof(sum), "interface %s is in promiscuous mode (a sniffer)",
+			 d->name);
+		if (vg_finding_add(f, "promisc-interface", VG_SEV_MEDIUM, "T1040", "interface",
+				   d->name, sum,
+				   "\"interface\":%s,\"flags\":\"0x%x\",\"promiscuity\":%u", q,
+				   d->flags, d->promiscuity))
+			return -1;
+	}
+	return 0;
+}
+
+static bool handler_ok(const struct vg_sct *t, const char *sym)
+{
+	static const char *const ok[] = { "__x64_sys_", "__ia32_sys_", "__ia32_compat_sys_",
+					  "__x32_compat_sys_", "sys_ni_syscall", "__x64_sys_ni" };
+
+	if (!sym[0])
+		return false;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		if (!strncmp(sym, ok[i], strlen(ok[i])))
+			return true;
+	return false;
+}
+
+static int syscall_hook(const struct vg_snapshot *s, const struct vg_ids_opts *o,
+			struct vg_findings *f)
+{
+	for (int k = 0; k < s->nsct; k++) {
+		const struct vg_sct *t = &s->sct[k];
+
+		for (int i = 0; i < t->n; i++) {
+			const struct vg_sct_entry *e = &t->e[i];
+			char qs[128], qo[96], id[64], sum[256];
+
+			if (handler_ok(t, e->sym))
+				continue;
+			vg_json_quote(qs, sizeof(qs), e->sym);
+			vg_json_quote(qo, sizeof(qo), e->owner);
+			snprintf(id, sizeof(id), "%s[%d]", t->name, e->nr);
+			snprintf(sum, sizeof(sum), "%s[%d] points to %s%s%s instead of a syscall "
+						   "handler",
+				 t->name, e->nr, e->sym[0] ? e->sym : "unnamed code",
+				 e->owner[0] ? " in module " : "", e->owner);
+			if (vg_finding_add(f, "syscall-hook", VG_SEV_CRITICAL, "T1014", "syscall", id,
+					   sum,
+					   "\"table\":\"%s\",\"nr\":%d,\"target\":\"0x%" PRIx64 "\","
+					   "\"symbol\":%s,\"owner\":%s",
+					   t->name, e->nr, e->target, qs, qo))
+				return -1;
+		}
+	}
+	return 0;
+}
+
+const struct vg_ids_check vg_ids_checks[] = {
+	{ "hidden-process", "task list cross-checked against the PID allocator", hidden_process },
+	{ "hidden-module", "module list cross-checked against sysfs module kobjects",
+	  hidden_module },
+	{ "syscall-hook", "syscall table entries that are not their own handlers", syscall_hook },
+	{ "promisc-interface", "network devices in promiscuous mode", promisc_interface },
+	{ "suspicious-process", "deleted or world-writable executables, name masquerade, "
+				"privilege escalation",
+	  suspicious_process },
+	{ "unknown-module", "modules not in the baseline or allowlist", unknown_module },
+	{ NULL, NULL, NULL },
+};
+
+static bool selected(const struct vg_ids_opts *o, const char *id)
+{
+	if (!o || !o->only)
+		return true;
+	for (const char *const *p = o->only; *p; p++)
+		if (!strcmp(*p, id))
+			return true;
+	return false;
+}
+
+int vg_ids_run(const struct vg_snapshot *s, const struct vg_ids_opts *o, struct vg_findings *f)
+{
+	for (const struct vg_ids_check *c = vg_ids_checks; c->id; c++)
+		if (selected(o, c->id) && c->run(s, o, f))
+			return -1;
+	return 0;
+}
