@@ -31,14 +31,34 @@ def main():
         secs = g.wait_boot(600)
         print(f"Guest booted under QEMU/TCG in {secs:.1f} s; its RAM is {g.mem_path}")
         print("The guest's own ps (over its serial console), for comparison:")
-        print(g.run("ps -o pid,ppid,user,args | grep -v '\\[' "))
+        print(g.run("ps -o pid,ppid,user,args | grep -v '\\['"))
         rc = 0
         for args in (["vmi", "info", "--vm", g.mem_path, "--no-cache"],
                      ["vmi", "ps", "--vm", g.mem_path],
                      ["vmi", "lsmod", "--vm", g.mem_path]):
             rc |= show(*args).returncode
+
+        print("\n=== Intrusion detection from outside the guest ===", flush=True)
+        if show("ids", "scan", "--vm", g.mem_path).returncode != 0:
+            print("unexpected: the clean guest has findings")
+            rc |= 1
+        print("\nInside the guest, an intruder drops a binary in /tmp, runs it, deletes it,")
+        print("and puts an interface into promiscuous mode to sniff:", flush=True)
+        g.run("cp /bin/vigil-worker /tmp/.updater && (/tmp/.updater --mode bot --listen 2001 &)"
+              " ; sleep 0.5; rm /tmp/.updater; ip link set vg-dummy0 promisc on")
+        r = show("ids", "scan", "--vm", g.mem_path)
+        if r.returncode != 1:
+            print("unexpected: the infection was not detected")
+            rc |= 1
+        show("ids", "scan", "--vm", g.mem_path, "-j")
+        print("\nCleaning up inside the guest; the findings resolve:", flush=True)
+        g.run("killall .updater; ip link set vg-dummy0 promisc off; true")
+        time.sleep(0.5)
+        if show("ids", "scan", "--vm", g.mem_path).returncode != 0:
+            print("unexpected: findings remain after the clean-up")
+            rc |= 1
         print("\nShutting the guest down.", flush=True)
-    return rc
+    return 0 if rc == 0 else 1
 
 
 if __name__ == "__main__":
