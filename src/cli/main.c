@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <bpf/libbpf.h>
+
 #include "cli.h"
 
 static int cmd_version(int argc, char **argv)
@@ -24,5 +26,7 @@ static const struct cli_cmd groups[] = {
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+	/* libbpf prints its own diagnostics; vigil reports one line per error itself */
+	libbpf_set_print(NULL);
 	return cli_dispatch(NULL, groups, argc - 1, argv + 1);
 }

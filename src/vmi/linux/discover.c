@@ -139,7 +139,9 @@ static int load_btf_image(struct vg_linux *lx, const uint8_t *img, size_t len, u
 	lx->btf = btf__new(img + off, (uint32_t)size);
 	if (!lx->btf) {
 		lx->btf = NULL;
-		return vg_errf(err, EINVAL, "the kernel's BTF at %#llx does not parse",
+		return vg_errf(err, EINVAL,
+			       "the kernel's BTF at %#llx does not parse; give --btf FILE (vmlinux or raw "
+			       "BTF)",
 			       (unsigned long long)(img_va + off));
 	}
 	lx->btf_size = size;
@@ -377,8 +379,10 @@ static int try_banner(struct vg_linux *lx, uint64_t banner_pa, const struct vg_l
 	if (!ret)
 		return 0;
 	/* keep the most telling failure: a step after the symbols were found */
-	if (e2.code && (!err->code || lx->text_va))
+	if (e2.code && (!err->code || lx->text_va)) {
+		vg_err_clear(err);
 		vg_errf(err, e2.code, "%s", e2.msg);
+	}
 	keep = lx->timing;
 	reset(lx);
 	lx->layout = layout;

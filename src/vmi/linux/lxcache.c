@@ -20,6 +20,22 @@
 
 #define CACHE_MAGIC "vigil-discovery 2"
 
+/* mkdir -p: a fresh machine may have no ~/.cache, a new XDG_CACHE_HOME no parent at all */
+static void mkdir_p(const char *path)
+{
+	char tmp[PATH_MAX + 16];
+
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p == '/') {
+			*p = '\0';
+			mkdir(tmp, 0700);
+			*p = '/';
+		}
+	}
+	mkdir(tmp, 0700);
+}
+
 static int cache_path(const struct vg_linux *lx, const struct vg_linux_opts *opts, char *out,
 		      size_t len, bool create)
 {
@@ -45,9 +61,8 @@ static int cache_path(const struct vg_linux *lx, const struct vg_linux_opts *opt
 	if (create) {
 		char sub[PATH_MAX + 16];
 
-		mkdir(dir, 0700);
 		snprintf(sub, sizeof(sub), "%s/discovery", dir);
-		mkdir(sub, 0700);
+		mkdir_p(sub);
 	}
 	if ((size_t)snprintf(out, len, "%s/discovery/%016" PRIx64, dir, key) >= len)
 		return -ENAMETOOLONG;

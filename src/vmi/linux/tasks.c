@@ -270,6 +270,7 @@ static int walk_once(struct vg_linux *lx, const struct vg_task_opts *opts,
 			goto out;
 		}
 		if (!cur || !vg_kptr_ok(cur)) {
+			/* a task exiting under a live walk leaves poison here too: retried */
 			ret = vg_errf(err, EFAULT, "task list broken after %#llx (next %#llx)",
 				      (unsigned long long)prev, (unsigned long long)cur);
 			goto out;
@@ -296,7 +297,8 @@ static int walk_once(struct vg_linux *lx, const struct vg_task_opts *opts,
 				goto out;
 		}
 		prev = cur;
-		if (vg_kread_ptr(lx, cur, &cur)) {
+		/* the raw value: a poisoned or foreign pointer is reported by the check above */
+		if (vg_as_read_u64(&lx->kas, cur, &cur)) {
 			ret = vg_errf(err, EFAULT, "task list pointer at %#llx unreadable",
 				      (unsigned long long)prev);
 			goto out;
@@ -317,7 +319,8 @@ int vg_tasks_list(struct vg_linux *lx, const struct vg_task_opts *opts, struct v
 		opts = &none;
 	memset(out, 0, sizeof(*out));
 	for (int attempt = 0; attempt < WALK_RETRIES; attempt++) {
-		vg_err_clear(err);
+		if (err)
+			vg_err_clear(err);
 		ret = walk_once(lx, opts, out, err);
 		if (ret != -EFAULT)
 			break;
