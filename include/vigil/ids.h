@@ -20,6 +20,7 @@
 #define VG_IDS_MAX_PIDS 65536
 #define VG_IDS_MAX_NETDEVS 1024
 #define VG_IDS_MAX_SYSCALLS 1024
+#define VG_IDS_MAX_LISTEN 4096
 
 struct vg_pid_entry {
 	int32_t nr;	/* pid number in the initial namespace */
@@ -52,6 +53,15 @@ struct vg_sct {
 	struct vg_sct_entry *e;
 };
 
+struct vg_listen {
+	char proto[8];	 /* tcp, tcp6, udp, udp6 */
+	uint16_t family, port;
+	char addr[48];
+	uint64_t sock;
+	int32_t owner_pid; /* 0 when no task holds it */
+	char owner_comm[VG_COMM_LEN + 1];
+};
+
 /* One consistent look at the guest; every array is owned by the snapshot. */
 struct vg_snapshot {
 	struct vg_task_list tasks;    /* task list view, with threads */
@@ -64,6 +74,9 @@ struct vg_snapshot {
 	bool have_kobjs;
 	struct vg_netdev *netdevs;
 	size_t nnetdevs;
+	struct vg_listen *listen;     /* listening TCP and bound UDP sockets */
+	size_t nlisten;
+	bool have_listen;
 	struct vg_sct sct[3];
 	int nsct;
 	uint64_t mod_lo, mod_hi;      /* module area, for "is this address in a module" */
@@ -72,6 +85,8 @@ struct vg_snapshot {
 };
 
 int vg_ids_gather(struct vg_linux *lx, struct vg_snapshot *s, struct vg_err *err);
+/* The socket part of gathering (gather_net.c). */
+void vg_ids_gather_net(struct vg_linux *lx, const struct btf *btf, struct vg_snapshot *s);
 void vg_ids_snapshot_free(struct vg_snapshot *s);
 
 enum vg_severity { VG_SEV_INFO, VG_SEV_LOW, VG_SEV_MEDIUM, VG_SEV_HIGH, VG_SEV_CRITICAL };
@@ -98,6 +113,9 @@ const char *vg_severity_name(enum vg_severity s);
 struct vg_ids_opts {
 	const char *const *only; /* NULL-terminated check ids, or NULL */
 	const char *const *allowed_modules; /* NULL = any module is known */
+	const uint16_t *allowed_ports;	    /* listening ports allowed; NULL = only the
+					     * built-in bindshell heuristics apply */
+	size_t nallowed_ports;
 };
 
 struct vg_ids_check {

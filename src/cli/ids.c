@@ -20,10 +20,12 @@
 static void scan_help(void)
 {
 	printf("Usage: %s ids scan --vm SOURCE [--check ID]... [--allow-modules A,B,...] "
-	       "[--format KIND] [--no-cache] [-j|-p]\n\n"
+	       "[--allow-ports P,Q,...] [--format KIND] [--no-cache] [-j|-p]\n\n"
 	       "Runs the checks once over a guest's memory. Exit 0 clean, 1 findings, 2 error.\n"
 	       "  --check ID           run only this check (repeatable); see 'vigil ids checks'\n"
 	       "  --allow-modules LIST modules the unknown-module check accepts\n"
+	       "  --allow-ports LIST   listening ports backdoor-port accepts (bindshell ports and\n"
+	       "                       shell-held listeners are reported regardless)\n"
 	       "  -j, --json           findings as JSON alerts (DESIGN.md schema), one per line\n",
 	       PROG_NAME);
 }
@@ -53,11 +55,12 @@ static int collect(struct vmi_guest *g, const struct vg_ids_opts *io, struct vg_
 
 static int do_scan(int argc, char **argv)
 {
-	enum { O_CHECK = 256, O_ALLOW, O_NO_CACHE, O_FORMAT };
+	enum { O_CHECK = 256, O_ALLOW, O_NO_CACHE, O_FORMAT, O_PORTS };
 	static const struct option opts[] = {
 		{ "vm", required_argument, NULL, 'v' },
 		{ "check", required_argument, NULL, O_CHECK },
 		{ "allow-modules", required_argument, NULL, O_ALLOW },
+		{ "allow-ports", required_argument, NULL, O_PORTS },
 		{ "format", required_argument, NULL, O_FORMAT },
 		{ "no-cache", no_argument, NULL, O_NO_CACHE },
 		{ "json", no_argument, NULL, 'j' },
@@ -66,6 +69,7 @@ static int do_scan(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *only[MAX_ONLY + 1] = { 0 }, *allow[MAX_ALLOW + 1] = { 0 };
+	uint16_t ports[MAX_ALLOW];
 	struct vg_ids_opts io = { 0 };
 	struct vmi_args a = { 0 };
 	struct vmi_guest g;
@@ -102,6 +106,21 @@ static int do_scan(int argc, char **argv)
 				allow[n++] = t;
 			allow[n] = NULL;
 			io.allowed_modules = allow;
+			break;
+		}
+		case O_PORTS: {
+			char *end, *p = optarg;
+
+			io.nallowed_ports = 0;
+			while (*p && io.nallowed_ports < MAX_ALLOW) {
+				unsigned long v = strtoul(p, &end, 10);
+
+				if (end == p || v > 65535 || (*end && *end != ','))
+					return cli_fail("scan: --allow-ports takes ports like 22,80");
+				ports[io.nallowed_ports++] = (uint16_t)v;
+				p = *end ? end + 1 : end;
+			}
+			io.allowed_ports = ports;
 			break;
 		}
 		case O_FORMAT:

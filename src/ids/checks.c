@@ -317,12 +317,80 @@ static int syscall_hook(const struct vg_snapshot *s, const struct vg_ids_opts *o
 	return 0;
 }
 
+/* chkrootkit's bindshell list: ports classic backdoors and trojans listen on */
+static const uint16_t bindshell_ports[] = { 114,   145,	  465,	 511,	600,   1008,  1524,
+					    1999,  1978,  2881,	 3049,	3133,  3879,  4000,
+					    4369,  5190,  5665,	 6667,	7222,  10008, 12321,
+					    23132, 27374, 29364, 30999, 31336, 31337, 37998,
+					    45454, 47017, 47889, 60001 };
+
+static bool shell_like(const char *comm)
+{
+	static const char *const names[] = { "sh",  "bash", "dash",  "ash",    "zsh",
+					     "ksh", "nc",   "ncat",  "netcat", "socat" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(comm, names[i]))
+			return true;
+	return false;
+}
+
+static bool port_in(const uint16_t *v, size_t n, uint16_t p)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i] == p)
+			return true;
+	return false;
+}
+
+static int backdoor_port(const struct vg_snapshot *s, const struct vg_ids_opts *o,
+			 struct vg_findings *f)
+{
+	for (size_t i = 0; i < s->nlisten; i++) {
+		const struct vg_listen *l = &s->listen[i];
+		const char *reason = NULL;
+		enum vg_severity sev = VG_SEV_MEDIUM;
+		char qo[64], qa[64], id[64], sum[256];
+
+		if (port_in(bindshell_ports, sizeof(bindshell_ports) / sizeof(bindshell_ports[0]),
+			    l->port)) {
+			reason = "bindshell-port";
+			sev = VG_SEV_CRITICAL;
+		} else if (l->owner_pid && shell_like(l->owner_comm) && strncmp(l->proto, "udp", 3)) {
+			reason = "shell-listener";
+			sev = VG_SEV_HIGH;
+		} else if (o && o->allowed_ports &&
+			   !port_in(o->allowed_ports, o->nallowed_ports, l->port)) {
+			reason = "not-allowed";
+		}
+		if (!reason)
+			continue;
+		vg_json_quote(qo, sizeof(qo), l->owner_comm);
+		vg_json_quote(qa, sizeof(qa), l->addr);
+		snprintf(id, sizeof(id), "%s/%u", l->proto, l->port);
+		if (l->owner_pid)
+			snprintf(sum, sizeof(sum), "%s port %u is open (%s), held by %s (pid %d)",
+				 l->proto, l->port, reason, l->owner_comm, l->owner_pid);
+		else
+			snprintf(sum, sizeof(sum), "%s port %u is open (%s), held by no process",
+				 l->proto, l->port, reason);
+		if (vg_finding_add(f, "backdoor-port", sev, "T1571", "socket", id, sum,
+				   "\"reason\":\"%s\",\"proto\":\"%s\",\"port\":%u,\"addr\":%s,"
+				   "\"owner\":{\"pid\":%d,\"comm\":%s}",
+				   reason, l->proto, l->port, qa, l->owner_pid, qo))
+			return -1;
+	}
+	return 0;
+}
+
 const struct vg_ids_check vg_ids_checks[] = {
 	{ "hidden-process", "task list cross-checked against the PID allocator", hidden_process },
 	{ "hidden-module", "module list cross-checked against sysfs module kobjects",
 	  hidden_module },
 	{ "syscall-hook", "syscall table entries that are not their own handlers", syscall_hook },
 	{ "promisc-interface", "network devices in promiscuous mode", promisc_interface },
+	{ "backdoor-port", "listening sockets on bindshell ports, held by shells, or not allowed",
+	  backdoor_port },
 	{ "suspicious-process", "deleted or world-writable executables, name masquerade, "
 				"privilege escalation",
 	  suspicious_process },

@@ -116,3 +116,41 @@ def test_unknown_module_allowlist(ids_guest, run_vigil):
 def test_bad_check_name(run_vigil, ids_guest):
     rc, out, err = run_vigil("ids", "scan", "--vm", ids_guest.mem_path, "--check", "nope")
     assert rc == 2 and out == "" and err.startswith("vigil: ") and "nope" in err
+
+
+def test_bind_shell_port_2001(ids_guest, run_vigil):
+    """A bind shell (busybox nc serving /bin/sh) on TCP 2001: not on chkrootkit's list, but
+    held by a shell-like process, and not allowed by the port policy."""
+    g = ids_guest
+    g.run("(nc -l -p 2001 -e /bin/sh >/dev/null 2>&1 &) ; sleep 0.5")
+    try:
+        pid = int(g.run("pidof nc").split()[0])
+        alerts = only(scan(run_vigil, g), "backdoor-port")
+        # busybox nc listens dual-stack, on ::
+        assert [(a["target"]["id"], a["evidence"]["reason"]) for a in alerts] == \
+            [("tcp6/2001", "shell-listener")], alerts
+        ev = alerts[0]["evidence"]
+        assert ev["owner"] == {"pid": pid, "comm": "nc"} and ev["addr"] == "::"
+        assert alerts[0]["severity"] == "high" and alerts[0]["attack"] == ["T1571"]
+        # with a policy, the worker ports the guest runs are allowed and only 2001 is left
+        allowed = only(scan(run_vigil, g, "--allow-ports", "80,4242,4207"), "backdoor-port")
+        assert [a["target"]["id"] for a in allowed] == ["tcp6/2001"]
+    finally:
+        g.run("killall nc; true")
+    time.sleep(0.3)
+    assert scan(run_vigil, g) == []
+
+
+def test_bindshell_list_port(ids_guest, run_vigil):
+    """A listener on 31337 (chkrootkit's bindshell list) is critical whatever holds it."""
+    g = ids_guest
+    g.run("(vigil-worker --mode bot --id 68 --listen 31337 >/dev/null 2>&1 &) ; sleep 0.5")
+    try:
+        alerts = only(scan(run_vigil, g), "backdoor-port")
+        assert [(a["target"]["id"], a["evidence"]["reason"], a["severity"]) for a in alerts] \
+            == [("tcp/31337", "bindshell-port", "critical")]
+        assert alerts[0]["evidence"]["owner"]["comm"] == "vigil-worker"
+    finally:
+        g.run("kill $(ps | grep 'id 68' | grep -v grep | awk '{print $1}'); true")
+    time.sleep(0.3)
+    assert only(scan(run_vigil, g), "backdoor-port") == []
