@@ -21,6 +21,7 @@
 #define VG_IDS_MAX_NETDEVS 1024
 #define VG_IDS_MAX_SYSCALLS 1024
 #define VG_IDS_MAX_LISTEN 4096
+#define VG_IDS_MAX_HOOKS 1024
 
 struct vg_pid_entry {
 	int32_t nr;	/* pid number in the initial namespace */
@@ -62,6 +63,15 @@ struct vg_listen {
 	char owner_comm[VG_COMM_LEN + 1];
 };
 
+struct vg_hook {
+	const char *kind;   /* "ftrace" or "kprobe" */
+	uint64_t obj;	    /* struct ftrace_ops / struct kprobe */
+	uint64_t handler;   /* callback address */
+	char handler_sym[128];
+	char owner[64];	    /* module whose memory holds the handler, "" for kernel text */
+	char target[256];   /* hooked function(s) */
+};
+
 /* One consistent look at the guest; every array is owned by the snapshot. */
 struct vg_snapshot {
 	struct vg_task_list tasks;    /* task list view, with threads */
@@ -77,6 +87,9 @@ struct vg_snapshot {
 	struct vg_listen *listen;     /* listening TCP and bound UDP sockets */
 	size_t nlisten;
 	bool have_listen;
+	struct vg_hook *hooks;	      /* ftrace ops and kprobes */
+	size_t nhooks;
+	bool have_hooks;
 	struct vg_sct sct[3];
 	int nsct;
 	uint64_t mod_lo, mod_hi;      /* module area, for "is this address in a module" */
@@ -87,6 +100,8 @@ struct vg_snapshot {
 int vg_ids_gather(struct vg_linux *lx, struct vg_snapshot *s, struct vg_err *err);
 /* The socket part of gathering (gather_net.c). */
 void vg_ids_gather_net(struct vg_linux *lx, const struct btf *btf, struct vg_snapshot *s);
+/* Ftrace ops and kprobes (gather_hooks.c); needs the module list gathered first. */
+void vg_ids_gather_hooks(struct vg_linux *lx, const struct btf *btf, struct vg_snapshot *s);
 void vg_ids_snapshot_free(struct vg_snapshot *s);
 
 enum vg_severity { VG_SEV_INFO, VG_SEV_LOW, VG_SEV_MEDIUM, VG_SEV_HIGH, VG_SEV_CRITICAL };

@@ -383,11 +383,39 @@ static int backdoor_port(const struct vg_snapshot *s, const struct vg_ids_opts *
 	return 0;
 }
 
+/* A callback in module memory on a kernel function is how rootkits hook without tables. */
+static int kernel_hook(const struct vg_snapshot *s, const struct vg_ids_opts *o,
+		       struct vg_findings *f)
+{
+	for (size_t i = 0; i < s->nhooks; i++) {
+		const struct vg_hook *h = &s->hooks[i];
+		char qt[320], qh[160], qo[96], id[64], sum[256];
+
+		if (!h->owner[0])
+			continue;
+		vg_json_quote(qt, sizeof(qt), h->target);
+		vg_json_quote(qh, sizeof(qh), h->handler_sym);
+		vg_json_quote(qo, sizeof(qo), h->owner);
+		snprintf(id, sizeof(id), "%s@0x%" PRIx64, h->kind, h->obj);
+		snprintf(sum, sizeof(sum), "%s hook on %.160s by module %s", h->kind,
+			 h->target[0] ? h->target : "(unknown function)", h->owner);
+		if (vg_finding_add(f, "kernel-hook", VG_SEV_HIGH, "T1014", "hook", id, sum,
+				   "\"kind\":\"%s\",\"hooked\":%s,\"handler\":\"0x%" PRIx64
+				   "\",\"handler_symbol\":%s,\"module\":%s,\"object\":\"0x%" PRIx64
+				   "\"",
+				   h->kind, qt, h->handler, qh, qo, h->obj))
+			return -1;
+	}
+	return 0;
+}
+
 const struct vg_ids_check vg_ids_checks[] = {
 	{ "hidden-process", "task list cross-checked against the PID allocator", hidden_process },
 	{ "hidden-module", "module list cross-checked against sysfs module kobjects",
 	  hidden_module },
 	{ "syscall-hook", "syscall table entries that are not their own handlers", syscall_hook },
+	{ "kernel-hook", "ftrace callbacks and kprobes whose handlers live in module memory",
+	  kernel_hook },
 	{ "promisc-interface", "network devices in promiscuous mode", promisc_interface },
 	{ "backdoor-port", "listening sockets on bindshell ports, held by shells, or not allowed",
 	  backdoor_port },

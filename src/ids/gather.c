@@ -300,6 +300,7 @@ int vg_ids_gather(struct vg_linux *lx, struct vg_snapshot *s, struct vg_err *err
 	gather_kset(lx, btf, s);
 	gather_netdevs(lx, btf, s);
 	vg_ids_gather_net(lx, btf, s);
+	vg_ids_gather_hooks(lx, btf, s);
 	gather_sct(lx, s, "sys_call_table", "__x64_sys_");
 	gather_sct(lx, s, "ia32_sys_call_table", "__ia32_");
 	gather_sct(lx, s, "x32_sys_call_table", "__x64_sys_");
@@ -314,6 +315,7 @@ void vg_ids_snapshot_free(struct vg_snapshot *s)
 	free(s->kobjs);
 	free(s->netdevs);
 	free(s->listen);
+	free(s->hooks);
 	for (int i = 0; i < s->nsct; i++)
 		free(s->sct[i].e);
 	memset(s, 0, sizeof(*s));
