@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Signed CFA attestation reports. A report file is exactly two lines:
+ *   <report JSON, one line>\n
+ *   ed25519:<128 hex digits: Ed25519 signature over the first line's bytes, without "\n">\n
+ * so any changed, added or removed byte makes vg_cfa_report_check() fail. Keys: libsodium
+ * Ed25519 (secret 64 bytes, public 32), stored as hex text.
+ */
+#ifndef VIGIL_CFA_REPORT_H
+#define VIGIL_CFA_REPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vigil/cfa_verify.h"
+#include "vigil/err.h"
+
+struct vg_cfa_report_stream {
+	uint32_t stream;
+	struct vg_cfa_stream_result r;
+};
+
+struct vg_cfa_report_in {
+	const char *program;
+	const char *ts;
+	const struct vg_cfa_model *model;
+	const char *verdict;
+	uint64_t checkpoint; /* 1, 2, ... for periodic reports; 0 for the final one */
+	const struct vg_cfa_report_stream *streams;
+	size_t nstreams;
+	const struct vg_cfa_loop_summary *loops;
+	size_t nloops;
+};
+
+/* Builds and signs a report; *OUT is malloc'd text (both lines). */
+int vg_cfa_report_build(const struct vg_cfa_report_in *in, const uint8_t sk[64], char **out,
+			size_t *len, struct vg_err *err);
+/* 0 when BUF is a well-formed report signed by PK; -EBADMSG otherwise (err says why). */
+int vg_cfa_report_check(const char *buf, size_t len, const uint8_t pk[32], struct vg_err *err);
+/* Measurement key derived from the signing key, so one key file configures a verifier. */
+void vg_cfa_measure_key(const uint8_t sk[64], uint8_t key[32]);
+
+#endif
