@@ -189,8 +189,34 @@ out:
 
 static int do_checks(int argc, char **argv)
 {
-	for (const struct vg_ids_check *k = vg_ids_checks; k->id; k++)
-		printf("%-20s %s\n", k->id, k->summary);
+	bool json = argc > 1 && (!strcmp(argv[1], "-j") || !strcmp(argv[1], "--json"));
+	struct vg_json j;
+
+	if (argc > 1 && !json) {
+		if (strcmp(argv[1], "--help") && strcmp(argv[1], "-h"))
+			return cli_fail("checks: unknown option '%s'", argv[1]);
+		printf("Usage: %s ids checks [-j]\n\nLists the checks 'ids scan' runs.\n",
+		       PROG_NAME);
+		return EXIT_OK;
+	}
+	if (json) {
+		vg_json_init(&j, stdout, false);
+		vg_json_arr_open(&j);
+	}
+	for (const struct vg_ids_check *k = vg_ids_checks; k->id; k++) {
+		if (!json) {
+			printf("%-20s %s\n", k->id, k->summary);
+			continue;
+		}
+		vg_json_obj_open(&j);
+		vg_json_kstr(&j, "id", k->id);
+		vg_json_kstr(&j, "summary", k->summary);
+		vg_json_obj_close(&j);
+	}
+	if (json) {
+		vg_json_arr_close(&j);
+		vg_json_end(&j);
+	}
 	return EXIT_OK;
 }
 

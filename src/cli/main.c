@@ -12,7 +12,18 @@
 
 static int cmd_version(int argc, char **argv)
 {
-	printf("%s %s\n", PROG_NAME, VIGIL_VERSION);
+	bool json = argc > 1 && (!strcmp(argv[1], "-j") || !strcmp(argv[1], "--json"));
+
+	if (argc > 1 && !json) {
+		if (strcmp(argv[1], "--help") && strcmp(argv[1], "-h"))
+			return cli_fail("version: unknown option '%s'", argv[1]);
+		printf("Usage: %s version [-j]\n", PROG_NAME);
+		return EXIT_OK;
+	}
+	if (json)
+		printf("{\"name\":\"%s\",\"version\":\"%s\"}\n", PROG_NAME, VIGIL_VERSION);
+	else
+		printf("%s %s\n", PROG_NAME, VIGIL_VERSION);
 	return EXIT_OK;
 }
 
