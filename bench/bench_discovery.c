@@ -112,7 +112,8 @@ int main(int argc, char **argv)
 		double c = median(cold, runs), w = median(warm, runs), r = median(ram, runs);
 
 		printf("{\"bench\":\"discovery_in_process\",\"runs\":%d,\"tasks\":%zu,"
-		       "\"cold_discovery_ps_ms\":%.2f,\"warm_ps_ms\":%.3f,\"anchor_ram_pass_ms\":%.2f,"
+		       "\"cold_discovery_ps_ms\":%.2f,\"warm_ps_ms\":%.3f,\"anchor_ram_pass_ms\":%."
+		       "2f,"
 		       "\"cold_over_ram_pass\":%.3f,\"cold_over_warm\":%.1f,"
 		       "\"target_cold_ms\":250,\"target_warm_ms\":5,\"pass_cold\":%s,"
 		       "\"pass_warm\":%s}\n",

@@ -18,8 +18,8 @@
 #define VG_TLB_SIZE 256 /* entries; direct-mapped on the 4 KiB virtual page number */
 
 struct vg_tlb_entry {
-	uint64_t vpage;	 /* va >> 12, or UINT64_MAX when empty */
-	uint64_t ppage;	 /* physical address of the 4 KiB page */
+	uint64_t vpage; /* va >> 12, or UINT64_MAX when empty */
+	uint64_t ppage; /* physical address of the 4 KiB page */
 };
 
 /* The last 2 MiB virtual region a walk went through and what maps it: its page table
@@ -33,8 +33,8 @@ struct vg_walk_cache {
 
 struct vg_as {
 	struct vg_mem *mem;
-	uint64_t root;	/* physical address of the top-level table (CR3 without flag bits) */
-	int levels;	/* 4 or 5 */
+	uint64_t root; /* physical address of the top-level table (CR3 without flag bits) */
+	int levels;    /* 4 or 5 */
 	struct vg_tlb_entry tlb[VG_TLB_SIZE];
 	uint64_t tlb_hits, tlb_misses;
 	struct vg_walk_cache wc; /* cleared with the TLB by vg_as_flush */
@@ -71,7 +71,8 @@ int vg_as_read_str(struct vg_as *as, uint64_t va, char *buf, size_t max);
  * tables outside RAM are skipped (they map nothing); an unreadable root is -EFAULT. */
 #define VG_AS_MAX_LEAVES (1u << 22)
 int vg_as_for_each_leaf(struct vg_as *as, uint64_t lo, uint64_t hi,
-			int (*cb)(uint64_t va, uint64_t pa, uint64_t page_size, void *ctx), void *ctx);
+			int (*cb)(uint64_t va, uint64_t pa, uint64_t page_size, void *ctx),
+			void *ctx);
 
 /* Tables one vg_as_for_each_leaf may read (each is 512 entries): a hostile set of tables can
  * alias one table full of non-present entries everywhere, which yields no leaves but would

@@ -10,7 +10,7 @@
 #include <stdarg.h>
 
 struct vg_err {
-	int code;	/* positive errno of the first failure, 0 when none */
+	int code; /* positive errno of the first failure, 0 when none */
 	char msg[512];
 };
 

@@ -24,8 +24,8 @@
 #define VG_IDS_MAX_HOOKS 1024
 
 struct vg_pid_entry {
-	int32_t nr;	/* pid number in the initial namespace */
-	uint64_t task;	/* the task that owns it (PIDTYPE_PID), 0 if none */
+	int32_t nr;		    /* pid number in the initial namespace */
+	uint64_t task;		    /* the task that owns it (PIDTYPE_PID), 0 if none */
 	char comm[VG_COMM_LEN + 1]; /* that task's comm, read through the allocator's pointer */
 };
 
@@ -48,14 +48,14 @@ struct vg_sct_entry {
 };
 
 struct vg_sct {
-	const char *name; /* "sys_call_table", "ia32_sys_call_table", "x32_sys_call_table" */
+	const char *name;   /* "sys_call_table", "ia32_sys_call_table", "x32_sys_call_table" */
 	const char *prefix; /* expected handler prefix: "__x64_sys_", "__ia32_", "__x32_" */
 	int n;
 	struct vg_sct_entry *e;
 };
 
 struct vg_listen {
-	char proto[8];	 /* tcp, tcp6, udp, udp6 */
+	char proto[8]; /* tcp, tcp6, udp, udp6 */
 	uint16_t family, port;
 	char addr[48];
 	uint64_t sock;
@@ -64,19 +64,19 @@ struct vg_listen {
 };
 
 struct vg_hook {
-	const char *kind;   /* "ftrace" or "kprobe" */
-	uint64_t obj;	    /* struct ftrace_ops / struct kprobe */
-	uint64_t handler;   /* callback address */
+	const char *kind; /* "ftrace" or "kprobe" */
+	uint64_t obj;	  /* struct ftrace_ops / struct kprobe */
+	uint64_t handler; /* callback address */
 	char handler_sym[128];
-	char owner[64];	    /* module whose memory holds the handler, "" for kernel text */
-	char target[256];   /* hooked function(s) */
+	char owner[64];	  /* module whose memory holds the handler, "" for kernel text */
+	char target[256]; /* hooked function(s) */
 };
 
 /* One consistent look at the guest; every array is owned by the snapshot. */
 struct vg_snapshot {
-	struct vg_task_list tasks;    /* task list view, with threads */
+	struct vg_task_list tasks; /* task list view, with threads */
 	struct vg_module_list modules;
-	struct vg_pid_entry *pids;    /* PID allocator view (init_pid_ns IDR) */
+	struct vg_pid_entry *pids; /* PID allocator view (init_pid_ns IDR) */
 	size_t npids;
 	bool have_pids;
 	struct vg_kobj_module *kobjs; /* sysfs view of modules (module_kset) */
@@ -84,17 +84,17 @@ struct vg_snapshot {
 	bool have_kobjs;
 	struct vg_netdev *netdevs;
 	size_t nnetdevs;
-	struct vg_listen *listen;     /* listening TCP and bound UDP sockets */
+	struct vg_listen *listen; /* listening TCP and bound UDP sockets */
 	size_t nlisten;
 	bool have_listen;
-	struct vg_hook *hooks;	      /* ftrace ops and kprobes */
+	struct vg_hook *hooks; /* ftrace ops and kprobes */
 	size_t nhooks;
 	bool have_hooks;
 	struct vg_sct sct[3];
 	int nsct;
-	uint64_t mod_lo, mod_hi;      /* module area, for "is this address in a module" */
+	uint64_t mod_lo, mod_hi; /* module area, for "is this address in a module" */
 	char release[64];
-	char gather_errors[512];      /* views that could not be read, for the report */
+	char gather_errors[512]; /* views that could not be read, for the report */
 };
 
 int vg_ids_gather(struct vg_linux *lx, struct vg_snapshot *s, struct vg_err *err);
@@ -107,13 +107,13 @@ void vg_ids_snapshot_free(struct vg_snapshot *s);
 enum vg_severity { VG_SEV_INFO, VG_SEV_LOW, VG_SEV_MEDIUM, VG_SEV_HIGH, VG_SEV_CRITICAL };
 
 struct vg_finding {
-	const char *check;	/* stable id, e.g. "hidden-process" */
+	const char *check; /* stable id, e.g. "hidden-process" */
 	enum vg_severity severity;
-	char target_kind[16];	/* "process", "module", "interface", "syscall" */
+	char target_kind[16]; /* "process", "module", "interface", "syscall" */
 	char target_id[96];
 	char summary[256];
-	const char *attack;	/* ATT&CK technique id or NULL */
-	char evidence[1024];	/* a JSON object */
+	const char *attack;  /* ATT&CK technique id or NULL */
+	char evidence[1024]; /* a JSON object */
 };
 
 struct vg_findings {
@@ -126,7 +126,7 @@ const char *vg_severity_name(enum vg_severity s);
 
 /* Options for the checks: which to run (NULL = all) and the policy's allowlists. */
 struct vg_ids_opts {
-	const char *const *only; /* NULL-terminated check ids, or NULL */
+	const char *const *only;	    /* NULL-terminated check ids, or NULL */
 	const char *const *allowed_modules; /* NULL = any module is known */
 	const uint16_t *allowed_ports;	    /* listening ports allowed; NULL = only the
 					     * built-in bindshell heuristics apply */

@@ -31,9 +31,9 @@ extern const char *const vg_core_sym_names[VG_CORE_SYMS];
 
 #define VG_BANNER_MAX 256
 #define VG_COMM_LEN 16
-#define VG_MAX_TASKS 65536   /* bound on any task-list walk */
-#define VG_MAX_MODULES 4096  /* bound on the module-list walk */
-#define VG_CMDLINE_MAX 4096  /* bytes of a process's argv kept */
+#define VG_MAX_TASKS 65536  /* bound on any task-list walk */
+#define VG_MAX_MODULES 4096 /* bound on the module-list walk */
+#define VG_CMDLINE_MAX 4096 /* bytes of a process's argv kept */
 #define VG_PATH_MAX 1024
 
 struct vg_ksym {
@@ -44,14 +44,14 @@ struct vg_ksym {
 
 struct vg_kallsyms {
 	uint32_t count;
-	struct vg_ksym *syms;	 /* in table order (sorted by address) */
-	char *names;		 /* all names, NUL-separated */
+	struct vg_ksym *syms; /* in table order (sorted by address) */
+	char *names;	      /* all names, NUL-separated */
 	size_t names_len;
-	uint32_t *hash;		 /* open-addressed name index: slot -> sym index + 1, 0 empty */
+	uint32_t *hash; /* open-addressed name index: slot -> sym index + 1, 0 empty */
 	uint32_t hash_mask;
 	uint64_t relative_base;
 	bool absolute_percpu;
-	uint64_t token_off;	 /* offset of kallsyms_token_table in the parsed image */
+	uint64_t token_off; /* offset of kallsyms_token_table in the parsed image */
 };
 
 /* Struct member offsets (bytes) vigil reads; -1 when the kernel lacks the member. */
@@ -82,9 +82,9 @@ struct vg_linux_timing {
 
 struct vg_linux {
 	struct vg_mem *mem;
-	struct vg_as kas;	   /* kernel address space */
+	struct vg_as kas; /* kernel address space */
 	char banner[VG_BANNER_MAX];
-	char release[64];	   /* "6.1.0-26-amd64" */
+	char release[64]; /* "6.1.0-26-amd64" */
 	uint64_t banner_pa, banner_va;
 	int levels;
 	uint64_t text_va;	   /* runtime _text */
@@ -93,7 +93,7 @@ struct vg_linux {
 	uint64_t phys_slide;	   /* physical load address of _text */
 	int layout;		   /* vg_mem layout chosen */
 	struct vg_kallsyms ksyms;
-	struct btf *btf;	   /* NULL when offsets came from the cache */
+	struct btf *btf; /* NULL when offsets came from the cache */
 	uint32_t btf_types;
 	uint64_t btf_size;
 	struct vg_offsets off;
@@ -102,9 +102,9 @@ struct vg_linux {
 	/* where the image and its tables are, so symbols and BTF can be loaded lazily when the
 	 * cache answered discovery (and so the cache can be written) */
 	uint64_t img_va, img_pa, img_len;
-	uint64_t ks_token_off;	/* kallsyms_token_table offset in the image */
-	uint64_t btf_off;	/* BTF offset in the image (0 when from --btf) */
-	uint64_t ks_hash;	/* FNV-1a of the token table: a build fingerprint */
+	uint64_t ks_token_off; /* kallsyms_token_table offset in the image */
+	uint64_t btf_off;      /* BTF offset in the image (0 when from --btf) */
+	uint64_t ks_hash;      /* FNV-1a of the token table: a build fingerprint */
 	bool ksyms_loaded;
 	const char *symbols_file, *btf_file;
 	uint64_t core_sym[VG_CORE_SYMS]; /* vg_core_sym_names' addresses, 0 when absent */

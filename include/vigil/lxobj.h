@@ -11,15 +11,15 @@
 #include "vigil/linux.h"
 
 struct vg_task {
-	uint64_t addr;	  /* task_struct */
+	uint64_t addr; /* task_struct */
 	int32_t pid, tgid, ppid;
 	uint32_t uid, gid, euid, egid;
-	char state;	  /* ps letter: R S D T t X Z P I */
-	bool kthread;	  /* no mm */
+	char state;   /* ps letter: R S D T t X Z P I */
+	bool kthread; /* no mm */
 	char comm[VG_COMM_LEN + 1];
-	char *cmdline;	  /* argv joined by spaces; "" for kernel threads or when unreadable */
-	char *exe;	  /* executable path, "" when none */
-	bool exe_deleted; /* the path had " (deleted)" semantics: unlinked dentry */
+	char *cmdline;	   /* argv joined by spaces; "" for kernel threads or when unreadable */
+	char *exe;	   /* executable path, "" when none */
+	bool exe_deleted;  /* the path had " (deleted)" semantics: unlinked dentry */
 	uint32_t exe_mode; /* i_mode of the executable's inode, 0 when unknown */
 	uint64_t mm;
 };

@@ -23,9 +23,9 @@
 
 enum vg_mem_kind {
 	VG_MEM_DETECT = 0, /* vg_mem_open_kind: decide by content */
-	VG_MEM_RAW = 1,	 /* raw RAM file: QEMU memory-backend file or a copy of one */
-	VG_MEM_ELFCORE,	 /* ELF core from QEMU dump-guest-memory (PT_LOAD = physical RAM) */
-	VG_MEM_LIME,	 /* LiME format: per-range headers */
+	VG_MEM_RAW = 1,	   /* raw RAM file: QEMU memory-backend file or a copy of one */
+	VG_MEM_ELFCORE,	   /* ELF core from QEMU dump-guest-memory (PT_LOAD = physical RAM) */
+	VG_MEM_LIME,	   /* LiME format: per-range headers */
 };
 
 struct vg_mem_range {

@@ -19,7 +19,7 @@ enum { EXIT_OK = 0, EXIT_FINDINGS = 1, EXIT_ERROR = 2 };
 struct cli_cmd {
 	const char *name;
 	int (*fn)(int argc, char **argv); /* argv[0] is the command's own name */
-	const char *summary;		   /* one line for the group's help table */
+	const char *summary;		  /* one line for the group's help table */
 };
 
 /* Runs the command named by argv[0] from TABLE, or prints the table for --help/no command.

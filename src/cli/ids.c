@@ -91,7 +91,8 @@ static int do_scan(int argc, char **argv)
 			for (const struct vg_ids_check *k = vg_ids_checks; k->id; k++)
 				known |= !strcmp(k->id, optarg);
 			if (!known)
-				return cli_fail("scan: unknown check '%s'; see 'vigil ids checks'", optarg);
+				return cli_fail("scan: unknown check '%s'; see 'vigil ids checks'",
+						optarg);
 			if (nonly == MAX_ONLY)
 				return cli_fail("scan: too many --check options");
 			only[nonly++] = optarg;
@@ -102,7 +103,8 @@ static int do_scan(int argc, char **argv)
 
 			free(allow_buf);
 			allow_buf = strdup(optarg);
-			for (char *t = strtok(allow_buf, ","); t && n < MAX_ALLOW; t = strtok(NULL, ","))
+			for (char *t = strtok(allow_buf, ","); t && n < MAX_ALLOW;
+			     t = strtok(NULL, ","))
 				allow[n++] = t;
 			allow[n] = NULL;
 			io.allowed_modules = allow;
@@ -116,7 +118,8 @@ static int do_scan(int argc, char **argv)
 				unsigned long v = strtoul(p, &end, 10);
 
 				if (end == p || v > 65535 || (*end && *end != ','))
-					return cli_fail("scan: --allow-ports takes ports like 22,80");
+					return cli_fail(
+						"scan: --allow-ports takes ports like 22,80");
 				ports[io.nallowed_ports++] = (uint16_t)v;
 				p = *end ? end + 1 : end;
 			}

@@ -21,7 +21,8 @@ static void help(const char *cmd, const char *args, const char *what)
 	printf("Usage: %s vmi %s --vm SOURCE %s[--format KIND] [--symbols FILE] [--btf FILE] "
 	       "[--no-cache] [-j|-p]\n\n%s\n\n"
 	       "SOURCE is a QEMU memory-backend file (share=on), an ELF core from QEMU's\n"
-	       "dump-guest-memory, a LiME dump or a raw RAM copy; the kind is detected by content,\n"
+	       "dump-guest-memory, a LiME dump or a raw RAM copy; the kind is detected by "
+	       "content,\n"
 	       "except that files in /dev/shm or hugetlbfs (live guest RAM) are always raw.\n"
 	       "  --format KIND   auto, raw, elf or lime: override the detection\n"
 	       "  --symbols FILE  System.map or /proc/kallsyms text, for kernels without kallsyms\n"
@@ -46,8 +47,9 @@ static int do_info(int argc, char **argv)
 	if (vmi_parse(argc, argv, 0, &a))
 		return EXIT_ERROR;
 	if (a.help) {
-		help("info", "", "Kernel version, paging mode, KASLR slides, page-table base, symbol and "
-				 "BTF counts, discovery time.");
+		help("info", "",
+		     "Kernel version, paging mode, KASLR slides, page-table base, symbol and "
+		     "BTF counts, discovery time.");
 		return EXIT_OK;
 	}
 	if (a.npos)
@@ -118,9 +120,10 @@ static int do_ps(int argc, char **argv)
 	if (vmi_parse(argc, argv, VMI_OPT_THREADS, &a))
 		return EXIT_ERROR;
 	if (a.help) {
-		help("ps", "[--threads] ", "Every task: pid, tgid, ppid, uid, gid, state, comm, full "
-					   "cmdline (read through the\nprocess's own page tables) "
-					   "and exe path. --threads lists every thread.");
+		help("ps", "[--threads] ",
+		     "Every task: pid, tgid, ppid, uid, gid, state, comm, full "
+		     "cmdline (read through the\nprocess's own page tables) "
+		     "and exe path. --threads lists every thread.");
 		return EXIT_OK;
 	}
 	if (a.npos)
@@ -136,8 +139,8 @@ static int do_ps(int argc, char **argv)
 		vg_json_init(&j, stdout, a.pretty);
 		vg_json_arr_open(&j);
 	} else {
-		printf("%7s %7s %7s %6s %6s %s %-16s %s\n", "PID", "TGID", "PPID", "UID", "GID", "S",
-		       "COMM", "CMDLINE / EXE");
+		printf("%7s %7s %7s %6s %6s %s %-16s %s\n", "PID", "TGID", "PPID", "UID", "GID",
+		       "S", "COMM", "CMDLINE / EXE");
 	}
 	for (size_t i = 0; i < tl.n; i++) {
 		const struct vg_task *t = &tl.v[i];
@@ -161,8 +164,8 @@ static int do_ps(int argc, char **argv)
 			vg_json_khex(&j, "task", t->addr);
 			vg_json_obj_close(&j);
 		} else {
-			printf("%7d %7d %7d %6u %6u %c %-16s ", t->pid, t->tgid, t->ppid, t->uid, t->gid,
-			       t->state, t->comm);
+			printf("%7d %7d %7d %6u %6u %c %-16s ", t->pid, t->tgid, t->ppid, t->uid,
+			       t->gid, t->state, t->comm);
 			if (t->kthread)
 				printf("[%s]\n", t->comm);
 			else
@@ -190,7 +193,8 @@ static int do_lsmod(int argc, char **argv)
 	if (vmi_parse(argc, argv, 0, &a))
 		return EXIT_ERROR;
 	if (a.help) {
-		help("lsmod", "", "Loaded kernel modules: name, base address, size, state, refcount.");
+		help("lsmod", "",
+		     "Loaded kernel modules: name, base address, size, state, refcount.");
 		return EXIT_OK;
 	}
 	if (a.npos)

@@ -59,8 +59,8 @@ int vmi_parse(int argc, char **argv, unsigned extra, struct vmi_args *a)
 			a->help = true;
 			return 0;
 		default:
-			return cli_fail("%s: unknown option or missing value '%s'; see --help", argv[0],
-					argv[optind - 1]);
+			return cli_fail("%s: unknown option or missing value '%s'; see --help",
+					argv[0], argv[optind - 1]);
 		}
 	}
 	for (; optind < argc; optind++) {
@@ -97,7 +97,8 @@ static int source_kind(const char *path, const char *format, enum vg_mem_kind *k
 		else if (!strcmp(format, "lime"))
 			*kind = VG_MEM_LIME;
 		else
-			return cli_fail("--format must be auto, raw, elf or lime, not '%s'", format);
+			return cli_fail("--format must be auto, raw, elf or lime, not '%s'",
+					format);
 		return 0;
 	}
 	*kind = VG_MEM_DETECT;

@@ -44,13 +44,15 @@ static int hidden_process(const struct vg_snapshot *s, const struct vg_ids_opts 
 		vg_json_quote(q, sizeof(q), p->comm);
 		snprintf(id, sizeof(id), "%d", p->nr);
 		snprintf(sum, sizeof(sum),
-			 "pid %d (%s) is allocated and owned by a task that is missing from the task "
+			 "pid %d (%s) is allocated and owned by a task that is missing from the "
+			 "task "
 			 "list",
 			 p->nr, p->comm);
-		if (vg_finding_add(f, "hidden-process", VG_SEV_CRITICAL, "T1014", "process", id, sum,
-				   "\"pid\":%d,\"comm\":%s,\"task\":\"0x%" PRIx64 "\","
-				   "\"seen_in\":[\"pid_allocator\"],\"missing_from\":[\"task_list\"]",
-				   p->nr, q, p->task))
+		if (vg_finding_add(
+			    f, "hidden-process", VG_SEV_CRITICAL, "T1014", "process", id, sum,
+			    "\"pid\":%d,\"comm\":%s,\"task\":\"0x%" PRIx64 "\","
+			    "\"seen_in\":[\"pid_allocator\"],\"missing_from\":[\"task_list\"]",
+			    p->nr, q, p->task))
 			return -1;
 	}
 	/* the other direction: on the task list but unknown to the allocator */
@@ -64,13 +66,15 @@ static int hidden_process(const struct vg_snapshot *s, const struct vg_ids_opts 
 			continue;
 		vg_json_quote(q, sizeof(q), t->comm);
 		snprintf(id, sizeof(id), "%d", t->pid);
-		snprintf(sum, sizeof(sum), "task %d (%s) is on the task list but not in the PID "
-					   "allocator",
+		snprintf(sum, sizeof(sum),
+			 "task %d (%s) is on the task list but not in the PID "
+			 "allocator",
 			 t->pid, t->comm);
-		if (vg_finding_add(f, "hidden-process", VG_SEV_HIGH, "T1014", "process", id, sum,
-				   "\"pid\":%d,\"comm\":%s,\"task\":\"0x%" PRIx64 "\","
-				   "\"seen_in\":[\"task_list\"],\"missing_from\":[\"pid_allocator\"]",
-				   t->pid, q, t->addr))
+		if (vg_finding_add(
+			    f, "hidden-process", VG_SEV_HIGH, "T1014", "process", id, sum,
+			    "\"pid\":%d,\"comm\":%s,\"task\":\"0x%" PRIx64 "\","
+			    "\"seen_in\":[\"task_list\"],\"missing_from\":[\"pid_allocator\"]",
+			    t->pid, q, t->addr))
 			return -1;
 	}
 	return 0;
@@ -121,33 +125,37 @@ static int suspicious_process(const struct vg_snapshot *s, const struct vg_ids_o
 			 t->cmdline[a0] ? t->cmdline + a0 + 1 : "");
 		vg_json_quote(qa, sizeof(qa), argv0);
 		if (t->exe_deleted) {
-			snprintf(sum, sizeof(sum), "process %d (%s) runs an executable that was "
-						   "deleted: %s",
+			snprintf(sum, sizeof(sum),
+				 "process %d (%s) runs an executable that was "
+				 "deleted: %s",
 				 t->pid, t->comm, t->exe);
-			if (vg_finding_add(f, "suspicious-process", VG_SEV_HIGH, "T1070.004", "process",
-					   id, sum,
-					   "\"reason\":\"deleted-executable\",\"pid\":%d,\"comm\":%s,"
-					   "\"exe\":%s,\"uid\":%u",
-					   t->pid, qc, qe, t->uid))
+			if (vg_finding_add(
+				    f, "suspicious-process", VG_SEV_HIGH, "T1070.004", "process",
+				    id, sum,
+				    "\"reason\":\"deleted-executable\",\"pid\":%d,\"comm\":%s,"
+				    "\"exe\":%s,\"uid\":%u",
+				    t->pid, qc, qe, t->uid))
 				return -1;
 		}
 		if (t->exe[0] && world_writable_dir(t->exe)) {
-			snprintf(sum, sizeof(sum), "process %d (%s) runs from a world-writable "
-						   "directory: %s",
+			snprintf(sum, sizeof(sum),
+				 "process %d (%s) runs from a world-writable "
+				 "directory: %s",
 				 t->pid, t->comm, t->exe);
-			if (vg_finding_add(f, "suspicious-process", VG_SEV_MEDIUM, "T1036.005",
-					   "process", id, sum,
-					   "\"reason\":\"world-writable-path\",\"pid\":%d,\"comm\":%s,"
-					   "\"exe\":%s,\"uid\":%u",
-					   t->pid, qc, qe, t->uid))
+			if (vg_finding_add(
+				    f, "suspicious-process", VG_SEV_MEDIUM, "T1036.005", "process",
+				    id, sum,
+				    "\"reason\":\"world-writable-path\",\"pid\":%d,\"comm\":%s,"
+				    "\"exe\":%s,\"uid\":%u",
+				    t->pid, qc, qe, t->uid))
 				return -1;
 		}
 		/* masquerade: the name matches neither the executable nor argv[0] (or a script) */
 		if (t->exe[0] && !comm_matches(t->comm, base_name(t->exe)) &&
 		    !comm_matches(t->comm, base_name(argv0)) &&
 		    !comm_matches(t->comm, base_name(argv1))) {
-			snprintf(sum, sizeof(sum), "process %d calls itself '%s' but runs %s", t->pid,
-				 t->comm, t->exe);
+			snprintf(sum, sizeof(sum), "process %d calls itself '%s' but runs %s",
+				 t->pid, t->comm, t->exe);
 			if (vg_finding_add(f, "suspicious-process", VG_SEV_MEDIUM, "T1036.004",
 					   "process", id, sum,
 					   "\"reason\":\"name-mismatch\",\"pid\":%d,\"comm\":%s,"
@@ -162,15 +170,17 @@ static int suspicious_process(const struct vg_snapshot *s, const struct vg_ids_o
 			char qp[64];
 
 			vg_json_quote(qp, sizeof(qp), parent->comm);
-			snprintf(sum, sizeof(sum), "process %d (%s) runs as root below unprivileged "
-						   "parent %d (uid %u) without a setuid executable",
+			snprintf(sum, sizeof(sum),
+				 "process %d (%s) runs as root below unprivileged "
+				 "parent %d (uid %u) without a setuid executable",
 				 t->pid, t->comm, parent->pid, parent->euid);
-			if (vg_finding_add(f, "suspicious-process", VG_SEV_CRITICAL, "T1068", "process",
-					   id, sum,
-					   "\"reason\":\"privilege-escalation\",\"pid\":%d,\"comm\":%s,"
-					   "\"exe\":%s,\"euid\":%u,\"parent\":{\"pid\":%d,\"comm\":%s,"
-					   "\"euid\":%u}",
-					   t->pid, qc, qe, t->euid, parent->pid, qp, parent->euid))
+			if (vg_finding_add(
+				    f, "suspicious-process", VG_SEV_CRITICAL, "T1068", "process",
+				    id, sum,
+				    "\"reason\":\"privilege-escalation\",\"pid\":%d,\"comm\":%s,"
+				    "\"exe\":%s,\"euid\":%u,\"parent\":{\"pid\":%d,\"comm\":%s,"
+				    "\"euid\":%u}",
+				    t->pid, qc, qe, t->euid, parent->pid, qp, parent->euid))
 				return -1;
 		}
 	}
@@ -198,8 +208,9 @@ static int hidden_module(const struct vg_snapshot *s, const struct vg_ids_opts *
 		if (module_listed(s, k->mod))
 			continue;
 		vg_json_quote(q, sizeof(q), k->name);
-		snprintf(sum, sizeof(sum), "module %s is in sysfs (/sys/module) but missing from the "
-					   "kernel's module list",
+		snprintf(sum, sizeof(sum),
+			 "module %s is in sysfs (/sys/module) but missing from the "
+			 "kernel's module list",
 			 k->name);
 		if (vg_finding_add(f, "hidden-module", VG_SEV_CRITICAL, "T1014", "module", k->name,
 				   sum,
@@ -219,7 +230,8 @@ static int hidden_module(const struct vg_snapshot *s, const struct vg_ids_opts *
 		vg_json_quote(q, sizeof(q), m->name);
 		snprintf(sum, sizeof(sum), "module %s is loaded but hidden from sysfs", m->name);
 		if (vg_finding_add(f, "hidden-module", VG_SEV_HIGH, "T1014", "module", m->name, sum,
-				   "\"module\":%s,\"struct_module\":\"0x%" PRIx64 "\",\"base\":\"0x%" PRIx64
+				   "\"module\":%s,\"struct_module\":\"0x%" PRIx64
+				   "\",\"base\":\"0x%" PRIx64
 				   "\",\"seen_in\":[\"module_list\"],\"missing_from\":[\"sysfs\"]",
 				   q, m->addr, m->base))
 			return -1;
@@ -243,10 +255,12 @@ static int unknown_module(const struct vg_snapshot *s, const struct vg_ids_opts 
 		if (known)
 			continue;
 		vg_json_quote(q, sizeof(q), m->name);
-		snprintf(sum, sizeof(sum), "module %s is not in the baseline or allowlist", m->name);
-		if (vg_finding_add(f, "unknown-module", VG_SEV_MEDIUM, "T1547.006", "module", m->name,
-				   sum, "\"module\":%s,\"base\":\"0x%" PRIx64 "\",\"size\":%" PRIu64,
-				   q, m->base, m->size))
+		snprintf(sum, sizeof(sum), "module %s is not in the baseline or allowlist",
+			 m->name);
+		if (vg_finding_add(f, "unknown-module", VG_SEV_MEDIUM, "T1547.006", "module",
+				   m->name, sum,
+				   "\"module\":%s,\"base\":\"0x%" PRIx64 "\",\"size\":%" PRIu64, q,
+				   m->base, m->size))
 			return -1;
 	}
 	return 0;
@@ -276,8 +290,9 @@ static int promisc_interface(const struct vg_snapshot *s, const struct vg_ids_op
 
 static bool handler_ok(const struct vg_sct *t, const char *sym)
 {
-	static const char *const ok[] = { "__x64_sys_", "__ia32_sys_", "__ia32_compat_sys_",
-					  "__x32_compat_sys_", "sys_ni_syscall", "__x64_sys_ni" };
+	static const char *const ok[] = { "__x64_sys_",		"__ia32_sys_",
+					  "__ia32_compat_sys_", "__x32_compat_sys_",
+					  "sys_ni_syscall",	"__x64_sys_ni" };
 
 	if (!sym[0])
 		return false;
@@ -302,15 +317,16 @@ static int syscall_hook(const struct vg_snapshot *s, const struct vg_ids_opts *o
 			vg_json_quote(qs, sizeof(qs), e->sym);
 			vg_json_quote(qo, sizeof(qo), e->owner);
 			snprintf(id, sizeof(id), "%s[%d]", t->name, e->nr);
-			snprintf(sum, sizeof(sum), "%s[%d] points to %s%s%s instead of a syscall "
-						   "handler",
+			snprintf(sum, sizeof(sum),
+				 "%s[%d] points to %s%s%s instead of a syscall "
+				 "handler",
 				 t->name, e->nr, e->sym[0] ? e->sym : "unnamed code",
 				 e->owner[0] ? " in module " : "", e->owner);
-			if (vg_finding_add(f, "syscall-hook", VG_SEV_CRITICAL, "T1014", "syscall", id,
-					   sum,
-					   "\"table\":\"%s\",\"nr\":%d,\"target\":\"0x%" PRIx64 "\","
-					   "\"symbol\":%s,\"owner\":%s",
-					   t->name, e->nr, e->target, qs, qo))
+			if (vg_finding_add(
+				    f, "syscall-hook", VG_SEV_CRITICAL, "T1014", "syscall", id, sum,
+				    "\"table\":\"%s\",\"nr\":%d,\"target\":\"0x%" PRIx64 "\","
+				    "\"symbol\":%s,\"owner\":%s",
+				    t->name, e->nr, e->target, qs, qo))
 				return -1;
 		}
 	}
@@ -318,16 +334,16 @@ static int syscall_hook(const struct vg_snapshot *s, const struct vg_ids_opts *o
 }
 
 /* chkrootkit's bindshell list: ports classic backdoors and trojans listen on */
-static const uint16_t bindshell_ports[] = { 114,   145,	  465,	 511,	600,   1008,  1524,
-					    1999,  1978,  2881,	 3049,	3133,  3879,  4000,
-					    4369,  5190,  5665,	 6667,	7222,  10008, 12321,
-					    23132, 27374, 29364, 30999, 31336, 31337, 37998,
-					    45454, 47017, 47889, 60001 };
+static const uint16_t bindshell_ports[] = {
+	114,   145,   465,   511,   600,   1008,  1524,	 1999,	1978,  2881,  3049,
+	3133,  3879,  4000,  4369,  5190,  5665,  6667,	 7222,	10008, 12321, 23132,
+	27374, 29364, 30999, 31336, 31337, 37998, 45454, 47017, 47889, 60001
+};
 
 static bool shell_like(const char *comm)
 {
-	static const char *const names[] = { "sh",  "bash", "dash",  "ash",    "zsh",
-					     "ksh", "nc",   "ncat",  "netcat", "socat" };
+	static const char *const names[] = { "sh",  "bash", "dash", "ash",    "zsh",
+					     "ksh", "nc",   "ncat", "netcat", "socat" };
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (!strcmp(comm, names[i]))
@@ -356,7 +372,8 @@ static int backdoor_port(const struct vg_snapshot *s, const struct vg_ids_opts *
 			    l->port)) {
 			reason = "bindshell-port";
 			sev = VG_SEV_CRITICAL;
-		} else if (l->owner_pid && shell_like(l->owner_comm) && strncmp(l->proto, "udp", 3)) {
+		} else if (l->owner_pid && shell_like(l->owner_comm) &&
+			   strncmp(l->proto, "udp", 3)) {
 			reason = "shell-listener";
 			sev = VG_SEV_HIGH;
 		} else if (o && o->allowed_ports &&
@@ -419,8 +436,9 @@ const struct vg_ids_check vg_ids_checks[] = {
 	{ "promisc-interface", "network devices in promiscuous mode", promisc_interface },
 	{ "backdoor-port", "listening sockets on bindshell ports, held by shells, or not allowed",
 	  backdoor_port },
-	{ "suspicious-process", "deleted or world-writable executables, name masquerade, "
-				"privilege escalation",
+	{ "suspicious-process",
+	  "deleted or world-writable executables, name masquerade, "
+	  "privilege escalation",
 	  suspicious_process },
 	{ "unknown-module", "modules not in the baseline or allowlist", unknown_module },
 	{ NULL, NULL, NULL },

@@ -114,9 +114,9 @@ static void gather_pids(struct vg_linux *lx, const struct btf *btf, struct vg_sn
 	w.pid_tasks_off = vg_btf_offset(btf, "pid", "tasks");
 	w.task_pid_links_off = vg_btf_offset(btf, "task_struct", "pid_links");
 	w.nslots = slots_sz > 0 ? (int)(slots_sz / 8) : 0;
-	if (head_off < 0 || upid_nr < 0 || w.slots_off < 0 || w.shift_off < 0 ||
-	    w.pid_nr_off < 0 || w.pid_tasks_off < 0 || w.task_pid_links_off < 0 || w.nslots < 1 ||
-	    w.nslots > 256 || vg_linux_sym(lx, "init_pid_ns", &ns)) {
+	if (head_off < 0 || upid_nr < 0 || w.slots_off < 0 || w.shift_off < 0 || w.pid_nr_off < 0 ||
+	    w.pid_tasks_off < 0 || w.task_pid_links_off < 0 || w.nslots < 1 || w.nslots > 256 ||
+	    vg_linux_sym(lx, "init_pid_ns", &ns)) {
 		note(s, "PID allocator layout unknown");
 		return;
 	}

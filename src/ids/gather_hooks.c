@@ -71,7 +71,8 @@ static void hash_targets(struct vg_linux *lx, const struct btf *btf, uint64_t ha
 				return;
 			sym_of(lx, ip, name, sizeof(name));
 			if (used + strlen(name) + 2 < len)
-				used += snprintf(out + used, len - used, "%s%s", used ? "," : "", name);
+				used += snprintf(out + used, len - used, "%s%s", used ? "," : "",
+						 name);
 			if (vg_as_read_u64(&lx->kas, node, &node))
 				return;
 		}
@@ -87,8 +88,8 @@ static void gather_ftrace(struct vg_linux *lx, const struct btf *btf, struct vg_
 	uint64_t head, end, ops;
 
 	if (func < 0 || next < 0 || fhash < 0 || filt < 0 ||
-	    vg_linux_sym(lx, "ftrace_ops_list", &head) || vg_linux_sym(lx, "ftrace_list_end", &end) ||
-	    vg_as_read_u64(&lx->kas, head, &ops))
+	    vg_linux_sym(lx, "ftrace_ops_list", &head) ||
+	    vg_linux_sym(lx, "ftrace_list_end", &end) || vg_as_read_u64(&lx->kas, head, &ops))
 		return;
 	for (int n = 0; ops && ops != end && kptr(ops) && n < MAX_OPS; n++) {
 		struct vg_hook *h = new_hook(s);

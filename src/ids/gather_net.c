@@ -72,10 +72,11 @@ static void gather_tcp(struct vg_linux *lx, const struct btf *btf, struct vg_sna
 	uint32_t mask;
 
 	if (mask_off < 0 || l2_off < 0 || head_off < 0 || bsz <= 0 ||
-	    vg_linux_sym(lx, "tcp_hashinfo", &hi) || vg_as_read_u32(&lx->kas, hi + mask_off, &mask) ||
-	    mask >= MAX_BUCKETS || vg_as_read_u64(&lx->kas, hi + l2_off, &lhash2) || !kptr(lhash2)) {
-		strncat(s->gather_errors, s->gather_errors[0] ? "; TCP listeners unknown"
-							     : "TCP listeners unknown",
+	    vg_linux_sym(lx, "tcp_hashinfo", &hi) ||
+	    vg_as_read_u32(&lx->kas, hi + mask_off, &mask) || mask >= MAX_BUCKETS ||
+	    vg_as_read_u64(&lx->kas, hi + l2_off, &lhash2) || !kptr(lhash2)) {
+		strncat(s->gather_errors,
+			s->gather_errors[0] ? "; TCP listeners unknown" : "TCP listeners unknown",
 			sizeof(s->gather_errors) - strlen(s->gather_errors) - 1);
 		return;
 	}
@@ -140,8 +141,8 @@ static void find_owners(struct vg_linux *lx, const struct btf *btf, struct vg_sn
 	int32_t sock_sk = vg_btf_offset(btf, "socket", "sk");
 	uint64_t sops;
 
-	if (files < 0 || fdt < 0 || maxfds < 0 || fdarr < 0 || fop < 0 || priv < 0 ||
-	    sock_sk < 0 || vg_linux_sym(lx, "socket_file_ops", &sops) || !s->nlisten)
+	if (files < 0 || fdt < 0 || maxfds < 0 || fdarr < 0 || fop < 0 || priv < 0 || sock_sk < 0 ||
+	    vg_linux_sym(lx, "socket_file_ops", &sops) || !s->nlisten)
 		return;
 	for (size_t i = 0; i < s->tasks.n; i++) {
 		const struct vg_task *t = &s->tasks.v[i];

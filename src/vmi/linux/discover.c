@@ -139,10 +139,11 @@ static int load_btf_image(struct vg_linux *lx, const uint8_t *img, size_t len, u
 	lx->btf = btf__new(img + off, (uint32_t)size);
 	if (!lx->btf) {
 		lx->btf = NULL;
-		return vg_errf(err, EINVAL,
-			       "the kernel's BTF at %#llx does not parse; give --btf FILE (vmlinux or raw "
-			       "BTF)",
-			       (unsigned long long)(img_va + off));
+		return vg_errf(
+			err, EINVAL,
+			"the kernel's BTF at %#llx does not parse; give --btf FILE (vmlinux or raw "
+			"BTF)",
+			(unsigned long long)(img_va + off));
 	}
 	lx->btf_size = size;
 	return 0;
@@ -239,7 +240,8 @@ static int finish(struct vg_linux *lx, const uint8_t *img, size_t len, uint64_t 
 	    a != lx->kas.root) {
 		uint64_t va;
 
-		if (!vg_kpgd_maps(lx->mem, a, lx->levels, lx->banner_pa, &va) && va == lx->banner_va)
+		if (!vg_kpgd_maps(lx->mem, a, lx->levels, lx->banner_pa, &va) &&
+		    va == lx->banner_va)
 			vg_as_init(&lx->kas, lx->mem, a, lx->levels);
 	}
 	if (!vg_linux_sym(lx, "__pgtable_l5_enabled", &a) && !vg_as_read_u32(&lx->kas, a, &l5) &&
@@ -308,7 +310,8 @@ static int try_candidate(struct vg_linux *lx, uint64_t banner_pa, const struct v
 	lx->img_pa = run.pa0;
 	lx->img_len = run.len;
 	if (!ret && !opts->symbols_file) {
-		size_t n = run.len - lx->ksyms.token_off < 1024 ? run.len - lx->ksyms.token_off : 1024;
+		size_t n =
+			run.len - lx->ksyms.token_off < 1024 ? run.len - lx->ksyms.token_off : 1024;
 
 		lx->ks_token_off = lx->ksyms.token_off;
 		lx->ks_hash = vg_fnv64(img + lx->ks_token_off, n, VG_FNV64_INIT);
@@ -410,8 +413,8 @@ static int discover_layout(struct vg_linux *lx, const struct vg_linux_opts *opts
 				return 0;
 		return -ENOENT;
 	}
-	lx->timing.banner_ms = now_ms() - t - lx->timing.pgd_ms - lx->timing.kallsyms_ms -
-			       lx->timing.btf_ms;
+	lx->timing.banner_ms =
+		now_ms() - t - lx->timing.pgd_ms - lx->timing.kallsyms_ms - lx->timing.btf_ms;
 	*nbanners += nb;
 	return 0;
 }
@@ -446,10 +449,11 @@ int vg_linux_open(struct vg_linux *lx, struct vg_mem *mem, const struct vg_linux
 		}
 	}
 	if (nb == 0)
-		return vg_errf(err, ENOENT,
-			       "%s: no Linux kernel in this memory (no 'Linux version' banner): not "
-			       "guest RAM, or the guest has not booted a kernel yet",
-			       vg_mem_path(mem));
+		return vg_errf(
+			err, ENOENT,
+			"%s: no Linux kernel in this memory (no 'Linux version' banner): not "
+			"guest RAM, or the guest has not booted a kernel yet",
+			vg_mem_path(mem));
 	if (first.code)
 		return vg_errf(err, first.code, "%s: %s", vg_mem_path(mem), first.msg);
 	return vg_errf(err, ENOENT,
@@ -467,8 +471,8 @@ void vg_linux_close(struct vg_linux *lx)
 }
 
 const char *const vg_core_sym_names[VG_CORE_SYMS] = {
-	"_text",	    "linux_banner", "init_task",	    "modules",
-	"page_offset_base", "init_top_pgt", "__pgtable_l5_enabled", "e820_table",
+	"_text",	"linux_banner",		"init_task",  "modules", "page_offset_base",
+	"init_top_pgt", "__pgtable_l5_enabled", "e820_table",
 };
 
 /* kallsyms again, from the image location the cache recorded (the search starts right there) */
@@ -483,8 +487,7 @@ int vg_linux_load_symbols(struct vg_linux *lx, struct vg_err *err)
 	img = vg_mem_ptr(lx->mem, lx->img_pa, lx->img_len);
 	if (!img)
 		return vg_errf(err, EFAULT, "kernel image no longer readable");
-	if (vg_kallsyms_parse(&lx->ksyms, img, lx->img_len, lx->img_va, lx->ks_token_off,
-			      err))
+	if (vg_kallsyms_parse(&lx->ksyms, img, lx->img_len, lx->img_va, lx->ks_token_off, err))
 		return -err->code;
 	lx->ksyms_loaded = true;
 	return 0;

@@ -397,8 +397,8 @@ int vg_kallsyms_parse(struct vg_kallsyms *ks, const uint8_t *img, size_t len, ui
 		const struct vg_ksym *t;
 
 		/* cheap filter: idx[0] == 0, idx[1] small, idx[2] > idx[1] */
-		if (rd16(img + x) != 0 || rd16(img + x + 2) == 0 || rd16(img + x + 2) > KS_MAX_TOKEN ||
-		    rd16(img + x + 4) <= rd16(img + x + 2))
+		if (rd16(img + x) != 0 || rd16(img + x + 2) == 0 ||
+		    rd16(img + x + 2) > KS_MAX_TOKEN || rd16(img + x + 4) <= rd16(img + x + 2))
 			continue;
 		if (!check_token_index(img, len, x, &loc.token_table))
 			continue;

@@ -145,7 +145,8 @@ static int parse(struct vg_linux *lx, FILE *f, uint32_t *nsyms)
 		} else if (sscanf(line, "image %" SCNx64 " %" SCNx64 " %" SCNx64, &lx->img_va,
 				  &lx->img_pa, &lx->img_len) == 3) {
 			got |= 4;
-		} else if (sscanf(line, "tables %" SCNx64 " %" SCNx64 " %" SCNx64 " %" SCNx64 " %u %u",
+		} else if (sscanf(line,
+				  "tables %" SCNx64 " %" SCNx64 " %" SCNx64 " %" SCNx64 " %u %u",
 				  &lx->ks_token_off, &lx->ks_hash, &lx->btf_off, &lx->btf_size,
 				  &lx->btf_types, nsyms) == 6) {
 			got |= 8;
@@ -241,16 +242,15 @@ int vg_lxcache_try(struct vg_linux *lx, const struct vg_linux_opts *opts)
 	lx->ksyms.count = nsyms;
 	lx->ksyms_loaded = false;
 	return 0;
-stale:
-	{
-		struct vg_mem *mem = lx->mem;
-		const char *sf = lx->symbols_file, *bf = lx->btf_file;
+stale : {
+	struct vg_mem *mem = lx->mem;
+	const char *sf = lx->symbols_file, *bf = lx->btf_file;
 
-		memset(lx, 0, sizeof(*lx));
-		lx->mem = mem;
-		lx->symbols_file = sf;
-		lx->btf_file = bf;
-		vg_mem_set_layout(mem, 0);
-	}
+	memset(lx, 0, sizeof(*lx));
+	lx->mem = mem;
+	lx->symbols_file = sf;
+	lx->btf_file = bf;
+	vg_mem_set_layout(mem, 0);
+}
 	return -ESTALE;
 }

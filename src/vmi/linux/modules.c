@@ -84,8 +84,10 @@ int vg_modules_list(struct vg_linux *lx, struct vg_module_list *out, struct vg_e
 
 		if (steps >= VG_MAX_MODULES) {
 			vg_modules_free(out);
-			return vg_errf(err, ELOOP, "module list does not return to its head after %d "
-				       "entries (corrupt or cyclic)", VG_MAX_MODULES);
+			return vg_errf(err, ELOOP,
+				       "module list does not return to its head after %d "
+				       "entries (corrupt or cyclic)",
+				       VG_MAX_MODULES);
 		}
 		if (!cur || !vg_kptr_ok(cur)) {
 			vg_modules_free(out);

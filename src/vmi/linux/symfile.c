@@ -21,7 +21,6 @@ static int cmp_addr(const void *a, const void *b)
 	return x->addr < y->addr ? -1 : x->addr > y->addr;
 }
 
-
 int vg_kallsyms_from_text(struct vg_kallsyms *ks, const char *text, size_t len, uint64_t slide,
 			  struct vg_err *err)
 {
@@ -44,7 +43,8 @@ int vg_kallsyms_from_text(struct vg_kallsyms *ks, const char *text, size_t len, 
 		if (ll < sizeof(line)) {
 			memcpy(line, p, ll);
 			line[ll] = '\0';
-			if (sscanf(line, "%llx %c %511s", &addr, &type, name) == 3 && n < SYMFILE_MAX_SYMS) {
+			if (sscanf(line, "%llx %c %511s", &addr, &type, name) == 3 &&
+			    n < SYMFILE_MAX_SYMS) {
 				nlen = strlen(name);
 				if (n == cap) {
 					void *q = realloc(ks->syms, (cap *= 2) * sizeof(*ks->syms));

@@ -113,7 +113,8 @@ static void read_exe(struct vg_linux *lx, struct vg_task *t)
 	uint64_t file;
 
 	t->exe = calloc(1, 1);
-	if (!t->mm || o->mm_exe_file < 0 || vg_kread_ptr(lx, t->mm + o->mm_exe_file, &file) || !file)
+	if (!t->mm || o->mm_exe_file < 0 || vg_kread_ptr(lx, t->mm + o->mm_exe_file, &file) ||
+	    !file)
 		return;
 	if (vg_dpath(lx, file + o->file_f_path, path, sizeof(path), &t->exe_deleted))
 		return;
@@ -245,8 +246,8 @@ static int add_threads(struct vg_linux *lx, const struct vg_task *leader,
 	return 0;
 }
 
-static int walk_once(struct vg_linux *lx, const struct vg_task_opts *opts,
-		     struct vg_task_list *out, struct vg_err *err)
+static int walk_once(struct vg_linux *lx, const struct vg_task_opts *opts, struct vg_task_list *out,
+		     struct vg_err *err)
 {
 	const struct vg_offsets *o = &lx->off;
 	uint64_t head = lx->init_task + o->task_tasks, cur, prev = head;
