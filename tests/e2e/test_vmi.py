@@ -260,7 +260,10 @@ def test_info_matches_guest(snap):
     slide = int(info["kaslr_slide"], 16)
     assert slide == text - DEFAULT_TEXT, (info["kaslr_slide"], hex(text))
     if snap["cfg"]["kaslr"]:
-        assert slide != 0
+        # the text slide can be 0 by chance (one slot in ~500); the direct map is randomized
+        # independently, so KASLR must show in at least one of them
+        default_pob = 0xff11000000000000 if info["levels"] == 5 else 0xffff888000000000
+        assert slide != 0 or int(info["page_offset_base"], 16) != default_pob, info
     else:
         assert slide == 0 and text == DEFAULT_TEXT
     assert info["release"] == snap["release"]
