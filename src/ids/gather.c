@@ -17,7 +17,9 @@
 
 #define XA_MAX_NODES 65536
 #define XA_MAX_DEPTH 12
-#define MODULES_LO 0xffffffffa0000000ull
+/* MODULES_VADDR = __START_KERNEL_map + KERNEL_IMAGE_SIZE (1 GiB with RANDOMIZE_BASE): below
+ * it is the (slid) kernel image, never module memory */
+#define MODULES_LO 0xffffffffc0000000ull
 #define MODULES_HI 0xffffffffff000000ull
 
 static bool kptr(uint64_t p)
