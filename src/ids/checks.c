@@ -13,19 +13,53 @@
 
 #define IFF_PROMISC 0x100
 
-static const struct vg_task *task_by_addr(const struct vg_snapshot *s, uint64_t a)
+/*
+ * Sorted views for lookups: a hostile guest controls how many tasks there are (up to
+ * VG_MAX_TASKS), so every cross-view lookup is a binary search, never a scan per task.
+ */
+static int cmp_u64(const void *a, const void *b)
 {
-	for (size_t i = 0; i < s->tasks.n; i++)
-		if (s->tasks.v[i].addr == a)
-			return &s->tasks.v[i];
-	return NULL;
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
 }
 
-static const struct vg_task *task_by_pid(const struct vg_snapshot *s, int32_t pid)
+/* Keys sorted, with the task index in the low 32 bits where a key is an address or pid. */
+static uint64_t *sorted_keys(const struct vg_snapshot *s, bool by_pid)
 {
+	uint64_t *k = malloc((s->tasks.n ? s->tasks.n : 1) * sizeof(*k));
+
+	if (!k)
+		return NULL;
 	for (size_t i = 0; i < s->tasks.n; i++)
-		if (s->tasks.v[i].pid == pid)
-			return &s->tasks.v[i];
+		k[i] = by_pid ? ((uint64_t)(uint32_t)s->tasks.v[i].pid << 32) | i
+			      : s->tasks.v[i].addr;
+	qsort(k, s->tasks.n, sizeof(*k), cmp_u64);
+	return k;
+}
+
+static bool has_addr(const uint64_t *keys, size_t n, uint64_t a)
+{
+	return bsearch(&a, keys, n, sizeof(*keys), cmp_u64) != NULL;
+}
+
+/* First task (lowest index) with PID, like the linear scan it replaces. */
+static const struct vg_task *task_by_pid(const struct vg_snapshot *s, const uint64_t *keys,
+					 int32_t pid)
+{
+	uint64_t want = (uint64_t)(uint32_t)pid << 32;
+	size_t lo = 0, hi = s->tasks.n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (keys[mid] < want)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < s->tasks.n && keys[lo] >> 32 == (uint32_t)pid)
+		return &s->tasks.v[(uint32_t)keys[lo]];
 	return NULL;
 }
 
@@ -33,13 +67,22 @@ static int hidden_process(const struct vg_snapshot *s, const struct vg_ids_opts 
 			  struct vg_findings *f)
 {
 	char q[64], id[32], sum[256];
+	uint64_t *addrs, *pids;
+	int ret = -1;
 
 	if (!s->have_pids)
 		return 0;
+	addrs = sorted_keys(s, false);
+	pids = malloc((s->npids ? s->npids : 1) * sizeof(*pids));
+	if (!addrs || !pids)
+		goto out;
+	for (size_t i = 0; i < s->npids; i++)
+		pids[i] = (uint64_t)(uint32_t)s->pids[i].nr;
+	qsort(pids, s->npids, sizeof(*pids), cmp_u64);
 	for (size_t i = 0; i < s->npids; i++) {
 		const struct vg_pid_entry *p = &s->pids[i];
 
-		if (!p->task || task_by_addr(s, p->task))
+		if (!p->task || has_addr(addrs, s->tasks.n, p->task))
 			continue;
 		vg_json_quote(q, sizeof(q), p->comm);
 		snprintf(id, sizeof(id), "%d", p->nr);
@@ -53,16 +96,13 @@ static int hidden_process(const struct vg_snapshot *s, const struct vg_ids_opts 
 			    "\"pid\":%d,\"comm\":%s,\"task\":\"0x%" PRIx64 "\","
 			    "\"seen_in\":[\"pid_allocator\"],\"missing_from\":[\"task_list\"]",
 			    p->nr, q, p->task))
-			return -1;
+			goto out;
 	}
 	/* the other direction: on the task list but unknown to the allocator */
 	for (size_t i = 0; i < s->tasks.n; i++) {
 		const struct vg_task *t = &s->tasks.v[i];
-		bool found = false;
 
-		for (size_t k = 0; k < s->npids && !found; k++)
-			found = s->pids[k].nr == t->pid;
-		if (found)
+		if (has_addr(pids, s->npids, (uint64_t)(uint32_t)t->pid))
 			continue;
 		vg_json_quote(q, sizeof(q), t->comm);
 		snprintf(id, sizeof(id), "%d", t->pid);
@@ -75,9 +115,13 @@ static int hidden_process(const struct vg_snapshot *s, const struct vg_ids_opts 
 			    "\"pid\":%d,\"comm\":%s,\"task\":\"0x%" PRIx64 "\","
 			    "\"seen_in\":[\"task_list\"],\"missing_from\":[\"pid_allocator\"]",
 			    t->pid, q, t->addr))
-			return -1;
+			goto out;
 	}
-	return 0;
+	ret = 0;
+out:
+	free(addrs);
+	free(pids);
+	return ret;
 }
 
 static const char *base_name(const char *p)
@@ -107,6 +151,11 @@ static bool world_writable_dir(const char *exe)
 static int suspicious_process(const struct vg_snapshot *s, const struct vg_ids_opts *o,
 			      struct vg_findings *f)
 {
+	uint64_t *by_pid = sorted_keys(s, true);
+	int ret = -1;
+
+	if (!by_pid)
+		return -1;
 	for (size_t i = 0; i < s->tasks.n; i++) {
 		const struct vg_task *t = &s->tasks.v[i], *parent;
 		char qc[64], qe[VG_PATH_MAX * 2], qa[512], id[32], sum[256], argv0[256], argv1[256];
@@ -135,7 +184,7 @@ static int suspicious_process(const struct vg_snapshot *s, const struct vg_ids_o
 				    "\"reason\":\"deleted-executable\",\"pid\":%d,\"comm\":%s,"
 				    "\"exe\":%s,\"uid\":%u",
 				    t->pid, qc, qe, t->uid))
-				return -1;
+				goto out;
 		}
 		if (t->exe[0] && world_writable_dir(t->exe)) {
 			snprintf(sum, sizeof(sum),
@@ -148,7 +197,7 @@ static int suspicious_process(const struct vg_snapshot *s, const struct vg_ids_o
 				    "\"reason\":\"world-writable-path\",\"pid\":%d,\"comm\":%s,"
 				    "\"exe\":%s,\"uid\":%u",
 				    t->pid, qc, qe, t->uid))
-				return -1;
+				goto out;
 		}
 		/* masquerade: the name matches neither the executable nor argv[0] (or a script) */
 		if (t->exe[0] && !comm_matches(t->comm, base_name(t->exe)) &&
@@ -161,10 +210,10 @@ static int suspicious_process(const struct vg_snapshot *s, const struct vg_ids_o
 					   "\"reason\":\"name-mismatch\",\"pid\":%d,\"comm\":%s,"
 					   "\"exe\":%s,\"argv0\":%s",
 					   t->pid, qc, qe, qa))
-				return -1;
+				goto out;
 		}
 		/* privilege escalation: root child of an unprivileged parent, no setuid binary */
-		parent = task_by_pid(s, t->ppid);
+		parent = task_by_pid(s, by_pid, t->ppid);
 		if (t->euid == 0 && parent && !parent->kthread && parent->euid != 0 &&
 		    !(t->exe_mode & S_ISUID)) {
 			char qp[64];
@@ -181,10 +230,13 @@ static int suspicious_process(const struct vg_snapshot *s, const struct vg_ids_o
 				    "\"exe\":%s,\"euid\":%u,\"parent\":{\"pid\":%d,\"comm\":%s,"
 				    "\"euid\":%u}",
 				    t->pid, qc, qe, t->euid, parent->pid, qp, parent->euid))
-				return -1;
+				goto out;
 		}
 	}
-	return 0;
+	ret = 0;
+out:
+	free(by_pid);
+	return ret;
 }
 
 static bool module_listed(const struct vg_snapshot *s, uint64_t mod)
