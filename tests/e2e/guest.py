@@ -515,7 +515,10 @@ class Guest:
         """QEMU's own view of where ram0 sits: [(guest_phys_addr, offset, length)] merged
         from HMP 'info mtree -f' (a cross-check of ram_layout())."""
         txt = self.qmp("human-monitor-command", **{"command-line": "info mtree -f"})
-        view = txt.split("FlatView #1", 1)[-1].split("FlatView #2", 1)[0]
+        # FlatView numbering varies with the machine (smp, devices); pick the view whose
+        # root is the system memory region rather than assuming it is #1.
+        views = re.split(r"^FlatView #\d+", txt, flags=re.M)
+        view = next((v for v in views if re.search(r"Root memory region: system\b", v)), "")
         spans = []
         rx = r"^\s*([0-9a-f]+)-([0-9a-f]+) \(prio \d+, (?:ram|rom)\): ram0(?: @([0-9a-f]+))?"
         for m in re.finditer(rx, view, re.M):
