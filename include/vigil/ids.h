@@ -116,9 +116,14 @@ struct vg_finding {
 	char evidence[1024]; /* a JSON object */
 };
 
+/* A hostile guest can fake many objects; past VG_MAX_FINDINGS, findings are counted in
+ * `dropped` rather than kept, so one look stays bounded in memory and in compare time. */
+#define VG_MAX_FINDINGS 4096
+
 struct vg_findings {
 	struct vg_finding *v;
 	size_t n, cap;
+	size_t dropped;
 };
 
 void vg_findings_free(struct vg_findings *f);

@@ -1,27 +1,30 @@
 // SPDX-License-Identifier: MIT
 /*
- * vigil ids: run the out-of-VM checks. A finding on a live guest is confirmed by a second
- * snapshot (a task forking or exiting between two views is not a rootkit), so only findings
- * present in both are reported.
+ * vigil ids: scan, baseline and checks (watch and serve are in ids_watch.c and ids_serve.c).
+ * A finding on a live guest is confirmed by a second snapshot (a task forking or exiting
+ * between two views is not a rootkit), so only findings present in both are reported.
  */
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "vigil/ids.h"
-#include "vigil/json.h"
-#include "vmi_open.h"
+#include <sodium.h>
 
-#define MAX_ONLY 32
-#define MAX_ALLOW 256
+#include "cli.h"
+#include "ids_common.h"
+#include "ids_watch_cmd.h"
+#include "vigil/ids_watch.h"
+#include "vigil/json.h"
 
 static void scan_help(void)
 {
-	printf("Usage: %s ids scan --vm SOURCE [--check ID]... [--allow-modules A,B,...] "
-	       "[--allow-ports P,Q,...] [--format KIND] [--no-cache] [-j|-p]\n\n"
+	printf("Usage: %s ids scan --vm SOURCE [--baseline FILE] [--policy FILE] [--check ID]...\n"
+	       "       [--allow-modules A,B,...] [--allow-ports P,Q,...] [--format KIND]\n"
+	       "       [--no-cache] [-j|-p]\n\n"
 	       "Runs the checks once over a guest's memory. Exit 0 clean, 1 findings, 2 error.\n"
+	       "  --baseline FILE      compare with known-good state ('vigil ids baseline')\n"
+	       "  --policy FILE        allowlists, disabled checks, severities (docs/policy.md)\n"
 	       "  --check ID           run only this check (repeatable); see 'vigil ids checks'\n"
 	       "  --allow-modules LIST modules the unknown-module check accepts\n"
 	       "  --allow-ports LIST   listening ports backdoor-port accepts (bindshell ports and\n"
@@ -30,139 +33,44 @@ static void scan_help(void)
 	       PROG_NAME);
 }
 
-static bool same(const struct vg_finding *a, const struct vg_finding *b)
+static int look(struct vmi_guest *g, struct ids_ctx *c, struct vg_findings *f)
 {
-	return !strcmp(a->check, b->check) && !strcmp(a->target_id, b->target_id) &&
-	       !strcmp(a->summary, b->summary);
-}
-
-static int collect(struct vmi_guest *g, const struct vg_ids_opts *io, struct vg_findings *f)
-{
-	struct vg_snapshot s;
 	struct vg_err err = { 0 };
+	char warn[1024];
 
-	if (vg_ids_gather(&g->lx, &s, &err))
+	if (ids_look(g, c, f, warn, sizeof(warn), &err))
 		return cli_fail_err(&err);
-	if (vg_ids_run(&s, io, f)) {
-		vg_ids_snapshot_free(&s);
-		return cli_fail("scan: out of memory");
-	}
-	if (s.gather_errors[0])
-		fprintf(stderr, "%s: warning: %s\n", PROG_NAME, s.gather_errors);
-	vg_ids_snapshot_free(&s);
+	if (warn[0])
+		fprintf(stderr, "%s: warning: %s\n", PROG_NAME, warn);
 	return 0;
 }
 
 static int do_scan(int argc, char **argv)
 {
-	enum { O_CHECK = 256, O_ALLOW, O_NO_CACHE, O_FORMAT, O_PORTS };
-	static const struct option opts[] = {
-		{ "vm", required_argument, NULL, 'v' },
-		{ "check", required_argument, NULL, O_CHECK },
-		{ "allow-modules", required_argument, NULL, O_ALLOW },
-		{ "allow-ports", required_argument, NULL, O_PORTS },
-		{ "format", required_argument, NULL, O_FORMAT },
-		{ "no-cache", no_argument, NULL, O_NO_CACHE },
-		{ "json", no_argument, NULL, 'j' },
-		{ "pretty", no_argument, NULL, 'p' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *only[MAX_ONLY + 1] = { 0 }, *allow[MAX_ALLOW + 1] = { 0 };
-	uint16_t ports[MAX_ALLOW];
-	struct vg_ids_opts io = { 0 };
-	struct vmi_args a = { 0 };
-	struct vmi_guest g;
 	struct vg_findings f1 = { 0 }, f2 = { 0 };
-	char host[256];
-	char *allow_buf = NULL;
-	int c, nonly = 0, rc;
+	struct ids_args a;
+	struct ids_ctx c;
+	struct vmi_guest g;
+	int rc;
 
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "v:jph", opts, NULL)) != -1) {
-		switch (c) {
-		case 'v':
-			a.vm = optarg;
-			break;
-		case O_CHECK: {
-			bool known = false;
-
-			for (const struct vg_ids_check *k = vg_ids_checks; k->id; k++)
-				known |= !strcmp(k->id, optarg);
-			if (!known)
-				return cli_fail("scan: unknown check '%s'; see 'vigil ids checks'",
-						optarg);
-			if (nonly == MAX_ONLY)
-				return cli_fail("scan: too many --check options");
-			only[nonly++] = optarg;
-			break;
-		}
-		case O_ALLOW: {
-			int n = 0;
-
-			free(allow_buf);
-			allow_buf = strdup(optarg);
-			for (char *t = strtok(allow_buf, ","); t && n < MAX_ALLOW;
-			     t = strtok(NULL, ","))
-				allow[n++] = t;
-			allow[n] = NULL;
-			io.allowed_modules = allow;
-			break;
-		}
-		case O_PORTS: {
-			char *end, *p = optarg;
-
-			io.nallowed_ports = 0;
-			while (*p && io.nallowed_ports < MAX_ALLOW) {
-				unsigned long v = strtoul(p, &end, 10);
-
-				if (end == p || v > 65535 || (*end && *end != ','))
-					return cli_fail(
-						"scan: --allow-ports takes ports like 22,80");
-				ports[io.nallowed_ports++] = (uint16_t)v;
-				p = *end ? end + 1 : end;
-			}
-			io.allowed_ports = ports;
-			break;
-		}
-		case O_FORMAT:
-			a.format = optarg;
-			break;
-		case O_NO_CACHE:
-			a.no_cache = true;
-			break;
-		case 'j':
-			a.json = true;
-			break;
-		case 'p':
-			a.json = a.pretty = true;
-			break;
-		case 'h':
-			scan_help();
-			return EXIT_OK;
-		default:
-			return cli_fail("scan: unknown option or missing value '%s'; see --help",
-					argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		return cli_fail("scan: unexpected argument '%s'", argv[optind]);
-	if (!a.vm)
-		return cli_fail("scan: --vm SOURCE is required");
-	io.only = nonly ? only : NULL;
-	if (vmi_open(&a, &g))
-		return EXIT_ERROR;
-	rc = collect(&g, &io, &f1);
+	rc = ids_parse(argc, argv, IDS_OPT_CHECKS, scan_help, &a);
+	if (rc || a.help)
+		goto out_args;
+	rc = ids_ctx_init(&c, &a);
+	if (rc)
+		goto out_args;
+	rc = vmi_open(&a.vmi, &g);
+	if (rc)
+		goto out_ctx;
+	rc = look(&g, &c, &f1);
 	if (!rc && f1.n) {
-		/* confirm against a second look */
+		/* a live guest changes under the reader: confirm against a second look */
 		vg_as_flush(&g.lx.kas);
-		rc = collect(&g, &io, &f2);
+		rc = look(&g, &c, &f2);
 	}
 	if (rc)
 		goto out;
-	snprintf(host, sizeof(host), "%s", a.vm);
-	if (!a.json)
+	if (!a.vmi.json)
 		printf("%-18s %-9s %-24s %s\n", "CHECK", "SEVERITY", "TARGET", "SUMMARY");
 	rc = EXIT_OK;
 	for (size_t i = 0; i < f1.n; i++) {
@@ -170,23 +78,107 @@ static int do_scan(int argc, char **argv)
 		bool confirmed = false;
 
 		for (size_t k = 0; k < f2.n && !confirmed; k++)
-			confirmed = same(x, &f2.v[k]);
+			confirmed = vg_finding_same(x, &f2.v[k]);
 		if (!confirmed)
 			continue;
 		rc = EXIT_FINDINGS;
-		if (a.json)
-			vg_alert_write(stdout, host, "ids", x, NULL);
+		if (a.vmi.json)
+			vg_alert_write(stdout, a.vmi.vm, "ids", x, NULL);
 		else
 			printf("%-18s %-9s %-24.24s %s\n", x->check, vg_severity_name(x->severity),
 			       x->target_id, x->summary);
 	}
-	if (!a.json && rc == EXIT_OK)
+	if (!a.vmi.json && rc == EXIT_OK)
 		printf("(no findings)\n");
+	if (f1.dropped)
+		fprintf(stderr, "%s: warning: %zu more findings were not kept\n", PROG_NAME,
+			f1.dropped);
 out:
 	vg_findings_free(&f1);
 	vg_findings_free(&f2);
-	free(allow_buf);
 	vmi_close(&g);
+out_ctx:
+	ids_ctx_free(&c);
+out_args:
+	ids_args_free(&a);
+	return rc;
+}
+
+static void baseline_help(void)
+{
+	printf("Usage: %s ids baseline --vm SOURCE -o FILE [--policy FILE] [-j]\n\n"
+	       "Records the guest's known-good state: kernel identity, keyed hashes of kernel\n"
+	       "text, syscall tables by handler, modules, listening sockets and the executables\n"
+	       "processes run from. Take it when the guest is known to be clean; findings the\n"
+	       "checks raise at that moment are printed as warnings. See docs/baseline.md.\n",
+	       PROG_NAME);
+}
+
+static int record(struct vmi_guest *g, const char *path, struct vg_baseline *b)
+{
+	struct vg_err err = { 0 };
+	struct vg_snapshot s;
+	int ret;
+
+	ret = vg_ids_gather(&g->lx, &s, &err);
+	if (!ret) {
+		ret = vg_baseline_from_snapshot(b, &s, g->lx.banner, g->lx.text_va, NULL, &err);
+		if (s.gather_errors[0])
+			fprintf(stderr, "%s: warning: %s\n", PROG_NAME, s.gather_errors);
+		vg_ids_snapshot_free(&s);
+	}
+	if (!ret)
+		ret = vg_baseline_save(b, path, &err);
+	return ret ? cli_fail_err(&err) : 0;
+}
+
+static int do_baseline(int argc, char **argv)
+{
+	struct vg_findings f = { 0 };
+	struct vg_baseline b = { 0 };
+	struct ids_args a;
+	struct ids_ctx c;
+	struct vmi_guest g;
+	int rc;
+
+	rc = ids_parse(argc, argv, IDS_OPT_OUT | IDS_OPT_POLICY, baseline_help, &a);
+	if (rc || a.help)
+		goto out_args;
+	if (sodium_init() < 0) {
+		rc = cli_fail("baseline: libsodium failed to initialise");
+		goto out_args;
+	}
+	rc = ids_ctx_init(&c, &a);
+	if (rc)
+		goto out_args;
+	rc = vmi_open(&a.vmi, &g);
+	if (rc)
+		goto out_ctx;
+	/* what the checks say now, so nobody records a compromised guest as good unawares */
+	rc = look(&g, &c, &f);
+	for (size_t i = 0; !rc && i < f.n; i++)
+		fprintf(stderr, "%s: warning: recording a guest with a finding: %s: %s\n",
+			PROG_NAME, f.v[i].check, f.v[i].summary);
+	if (!rc)
+		rc = record(&g, a.out, &b);
+	if (!rc && a.vmi.json)
+		printf("{\"baseline\":\"%s\",\"release\":\"%s\",\"modules\":%zu,\"listen\":%zu,"
+		       "\"executables\":%zu,\"syscall_tables\":%d,\"kernel_text\":%s,"
+		       "\"findings\":%zu}\n",
+		       a.out, b.release, b.nmodules, b.nlisten, b.nexes, b.nsct,
+		       b.text ? "true" : "false", f.n);
+	else if (!rc)
+		printf("baseline %s: kernel %s, %zu modules, %zu listening sockets, %zu "
+		       "executables, %d syscall tables, kernel text %s\n",
+		       a.out, b.release, b.nmodules, b.nlisten, b.nexes, b.nsct,
+		       b.text ? "hashed" : "not recorded");
+	vg_baseline_free(&b);
+	vg_findings_free(&f);
+	vmi_close(&g);
+out_ctx:
+	ids_ctx_free(&c);
+out_args:
+	ids_args_free(&a);
 	return rc;
 }
 
@@ -225,6 +217,9 @@ static int do_checks(int argc, char **argv)
 
 static const struct cli_cmd ids_cmds[] = {
 	{ "scan", do_scan, "run the rootkit, backdoor and tampering checks once" },
+	{ "baseline", do_baseline, "record the guest's known-good state" },
+	{ "watch", cmd_ids_watch, "run the checks continuously and alert on changes" },
+	{ "serve", cmd_ids_serve, "control socket: checks on demand, alert subscriptions" },
 	{ "checks", do_checks, "list the checks" },
 	{ NULL, NULL, NULL },
 };

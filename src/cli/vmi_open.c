@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -83,7 +84,8 @@ int vmi_parse(int argc, char **argv, unsigned extra, struct vmi_args *a)
  * feed us a forged layout. So RAM files where QEMU keeps them (/dev/shm, hugetlbfs) are raw
  * unless --format says otherwise; dumps elsewhere are detected by content.
  */
-static int source_kind(const char *path, const char *format, enum vg_mem_kind *kind)
+static int source_kind(const char *path, const char *format, enum vg_mem_kind *kind,
+		       struct vg_err *err)
 {
 	struct statfs sf;
 
@@ -97,8 +99,8 @@ static int source_kind(const char *path, const char *format, enum vg_mem_kind *k
 		else if (!strcmp(format, "lime"))
 			*kind = VG_MEM_LIME;
 		else
-			return cli_fail("--format must be auto, raw, elf or lime, not '%s'",
-					format);
+			return vg_errf(err, EINVAL, "--format must be auto, raw, elf or lime, not '%s'",
+				       format);
 		return 0;
 	}
 	*kind = VG_MEM_DETECT;
@@ -108,7 +110,7 @@ static int source_kind(const char *path, const char *format, enum vg_mem_kind *k
 	return 0;
 }
 
-int vmi_open(const struct vmi_args *a, struct vmi_guest *g)
+int vmi_open_err(const struct vmi_args *a, struct vmi_guest *g, struct vg_err *err)
 {
 	enum vg_mem_kind kind = VG_MEM_DETECT;
 	struct vg_linux_opts lo = {
@@ -116,18 +118,28 @@ int vmi_open(const struct vmi_args *a, struct vmi_guest *g)
 		.btf_file = a->btf,
 		.cache_dir = a->no_cache ? "" : NULL,
 	};
-	struct vg_err err = { 0 };
+	int ret;
 
 	memset(g, 0, sizeof(*g));
-	if (source_kind(a->vm, a->format, &kind))
-		return EXIT_ERROR;
-	if (vg_mem_open_kind(&g->mem, a->vm, kind, &err))
-		return cli_fail_err(&err);
-	if (vg_linux_open(&g->lx, g->mem, &lo, &err)) {
+	ret = source_kind(a->vm, a->format, &kind, err);
+	if (!ret)
+		ret = vg_mem_open_kind(&g->mem, a->vm, kind, err);
+	if (ret)
+		return ret;
+	ret = vg_linux_open(&g->lx, g->mem, &lo, err);
+	if (ret) {
 		vg_mem_close(g->mem);
 		g->mem = NULL;
-		return cli_fail_err(&err);
 	}
+	return ret;
+}
+
+int vmi_open(const struct vmi_args *a, struct vmi_guest *g)
+{
+	struct vg_err err = { 0 };
+
+	if (vmi_open_err(a, g, &err))
+		return cli_fail_err(&err);
 	return 0;
 }
 

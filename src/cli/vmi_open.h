@@ -28,6 +28,8 @@ struct vmi_guest {
 
 /* Opens the memory source and discovers the kernel; prints the error and returns EXIT_ERROR. */
 int vmi_open(const struct vmi_args *a, struct vmi_guest *g);
+/* Same without printing: for callers that retry (ids watch). */
+int vmi_open_err(const struct vmi_args *a, struct vmi_guest *g, struct vg_err *err);
 void vmi_close(struct vmi_guest *g);
 
 #endif

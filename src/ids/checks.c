@@ -137,6 +137,13 @@ static bool comm_matches(const char *comm, const char *name)
 	return name[0] && !strncmp(comm, name, VG_COMM_LEN - 1);
 }
 
+static bool multi_call(const char *exe)
+{
+	const char *b = base_name(exe);
+
+	return !strcmp(b, "busybox") || !strcmp(b, "toybox");
+}
+
 static bool world_writable_dir(const char *exe)
 {
 	static const char *const dirs[] = { "/tmp/", "/dev/shm/", "/var/tmp/", "/run/shm/",
@@ -199,8 +206,12 @@ static int suspicious_process(const struct vg_snapshot *s, const struct vg_ids_o
 				    t->pid, qc, qe, t->uid))
 				goto out;
 		}
-		/* masquerade: the name matches neither the executable nor argv[0] (or a script) */
-		if (t->exe[0] && !comm_matches(t->comm, base_name(t->exe)) &&
+		/* masquerade: the name matches neither the executable nor argv[0] (or a script).
+		 * Multi-call binaries are exempt: busybox names forked applets with prctl (sh's
+		 * argv, comm "ls") and re-execs through /proc/self/exe (comm "exe"), so their
+		 * names say nothing about pretence; their code is the multi-call binary's own. */
+		if (t->exe[0] && !multi_call(t->exe) &&
+		    !comm_matches(t->comm, base_name(t->exe)) &&
 		    !comm_matches(t->comm, base_name(argv0)) &&
 		    !comm_matches(t->comm, base_name(argv1))) {
 			snprintf(sum, sizeof(sum), "process %d calls itself '%s' but runs %s",

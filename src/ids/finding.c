@@ -25,6 +25,10 @@ int vg_finding_add(struct vg_findings *f, const char *check, enum vg_severity se
 	va_list ap;
 	int n;
 
+	if (f->n >= VG_MAX_FINDINGS) {
+		f->dropped++;
+		return 0;
+	}
 	if (f->n == f->cap) {
 		size_t cap = f->cap ? f->cap * 2 : 16;
 		void *p = realloc(f->v, cap * sizeof(*f->v));

@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: MIT
+/* One tick of ids watch/serve: guest liveness, a look, and the changes it shows. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "cli.h"
+#include "ids_watcher.h"
+#include "vigil/json.h"
+
+uint64_t watcher_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+const char *watcher_state_name(enum watcher_state s)
+{
+	static const char *const n[] = { "starting", "running", "paused", "gone", "unreadable" };
+
+	return (unsigned)s < 5 ? n[s] : "unknown";
+}
+
+void watcher_init(struct watcher *w, const struct ids_args *a, struct ids_ctx *c,
+		  vg_watch_emit_fn emit, void *ctx)
+{
+	memset(w, 0, sizeof(*w));
+	w->a = a;
+	w->c = c;
+	w->emit = emit;
+	w->emit_ctx = ctx;
+}
+
+/* A state event, in the alert schema: check "guest-state", target the VM. */
+static void state_event(struct watcher *w, const char *state, enum vg_severity sev,
+			const char *summary, const char *detail)
+{
+	struct vg_finding x = { 0 };
+	char qd[600];
+
+	x.check = "guest-state";
+	x.severity = sev;
+	snprintf(x.target_kind, sizeof(x.target_kind), "vm");
+	snprintf(x.target_id, sizeof(x.target_id), "%s", w->a->vmi.vm);
+	snprintf(x.summary, sizeof(x.summary), "%s", summary);
+	vg_json_quote(qd, sizeof(qd), detail ? detail : "");
+	snprintf(x.evidence, sizeof(x.evidence), "{\"state\":\"%s\",\"detail\":%s}", state, qd);
+	w->emit(w->emit_ctx, &x, "state");
+}
+
+static void close_guest(struct watcher *w)
+{
+	if (w->open)
+		vmi_close(&w->g);
+	w->open = false;
+	w->have_jiffies = false;
+}
+
+static void went_away(struct watcher *w, const char *why)
+{
+	close_guest(w);
+	if (w->state != WS_GONE) {
+		w->state = WS_GONE;
+		w->gone_since_ms = watcher_now_ms();
+		state_event(w, "gone", VG_SEV_MEDIUM, "the guest's memory source is gone", why);
+	}
+}
+
+static bool read_jiffies(struct watcher *w, uint64_t *j)
+{
+	return w->jiffies_va && vg_linux_read(&w->g.lx, w->jiffies_va, j, sizeof(*j)) == 0;
+}
+
+int watcher_ensure_open(struct watcher *w)
+{
+	struct vg_err err = { 0 };
+	struct stat st;
+	bool other_kernel;
+
+	if (w->open)
+		return 0;
+	if (stat(w->a->vmi.vm, &st)) {
+		went_away(w, strerror(errno));
+		return -ENOENT;
+	}
+	if (vmi_open_err(&w->a->vmi, &w->g, &err)) {
+		if (w->state != WS_UNREADABLE && w->state != WS_GONE) {
+			w->state = WS_UNREADABLE;
+			state_event(w, "unreadable", VG_SEV_MEDIUM,
+				    "the guest's kernel cannot be read (booting, or not Linux)",
+				    err.msg);
+		}
+		return -EIO;
+	}
+	w->open = true;
+	w->dev = st.st_dev;
+	w->ino = st.st_ino;
+	if (vg_linux_sym(&w->g.lx, "jiffies_64", &w->jiffies_va) &&
+	    vg_linux_sym(&w->g.lx, "jiffies", &w->jiffies_va))
+		w->jiffies_va = 0;
+	w->have_jiffies = read_jiffies(w, &w->last_jiffies);
+	w->jiffies_since_ms = watcher_now_ms();
+	other_kernel = w->seen_boot && (strcmp(w->banner, w->g.lx.banner) ||
+					w->text_va != w->g.lx.text_va);
+	if (w->state == WS_GONE)
+		state_event(w, "returned", VG_SEV_INFO, "the guest's memory source is back", NULL);
+	if (other_kernel || w->reboot_pending) {
+		/* old findings belonged to the previous boot; what persists is alerted anew */
+		vg_watch_clear(&w->w, w->emit, w->emit_ctx);
+		state_event(w, "rebooted", VG_SEV_MEDIUM, "the guest rebooted", w->g.lx.banner);
+	}
+	w->reboot_pending = false;
+	w->seen_boot = true;
+	snprintf(w->banner, sizeof(w->banner), "%s", w->g.lx.banner);
+	w->text_va = w->g.lx.text_va;
+	w->state = WS_RUNNING;
+	return 0;
+}
+
+/* False when the guest went away or rebooted (closed; reopened next tick). */
+static bool check_liveness(struct watcher *w)
+{
+	struct stat st;
+	uint64_t j, now = watcher_now_ms();
+
+	if (stat(w->a->vmi.vm, &st)) {
+		went_away(w, strerror(errno));
+		return false;
+	}
+	if (st.st_dev != w->dev || st.st_ino != w->ino) {
+		went_away(w, "the memory file was replaced");
+		return false;
+	}
+	if (!read_jiffies(w, &j))
+		return true; /* the look below will tell whether the kernel is readable */
+	if (w->have_jiffies && j < w->last_jiffies) {
+		w->reboot_pending = true;
+		close_guest(w);
+		return false;
+	}
+	if (!w->have_jiffies || j != w->last_jiffies) {
+		if (w->state == WS_PAUSED)
+			state_event(w, "resumed", VG_SEV_INFO, "the guest runs again", NULL);
+		w->state = WS_RUNNING;
+		w->last_jiffies = j;
+		w->have_jiffies = true;
+		w->jiffies_since_ms = now;
+	} else if (w->state == WS_RUNNING && now - w->jiffies_since_ms >= WATCHER_PAUSE_MS) {
+		/* a paused guest's state is frozen, so looking on is harmless: keep scanning */
+		w->state = WS_PAUSED;
+		state_event(w, "paused", VG_SEV_INFO,
+			    "the guest is paused: its clock has not moved", NULL);
+	}
+	return true;
+}
+
+static int look(struct watcher *w, struct vg_findings *f)
+{
+	struct vg_err err = { 0 };
+	char warn[1024];
+
+	if (ids_look(&w->g, w->c, f, warn, sizeof(warn), &err)) {
+		vg_findings_free(f);
+		if (++w->errors >= 2) {
+			/* twice in a row: the kernel moved (reboot) or memory is torn; rediscover */
+			close_guest(w);
+			if (w->state != WS_UNREADABLE) {
+				w->state = WS_UNREADABLE;
+				state_event(w, "unreadable", VG_SEV_MEDIUM,
+					    "the guest's kernel cannot be read", err.msg);
+			}
+		}
+		return -EIO;
+	}
+	w->errors = 0;
+	w->looks++;
+	if (strcmp(warn, w->c->last_warning)) {
+		if (warn[0])
+			fprintf(stderr, "%s: warning: %s\n", PROG_NAME, warn);
+		snprintf(w->c->last_warning, sizeof(w->c->last_warning), "%s", warn);
+	}
+	return 0;
+}
+
+int watcher_tick(struct watcher *w)
+{
+	struct vg_findings a = { 0 }, b = { 0 };
+	int ret;
+
+	if (!w->open && watcher_ensure_open(w)) {
+		if (w->state == WS_GONE && w->c->policy.on_gone == VG_GONE_EXIT &&
+		    watcher_now_ms() - w->gone_since_ms >= w->c->policy.gone_grace_ms)
+			return 1;
+		return 0;
+	}
+	if (!check_liveness(w))
+		return 0;
+	vg_as_flush(&w->g.lx.kas);
+	if (look(w, &a))
+		return 0;
+	if (vg_watch_differs(&w->w, &a)) {
+		vg_as_flush(&w->g.lx.kas);
+		if (look(w, &b)) {
+			vg_findings_free(&a);
+			return 0;
+		}
+		ret = vg_watch_commit(&w->w, &a, &b, w->emit, w->emit_ctx);
+	} else {
+		ret = vg_watch_commit(&w->w, &a, &a, w->emit, w->emit_ctx);
+	}
+	vg_findings_free(&a);
+	vg_findings_free(&b);
+	return ret < 0 ? ret : 0;
+}
+
+void watcher_free(struct watcher *w)
+{
+	close_guest(w);
+	vg_watch_free(&w->w);
+}

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The watch loop's body, shared by `ids watch` and `ids serve`: one tick looks at the guest
+ * and emits what changed — findings appearing ("alert") and clearing ("resolved"), and the
+ * guest's own state ("state" events: paused, resumed, gone, returned, rebooted, unreadable).
+ * It never exits on the guest's account: a vanished or unreadable guest is reported and
+ * retried each tick; only the policy's on-gone=exit ends the loop.
+ *
+ * Guest state is read from memory alone (no QMP): a RAM file that vanished or was replaced
+ * means the VM is gone; jiffies that stand still for PAUSE_MS mean it is paused (an idle
+ * tickless guest can leave jiffies alone for a while, hence the grace); jiffies that go
+ * backwards, or a different kernel at the next discovery, mean it rebooted.
+ */
+#ifndef VIGIL_CLI_IDS_WATCHER_H
+#define VIGIL_CLI_IDS_WATCHER_H
+
+#include <sys/types.h>
+
+#include "ids_common.h"
+#include "vigil/ids_watch.h"
+
+#define WATCHER_PAUSE_MS 3000
+
+enum watcher_state { WS_START, WS_RUNNING, WS_PAUSED, WS_GONE, WS_UNREADABLE };
+
+struct watcher {
+	const struct ids_args *a;
+	struct ids_ctx *c;
+	struct vmi_guest g;
+	bool open;
+	struct vg_watch w;
+	enum watcher_state state;
+	dev_t dev;
+	ino_t ino;
+	uint64_t jiffies_va, last_jiffies, jiffies_since_ms;
+	bool have_jiffies;
+	char banner[256];
+	uint64_t text_va;
+	bool seen_boot, reboot_pending;
+	int errors; /* consecutive failed looks */
+	uint64_t gone_since_ms;
+	uint64_t looks, alerts;
+	vg_watch_emit_fn emit;
+	void *emit_ctx;
+};
+
+void watcher_init(struct watcher *w, const struct ids_args *a, struct ids_ctx *c,
+		  vg_watch_emit_fn emit, void *ctx);
+/* One tick: 0 to go on, 1 when the policy says to stop (guest gone, on-gone=exit). */
+int watcher_tick(struct watcher *w);
+/* Makes sure the guest is open (serve's on-demand checks); 0 or negative errno. */
+int watcher_ensure_open(struct watcher *w);
+void watcher_free(struct watcher *w);
+const char *watcher_state_name(enum watcher_state s);
+uint64_t watcher_now_ms(void);
+
+#endif
