@@ -114,6 +114,9 @@ struct vg_linux_opts {
 	const char *symbols_file; /* --symbols: System.map or /proc/kallsyms text */
 	const char *btf_file;	  /* --btf: vmlinux ELF or raw BTF */
 	const char *cache_dir;	  /* NULL: $XDG_CACHE_HOME/vigil or ~/.cache/vigil; "" disables */
+	/* a banner that belongs to a kernel known to have stopped (the guest rebooted and the
+	 * old image is still in RAM): skipped, and the cache is not consulted; 0 = none */
+	uint64_t stale_banner_pa;
 };
 
 int vg_linux_open(struct vg_linux *lx, struct vg_mem *mem, const struct vg_linux_opts *opts,

@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 
 #include "cli.h"
@@ -18,6 +20,44 @@ uint64_t watcher_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Does any process map the file (dev, ino)? QEMU maps a memory-backend file for as long as
+ * it runs, so a live RAM file nobody maps any more belongs to a QEMU that exited. Reads
+ * /proc/PID/maps, bounded per process; called only when the guest's memory stands still. */
+static bool file_mapped(dev_t dev, ino_t ino)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	bool found = false;
+	int procs = 0;
+
+	if (!d)
+		return true; /* cannot tell: do not call the guest gone */
+	while (!found && (e = readdir(d)) && procs < 65536) {
+		char path[64], line[512];
+		FILE *f;
+		int lines = 0;
+
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		procs++;
+		snprintf(path, sizeof(path), "/proc/%.20s/maps", e->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		while (!found && lines++ < 100000 && fgets(line, sizeof(line), f)) {
+			unsigned maj, min;
+			unsigned long long in;
+
+			if (sscanf(line, "%*s %*s %*s %x:%x %llu", &maj, &min, &in) == 3 &&
+			    in == (unsigned long long)ino && makedev(maj, min) == dev)
+				found = true;
+		}
+		fclose(f);
+	}
+	closedir(d);
+	return found;
 }
 
 const char *watcher_state_name(enum watcher_state s)
@@ -77,6 +117,26 @@ static bool read_jiffies(struct watcher *w, uint64_t *j)
 	return w->jiffies_va && vg_linux_read(&w->g.lx, w->jiffies_va, j, sizeof(*j)) == 0;
 }
 
+/* The kernel we read stopped (reboot, or crash): rediscover, and accept a kernel only once its
+ * clock is seen moving (confirm_fresh), so the stopped image left in RAM is not taken again. */
+static void kernel_stopped(struct watcher *w, const char *why)
+{
+	w->stale_banner_pa = w->g.lx.banner_pa;
+	close_guest(w);
+	vg_watch_clear(&w->w, w->emit, w->emit_ctx);
+	w->reboot_pending = true;
+	w->state = WS_UNREADABLE;
+	state_event(w, "unreadable", VG_SEV_MEDIUM, "the guest's kernel stopped; waiting for it",
+		    why);
+}
+
+static void confirm_fresh(struct watcher *w)
+{
+	w->fresh_pending = false;
+	w->stale_banner_pa = 0;
+	state_event(w, "rebooted", VG_SEV_MEDIUM, "the guest rebooted", w->g.lx.banner);
+}
+
 int watcher_ensure_open(struct watcher *w)
 {
 	struct vg_err err = { 0 };
@@ -89,7 +149,15 @@ int watcher_ensure_open(struct watcher *w)
 		went_away(w, strerror(errno));
 		return -ENOENT;
 	}
-	if (vmi_open_err(&w->a->vmi, &w->g, &err)) {
+	if (w->live && st.st_dev == w->dev && st.st_ino == w->ino && !file_mapped(w->dev, w->ino)) {
+		went_away(w, "no process maps the memory file any more: QEMU exited");
+		return -ENOENT;
+	}
+	/* after a stop, prefer a kernel other than the stopped one; without KASLR the new one
+	 * sits where the old one did, so fall back to taking any */
+	if ((!w->stale_banner_pa ||
+	     vmi_open_avoiding(&w->a->vmi, &w->g, w->stale_banner_pa, &err)) &&
+	    (vg_err_clear(&err), vmi_open_err(&w->a->vmi, &w->g, &err))) {
 		if (w->state != WS_UNREADABLE && w->state != WS_GONE) {
 			w->state = WS_UNREADABLE;
 			state_event(w, "unreadable", VG_SEV_MEDIUM,
@@ -101,6 +169,7 @@ int watcher_ensure_open(struct watcher *w)
 	w->open = true;
 	w->dev = st.st_dev;
 	w->ino = st.st_ino;
+	w->live = file_mapped(w->dev, w->ino);
 	if (vg_linux_sym(&w->g.lx, "jiffies_64", &w->jiffies_va) &&
 	    vg_linux_sym(&w->g.lx, "jiffies", &w->jiffies_va))
 		w->jiffies_va = 0;
@@ -110,7 +179,10 @@ int watcher_ensure_open(struct watcher *w)
 					w->text_va != w->g.lx.text_va);
 	if (w->state == WS_GONE)
 		state_event(w, "returned", VG_SEV_INFO, "the guest's memory source is back", NULL);
-	if (other_kernel || w->reboot_pending) {
+	if (w->reboot_pending) {
+		/* announced once its clock moves (check_liveness), not on a stale image */
+		w->fresh_pending = true;
+	} else if (other_kernel) {
 		/* old findings belonged to the previous boot; what persists is alerted anew */
 		vg_watch_clear(&w->w, w->emit, w->emit_ctx);
 		state_event(w, "rebooted", VG_SEV_MEDIUM, "the guest rebooted", w->g.lx.banner);
@@ -119,15 +191,49 @@ int watcher_ensure_open(struct watcher *w)
 	w->seen_boot = true;
 	snprintf(w->banner, sizeof(w->banner), "%s", w->g.lx.banner);
 	w->text_va = w->g.lx.text_va;
-	w->state = WS_RUNNING;
+	w->state = w->fresh_pending ? WS_UNREADABLE : WS_RUNNING;
 	return 0;
 }
 
-/* False when the guest went away or rebooted (closed; reopened next tick). */
+/* A fingerprint of guest RAM: SAMPLE_PAGES pages spread evenly over it. A paused guest's
+ * memory does not change at all; a rebooting one rewrites much of it. */
+static uint64_t ram_sample(struct watcher *w)
+{
+	const struct vg_mem_range *r = vg_mem_ranges(w->g.mem);
+	size_t nr = vg_mem_nranges(w->g.mem);
+	uint64_t total = vg_mem_total(w->g.mem), h = VG_FNV64_INIT;
+	uint64_t step = total / WATCHER_SAMPLE_PAGES;
+	uint8_t page[4096];
+
+	step &= ~4095ull;
+	if (!step)
+		step = 4096;
+	for (uint64_t off = 0, k = 0; off < total && k < WATCHER_SAMPLE_PAGES; off += step, k++) {
+		uint64_t o = off;
+
+		for (size_t i = 0; i < nr; i++) {
+			if (o < r[i].size) {
+				if (vg_mem_read(w->g.mem, r[i].start + o, page, sizeof(page)) == 0)
+					h = vg_fnv64(page, sizeof(page), h);
+				break;
+			}
+			o -= r[i].size;
+		}
+	}
+	return h;
+}
+
+/*
+ * False when the guest went away or its kernel stopped (closed; rediscovered next tick).
+ * Jiffies standing still mean one of two things, told apart by RAM: unchanged, the guest is
+ * paused; changing, the kernel we read has stopped while something else runs — a reboot, with
+ * the new kernel elsewhere in memory.
+ */
 static bool check_liveness(struct watcher *w)
 {
 	struct stat st;
-	uint64_t j, now = watcher_now_ms();
+	uint64_t j, sample, now = watcher_now_ms();
+	bool stood_still;
 
 	if (stat(w->a->vmi.vm, &st)) {
 		went_away(w, strerror(errno));
@@ -140,23 +246,43 @@ static bool check_liveness(struct watcher *w)
 	if (!read_jiffies(w, &j))
 		return true; /* the look below will tell whether the kernel is readable */
 	if (w->have_jiffies && j < w->last_jiffies) {
-		w->reboot_pending = true;
-		close_guest(w);
+		kernel_stopped(w, "the kernel's clock went backwards");
 		return false;
 	}
+	sample = ram_sample(w);
 	if (!w->have_jiffies || j != w->last_jiffies) {
-		if (w->state == WS_PAUSED)
+		if (w->fresh_pending)
+			confirm_fresh(w);
+		else if (w->state == WS_PAUSED)
 			state_event(w, "resumed", VG_SEV_INFO, "the guest runs again", NULL);
 		w->state = WS_RUNNING;
 		w->last_jiffies = j;
 		w->have_jiffies = true;
 		w->jiffies_since_ms = now;
-	} else if (w->state == WS_RUNNING && now - w->jiffies_since_ms >= WATCHER_PAUSE_MS) {
+		w->last_sample = sample;
+		return true;
+	}
+	stood_still = now - w->jiffies_since_ms >= WATCHER_PAUSE_MS;
+	if (w->fresh_pending && stood_still) {
+		/* rediscovery found the stopped kernel again (its image is still in RAM) */
+		close_guest(w);
+		return false;
+	}
+	if (stood_still && sample != w->last_sample) {
+		kernel_stopped(w, "the kernel's clock stopped while guest memory keeps changing");
+		return false;
+	}
+	if (stood_still && w->live && !file_mapped(w->dev, w->ino)) {
+		went_away(w, "no process maps the memory file any more: QEMU exited");
+		return false;
+	}
+	if (stood_still && w->state == WS_RUNNING) {
 		/* a paused guest's state is frozen, so looking on is harmless: keep scanning */
 		w->state = WS_PAUSED;
 		state_event(w, "paused", VG_SEV_INFO,
-			    "the guest is paused: its clock has not moved", NULL);
+			    "the guest is paused: its clock and memory have not moved", NULL);
 	}
+	w->last_sample = sample;
 	return true;
 }
 
@@ -199,7 +325,7 @@ int watcher_tick(struct watcher *w)
 			return 1;
 		return 0;
 	}
-	if (!check_liveness(w))
+	if (!check_liveness(w) || w->fresh_pending)
 		return 0;
 	vg_as_flush(&w->g.lx.kas);
 	if (look(w, &a))

@@ -7,9 +7,11 @@
  * retried each tick; only the policy's on-gone=exit ends the loop.
  *
  * Guest state is read from memory alone (no QMP): a RAM file that vanished or was replaced
- * means the VM is gone; jiffies that stand still for PAUSE_MS mean it is paused (an idle
- * tickless guest can leave jiffies alone for a while, hence the grace); jiffies that go
- * backwards, or a different kernel at the next discovery, mean it rebooted.
+ * means the VM is gone; jiffies that stand still for PAUSE_MS while a sample of RAM stays the
+ * same mean it is paused (an idle tickless guest can leave jiffies alone for a while, hence
+ * the grace); jiffies that stand still while RAM changes, or go backwards, mean the kernel we
+ * read stopped and another runs: a reboot, confirmed once the rediscovered kernel's clock
+ * moves.
  */
 #ifndef VIGIL_CLI_IDS_WATCHER_H
 #define VIGIL_CLI_IDS_WATCHER_H
@@ -20,6 +22,7 @@
 #include "vigil/ids_watch.h"
 
 #define WATCHER_PAUSE_MS 3000
+#define WATCHER_SAMPLE_PAGES 256
 
 enum watcher_state { WS_START, WS_RUNNING, WS_PAUSED, WS_GONE, WS_UNREADABLE };
 
@@ -37,6 +40,10 @@ struct watcher {
 	char banner[256];
 	uint64_t text_va;
 	bool seen_boot, reboot_pending;
+	bool live;	      /* some process (QEMU) mapped the file when it was opened */
+	uint64_t stale_banner_pa; /* the stopped kernel's banner, avoided when rediscovering */
+	bool fresh_pending;   /* rediscovered after a stop: not trusted until its clock moves */
+	uint64_t last_sample; /* ram_sample() at the last tick */
 	int errors; /* consecutive failed looks */
 	uint64_t gone_since_ms;
 	uint64_t looks, alerts;

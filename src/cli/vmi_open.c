@@ -112,11 +112,18 @@ static int source_kind(const char *path, const char *format, enum vg_mem_kind *k
 
 int vmi_open_err(const struct vmi_args *a, struct vmi_guest *g, struct vg_err *err)
 {
+	return vmi_open_avoiding(a, g, 0, err);
+}
+
+int vmi_open_avoiding(const struct vmi_args *a, struct vmi_guest *g, uint64_t stale_banner_pa,
+		      struct vg_err *err)
+{
 	enum vg_mem_kind kind = VG_MEM_DETECT;
 	struct vg_linux_opts lo = {
 		.symbols_file = a->symbols,
 		.btf_file = a->btf,
 		.cache_dir = a->no_cache ? "" : NULL,
+		.stale_banner_pa = stale_banner_pa,
 	};
 	int ret;
 

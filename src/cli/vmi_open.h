@@ -30,6 +30,9 @@ struct vmi_guest {
 int vmi_open(const struct vmi_args *a, struct vmi_guest *g);
 /* Same without printing: for callers that retry (ids watch). */
 int vmi_open_err(const struct vmi_args *a, struct vmi_guest *g, struct vg_err *err);
+/* Same, passing over the banner of a kernel known to have stopped (vg_linux_opts). */
+int vmi_open_avoiding(const struct vmi_args *a, struct vmi_guest *g, uint64_t stale_banner_pa,
+		      struct vg_err *err);
 void vmi_close(struct vmi_guest *g);
 
 #endif

@@ -196,7 +196,8 @@ class QMP:
 
 class Guest:
     def __init__(self, name="guest", mem="512M", kaslr=True, la57=False, smp=1,
-                 machine="q35", image_dir=None, extra_append="", qemu="qemu-system-x86_64"):
+                 machine="q35", image_dir=None, extra_append="", qemu="qemu-system-x86_64",
+                 reboot=False):
         if not re.fullmatch(r"[A-Za-z0-9_.]+", name):
             raise ValueError("guest name: letters, digits, '_' and '.' only")
         self.name = name
@@ -208,6 +209,7 @@ class Guest:
         self.image_dir = Path(image_dir) if image_dir else None
         self.extra_append = extra_append
         self.qemu = qemu
+        self.reboot = reboot  # a reset reboots (default: QEMU exits, -no-reboot)
         self.mem_path = f"/dev/shm/{SHM_PREFIX}{name}-{os.getpid()}"
         self.proc = None
         self.qmp_conn = None
@@ -241,7 +243,8 @@ class Guest:
                        "share=on",
             "-kernel", str(img / "bzImage"), "-initrd", str(img / "initramfs.cpio.gz"),
             "-append", append,
-            "-nodefaults", "-display", "none", "-no-reboot", "-net", "none",
+            "-nodefaults", "-display", "none", *([] if self.reboot else ["-no-reboot"]),
+            "-net", "none",
             "-chardev", f"socket,id=ser0,path={self.tmpdir}/serial.sock,server=on,wait=off",
             "-serial", "chardev:ser0",
             "-qmp", f"unix:{self.tmpdir}/qmp.sock,server=on,wait=off",

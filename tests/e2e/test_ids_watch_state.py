@@ -24,7 +24,7 @@ def wait_state(w, state, since, timeout):
 
 
 def test_pause_resume_and_reboot(guest_factory, tmp_path):
-    g = guest_factory()
+    g = guest_factory(reboot=True)
     w = Watch(tmp_path, g.mem_path, interval=INTERVAL)
     try:
         time.sleep(3 * INTERVAL)

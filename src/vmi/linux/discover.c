@@ -402,14 +402,16 @@ static int discover_layout(struct vg_linux *lx, const struct vg_linux_opts *opts
 
 	/* the first rodata-looking banner is nearly always right: full scan only if it is not */
 	nb = vg_banner_find(lx->mem, banners, 1);
-	if (nb == 0 || try_banner(lx, banners[0], opts, err) != 0) {
+	if (nb == 0 || (opts->stale_banner_pa && banners[0] == opts->stale_banner_pa) ||
+	    try_banner(lx, banners[0], opts, err) != 0) {
 		uint64_t tried = nb ? banners[0] : UINT64_MAX;
 
 		nb = vg_banner_find(lx->mem, banners, MAX_BANNERS);
 		lx->timing.banner_ms = now_ms() - t;
 		*nbanners += nb;
 		for (int i = 0; i < nb; i++)
-			if (banners[i] != tried && try_banner(lx, banners[i], opts, err) == 0)
+			if (banners[i] != tried && banners[i] != opts->stale_banner_pa &&
+			    try_banner(lx, banners[i], opts, err) == 0)
 				return 0;
 		return -ENOENT;
 	}
@@ -433,7 +435,7 @@ int vg_linux_open(struct vg_linux *lx, struct vg_mem *mem, const struct vg_linux
 	lx->mem = mem;
 	lx->symbols_file = opts->symbols_file;
 	lx->btf_file = opts->btf_file;
-	if (vg_lxcache_try(lx, opts) == 0) {
+	if (!opts->stale_banner_pa && vg_lxcache_try(lx, opts) == 0) {
 		lx->timing.total_ms = now_ms() - t0;
 		lx->timing.from_cache = true;
 		return 0;
