@@ -108,6 +108,7 @@ struct vg_linux {
 	bool ksyms_loaded;
 	const char *symbols_file, *btf_file;
 	uint64_t core_sym[VG_CORE_SYMS]; /* vg_core_sym_names' addresses, 0 when absent */
+	char cache_dir[1024];		 /* where discovery caches live; "" when disabled */
 };
 
 struct vg_linux_opts {
@@ -152,6 +153,8 @@ uint64_t vg_fnv64(const void *p, size_t n, uint64_t h);
 int vg_kallsyms_from_text(struct vg_kallsyms *ks, const char *text, size_t len, uint64_t slide,
 			  struct vg_err *err);
 void vg_kallsyms_free(struct vg_kallsyms *ks);
+/* Fingerprint of the symbol table in IMG (names, offsets, count) without decoding it. */
+int vg_kallsyms_fingerprint(const uint8_t *img, size_t len, size_t hint, uint64_t *fp);
 /* Builds the name index over syms/names (used by both parsers). */
 int vg_kallsyms_build_index(struct vg_kallsyms *ks);
 const struct vg_ksym *vg_kallsyms_lookup(const struct vg_kallsyms *ks, const char *name);

@@ -335,7 +335,11 @@ static void reset(struct vg_linux *lx)
 	vg_kallsyms_free(&lx->ksyms);
 	if (lx->btf)
 		btf__free(lx->btf);
+	char dir[sizeof(lx->cache_dir)];
+
+	memcpy(dir, lx->cache_dir, sizeof(dir));
 	memset(lx, 0, sizeof(*lx));
+	memcpy(lx->cache_dir, dir, sizeof(dir));
 	lx->mem = mem;
 	lx->symbols_file = sf;
 	lx->btf_file = bf;
@@ -435,6 +439,7 @@ int vg_linux_open(struct vg_linux *lx, struct vg_mem *mem, const struct vg_linux
 	lx->mem = mem;
 	lx->symbols_file = opts->symbols_file;
 	lx->btf_file = opts->btf_file;
+	vg_lxcache_set_dir(lx, opts);
 	if (!opts->stale_banner_pa && vg_lxcache_try(lx, opts) == 0) {
 		lx->timing.total_ms = now_ms() - t0;
 		lx->timing.from_cache = true;
@@ -447,6 +452,8 @@ int vg_linux_open(struct vg_linux *lx, struct vg_mem *mem, const struct vg_linux
 		if (discover_layout(lx, opts, &first, &nb) == 0) {
 			lx->timing.total_ms = now_ms() - t0;
 			vg_lxcache_store(lx, opts);
+			if (lx->ksyms.count && lx->ksyms.hash)
+				vg_ksymcache_store(lx);
 			return 0;
 		}
 	}
@@ -486,12 +493,17 @@ int vg_linux_load_symbols(struct vg_linux *lx, struct vg_err *err)
 		return 0;
 	if (lx->symbols_file)
 		return load_symbols_file(lx, lx->symbols_file, err) ?: (lx->ksyms_loaded = true, 0);
+	if (vg_ksymcache_load(lx) == 0) {
+		lx->ksyms_loaded = true;
+		return 0;
+	}
 	img = vg_mem_ptr(lx->mem, lx->img_pa, lx->img_len);
 	if (!img)
 		return vg_errf(err, EFAULT, "kernel image no longer readable");
 	if (vg_kallsyms_parse(&lx->ksyms, img, lx->img_len, lx->img_va, lx->ks_token_off, err))
 		return -err->code;
 	lx->ksyms_loaded = true;
+	vg_ksymcache_store(lx);
 	return 0;
 }
 

@@ -464,3 +464,43 @@ const struct vg_ksym *vg_kallsyms_near(const struct vg_kallsyms *ks, uint64_t ad
 	}
 	return lo ? &ks->syms[lo - 1] : NULL;
 }
+
+/*
+ * A fingerprint of the whole symbol table without decoding it: FNV-1a over the compressed
+ * names, the offsets and the count, located the way vg_kallsyms_parse locates them. Two
+ * builds that share a token table still differ here, so a cached decode (ksymcache.c) is only
+ * reused for the very table in guest memory.
+ */
+int vg_kallsyms_fingerprint(const uint8_t *img, size_t len, size_t hint, uint64_t *fp)
+{
+	int tried = 0;
+
+	if (len < 8 + 512)
+		return -ENOENT;
+	hint &= ~(size_t)7;
+	if (hint < 8 || hint + 512 > len)
+		hint = 8;
+	for (size_t i = 0, x = hint; i < len / 8; i++, x += 8) {
+		struct ks_loc loc = { 0 };
+		uint64_t h;
+
+		if (x + 512 > len)
+			x = 8;
+		if (rd16(img + x) != 0 || rd16(img + x + 2) == 0 ||
+		    rd16(img + x + 2) > KS_MAX_TOKEN || rd16(img + x + 4) <= rd16(img + x + 2))
+			continue;
+		if (!check_token_index(img, len, x, &loc.token_table))
+			continue;
+		if (++tried > KS_MAX_CANDIDATES)
+			break;
+		loc.token_index = x;
+		if (!find_markers(img, len, &loc) || !find_offsets(img, len, &loc) ||
+		    loc.markers <= loc.names || loc.offsets + (size_t)loc.n * 4 > len)
+			continue;
+		h = vg_fnv64(img + loc.names, loc.markers - loc.names, VG_FNV64_INIT);
+		h = vg_fnv64(img + loc.offsets, (size_t)loc.n * 4, h);
+		*fp = vg_fnv64(&loc.n, sizeof(loc.n), h);
+		return 0;
+	}
+	return -ENOENT;
+}

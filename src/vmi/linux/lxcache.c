@@ -69,6 +69,29 @@ static int cache_path(const struct vg_linux *lx, const struct vg_linux_opts *opt
 	return 0;
 }
 
+void vg_lxcache_set_dir(struct vg_linux *lx, const struct vg_linux_opts *opts)
+{
+	const char *base = opts ? opts->cache_dir : NULL;
+	char dir[PATH_MAX];
+
+	lx->cache_dir[0] = '\0';
+	if (base && !base[0])
+		return;
+	if (base)
+		snprintf(dir, sizeof(dir), "%s", base);
+	else if (getenv("XDG_CACHE_HOME") && getenv("XDG_CACHE_HOME")[0])
+		snprintf(dir, sizeof(dir), "%s/vigil", getenv("XDG_CACHE_HOME"));
+	else if (getenv("HOME"))
+		snprintf(dir, sizeof(dir), "%s/.cache/vigil", getenv("HOME"));
+	else
+		return;
+	if ((size_t)snprintf(lx->cache_dir, sizeof(lx->cache_dir), "%s/discovery", dir) >=
+	    sizeof(lx->cache_dir))
+		lx->cache_dir[0] = '\0';
+	else
+		mkdir_p(lx->cache_dir);
+}
+
 static void hex_encode(char *out, const void *p, size_t n)
 {
 	const uint8_t *b = p;
@@ -246,7 +269,11 @@ stale : {
 	struct vg_mem *mem = lx->mem;
 	const char *sf = lx->symbols_file, *bf = lx->btf_file;
 
+	char dir[sizeof(lx->cache_dir)];
+
+	memcpy(dir, lx->cache_dir, sizeof(dir));
 	memset(lx, 0, sizeof(*lx));
+	memcpy(lx->cache_dir, dir, sizeof(dir));
 	lx->mem = mem;
 	lx->symbols_file = sf;
 	lx->btf_file = bf;

@@ -8,5 +8,11 @@
 
 int vg_lxcache_try(struct vg_linux *lx, const struct vg_linux_opts *opts);
 void vg_lxcache_store(const struct vg_linux *lx, const struct vg_linux_opts *opts);
+/* Sets lx->cache_dir from OPTS and the environment ("" when caching is disabled). */
+void vg_lxcache_set_dir(struct vg_linux *lx, const struct vg_linux_opts *opts);
+
+/* Decoded kallsyms per build (ksymcache.c): 0 when lx->ksyms now holds this boot's table. */
+int vg_ksymcache_load(struct vg_linux *lx);
+void vg_ksymcache_store(const struct vg_linux *lx);
 
 #endif
