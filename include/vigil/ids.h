@@ -72,6 +72,55 @@ struct vg_hook {
 	char target[256]; /* hooked function(s) */
 };
 
+/* ---- the deeper views' records (text.c, gather_dispatch.c, gather_sched.c,
+ * gather_modscan.c); see docs/checks.md ---- */
+
+#define VG_IDS_MAX_TEXT_DIFFS 256
+#define VG_IDS_MAX_DISPATCH 256
+#define VG_IDS_MAX_SCHED 65536
+#define VG_IDS_MAX_MODIMG 1024
+
+/* Kernel text that differs from the baseline: a chunk whose keyed hash changed, or a dynamic
+ * patch site (jump label, static call, ftrace site, kprobe) holding an instruction the kernel
+ * never writes there. */
+struct vg_text_diff {
+	const char *kind;    /* "chunk" or the site kind: "jump-label", "static-call", ... */
+	uint64_t va, len;    /* the chunk or the site */
+	char where[128];     /* symbol+offset at va */
+	char funcs[256];     /* functions overlapping the chunk (first few) */
+	uint64_t branch;     /* a jmp/call in it that leaves kernel text, 0 if none seen */
+	uint64_t target;     /* where that branch goes */
+	char target_sym[128];
+	char owner[64]; /* module whose memory holds target, "(unlisted module memory)", "" */
+	char detail[96]; /* why a site is wrong, e.g. "jmp to a target the kernel did not set" */
+};
+
+/* A direct branch in the syscall dispatcher (x64_sys_call, ...) that does not go to a syscall
+ * handler. */
+struct vg_dispatch_edge {
+	const char *func; /* "x64_sys_call", "x32_sys_call", "ia32_sys_call" */
+	uint64_t site, target;
+	char insn[16]; /* "jmp", "call", "je", ... */
+	char sym[128]; /* symbol at target ("" when none) */
+	char owner[64];
+};
+
+/* A task seen by the scheduler: a CPU's current task or one queued on its run queue. */
+struct vg_sched_task {
+	uint64_t task;
+	int32_t pid, tgid, cpu;
+	const char *where; /* "curr", "cfs", "rt" */
+	char comm[VG_COMM_LEN + 1];
+};
+
+/* A struct module image found by scanning the module area's mapped pages. */
+struct vg_mod_image {
+	uint64_t mod;
+	char name[64];
+	int32_t state;
+	uint64_t base, size;
+};
+
 /* One consistent look at the guest; every array is owned by the snapshot. */
 struct vg_snapshot {
 	struct vg_task_list tasks; /* task list view, with threads */
@@ -95,6 +144,22 @@ struct vg_snapshot {
 	uint64_t mod_lo, mod_hi; /* module area, for "is this address in a module" */
 	char release[64];
 	char gather_errors[512]; /* views that could not be read, for the report */
+
+	/* ---- deeper views (text.c, gather_dispatch.c, gather_sched.c, gather_modscan.c) ---- */
+	struct vg_text_diff *text_diffs; /* vs the baseline's text ref (vg_ids_gather_text) */
+	size_t ntext_diffs;
+	bool have_text;
+	size_t text_chunks, text_sites; /* chunks compared, dynamic sites masked */
+	struct vg_dispatch_edge *dispatch; /* foreign branches of the syscall dispatchers */
+	size_t ndispatch;
+	bool have_dispatch;
+	size_t dispatch_branches; /* direct branches examined */
+	struct vg_sched_task *sched; /* run queues: each CPU's curr and queued tasks */
+	size_t nsched;
+	bool have_sched;
+	struct vg_mod_image *modimg; /* struct module images found in module memory */
+	size_t nmodimg;
+	bool have_modscan;
 };
 
 int vg_ids_gather(struct vg_linux *lx, struct vg_snapshot *s, struct vg_err *err);
@@ -103,6 +168,10 @@ void vg_ids_gather_net(struct vg_linux *lx, const struct btf *btf, struct vg_sna
 /* Ftrace ops and kprobes (gather_hooks.c); needs the module list gathered first. */
 void vg_ids_gather_hooks(struct vg_linux *lx, const struct btf *btf, struct vg_snapshot *s);
 void vg_ids_snapshot_free(struct vg_snapshot *s);
+/* The deeper views, called by vg_ids_gather (the module list and hooks gathered first). */
+void vg_ids_gather_dispatch(struct vg_linux *lx, struct vg_snapshot *s);
+void vg_ids_gather_sched(struct vg_linux *lx, const struct btf *btf, struct vg_snapshot *s);
+void vg_ids_gather_modscan(struct vg_linux *lx, const struct btf *btf, struct vg_snapshot *s);
 
 enum vg_severity { VG_SEV_INFO, VG_SEV_LOW, VG_SEV_MEDIUM, VG_SEV_HIGH, VG_SEV_CRITICAL };
 

@@ -49,7 +49,8 @@ struct vg_baseline {
 	struct vg_text_ref *text; /* NULL when the baseline has no text hashes */
 };
 
-/* Records the baseline from a snapshot (and TEXT, which the baseline takes over; may be NULL). */
+/* Records the baseline from a snapshot (and TEXT, which the baseline takes over, also on
+ * failure; may be NULL). */
 int vg_baseline_from_snapshot(struct vg_baseline *b, const struct vg_snapshot *s,
 			      const char *banner, uint64_t text_va, struct vg_text_ref *text,
 			      struct vg_err *err);

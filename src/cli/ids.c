@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "ids_common.h"
 #include "ids_watch_cmd.h"
+#include "vigil/ids_text.h"
 #include "vigil/ids_watch.h"
 #include "vigil/json.h"
 
@@ -116,13 +117,30 @@ static void baseline_help(void)
 
 static int record(struct vmi_guest *g, const char *path, struct vg_baseline *b)
 {
+	struct vg_text_ref *text = calloc(1, sizeof(*text));
 	struct vg_err err = { 0 };
 	struct vg_snapshot s;
+	uint8_t key[16];
 	int ret;
 
+	if (!text)
+		return cli_fail("out of memory");
+	/* the key stays on the host: the guest cannot aim a patch at a hash it cannot compute */
+	randombytes_buf(key, sizeof(key));
+	if (vg_ids_text_hash(&g->lx, key, text, &err)) {
+		fprintf(stderr, "%s: warning: kernel text not recorded: %s\n", PROG_NAME, err.msg);
+		vg_err_clear(&err);
+		free(text);
+		text = NULL;
+	}
 	ret = vg_ids_gather(&g->lx, &s, &err);
+	if (ret && text) {
+		vg_text_ref_free(text);
+		free(text);
+	}
 	if (!ret) {
-		ret = vg_baseline_from_snapshot(b, &s, g->lx.banner, g->lx.text_va, NULL, &err);
+		/* the baseline owns TEXT from here, also when recording fails */
+		ret = vg_baseline_from_snapshot(b, &s, g->lx.banner, g->lx.text_va, text, &err);
 		if (s.gather_errors[0])
 			fprintf(stderr, "%s: warning: %s\n", PROG_NAME, s.gather_errors);
 		vg_ids_snapshot_free(&s);

@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "ids_common.h"
+#include "vigil/ids_text.h"
 
 static bool known_check(const char *id)
 {
@@ -316,6 +317,8 @@ int ids_look(struct vmi_guest *g, struct ids_ctx *c, struct vg_findings *f, char
 	ret = vg_ids_gather(&g->lx, &s, err);
 	if (ret)
 		return ret;
+	if (c->have_baseline && c->baseline.text)
+		vg_ids_gather_text(&g->lx, c->baseline.text, &s);
 	if (c->have_baseline && strcmp(c->baseline.release, s.release))
 		snprintf(warn, wlen, "baseline was recorded on kernel %s, the guest runs %s; ",
 			 c->baseline.release, s.release);

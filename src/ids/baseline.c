@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "vigil/ids_baseline.h"
+#include "vigil/ids_text.h"
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -32,6 +33,10 @@ void vg_baseline_free(struct vg_baseline *b)
 	for (size_t i = 0; i < b->nexes; i++)
 		free(b->exes[i]);
 	free(b->exes);
+	if (b->text) {
+		vg_text_ref_free(b->text);
+		free(b->text);
+	}
 	memset(b, 0, sizeof(*b));
 }
 
@@ -112,7 +117,6 @@ int vg_baseline_from_snapshot(struct vg_baseline *b, const struct vg_snapshot *s
 	}
 	return 0;
 fail:
-	b->text = NULL; /* still the caller's on failure */
 	vg_baseline_free(b);
 	return vg_errf(err, -ret, "recording the baseline: %s", strerror(-ret));
 }
@@ -154,6 +158,15 @@ static json_t *to_json(const struct vg_baseline *b)
 		json_object_set_new(sct, b->sct[k].name, str_array(b->sct[k].sym, b->sct[k].n));
 	json_object_set_new(root, "syscall_tables", sct);
 	json_object_set_new(root, "executables", str_array(b->exes, b->nexes));
+	if (b->text) {
+		json_t *text = vg_text_ref_to_json(b->text);
+
+		if (!text) {
+			json_decref(root);
+			return NULL;
+		}
+		json_object_set_new(root, "kernel_text", text);
+	}
 	return root;
 }
 
@@ -212,7 +225,7 @@ static int load_strs(json_t *a, char ***out, size_t *n, bool sorted)
 
 static int from_json(struct vg_baseline *b, json_t *root, struct vg_err *err)
 {
-	json_t *kern = json_object_get(root, "kernel"), *listen, *sct, *v;
+	json_t *kern = json_object_get(root, "kernel"), *listen, *sct, *v, *text;
 	const char *key;
 	size_t i;
 	int ret;
@@ -267,6 +280,19 @@ static int from_json(struct vg_baseline *b, json_t *root, struct vg_err *err)
 		b->sct[b->nsct++].n = (int)n;
 		if (ret)
 			return vg_errf(err, -ret, "baseline table %s is malformed", key);
+	}
+	text = json_object_get(root, "kernel_text");
+	if (text) {
+		b->text = calloc(1, sizeof(*b->text));
+		if (!b->text)
+			return vg_errf(err, ENOMEM, "baseline: out of memory");
+		ret = vg_text_ref_from_json(text, b->text, err);
+		if (ret) {
+			free(b->text);
+			b->text = NULL;
+			vg_err_prefix(err, "baseline kernel_text");
+			return ret;
+		}
 	}
 	return 0;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "checks_int.h"
 #include "vigil/ids.h"
 #include "vigil/json.h"
 
@@ -67,14 +68,15 @@ static int hidden_process(const struct vg_snapshot *s, const struct vg_ids_opts 
 			  struct vg_findings *f)
 {
 	char q[64], id[32], sum[256];
-	uint64_t *addrs, *pids;
+	uint64_t *addrs, *pids, *sched = NULL;
 	int ret = -1;
 
 	if (!s->have_pids)
-		return 0;
+		return vg_ids_check_sched(s, f);
 	addrs = sorted_keys(s, false);
 	pids = malloc((s->npids ? s->npids : 1) * sizeof(*pids));
-	if (!addrs || !pids)
+	sched = vg_ids_sched_sorted(s);
+	if (!addrs || !pids || !sched)
 		goto out;
 	for (size_t i = 0; i < s->npids; i++)
 		pids[i] = (uint64_t)(uint32_t)s->pids[i].nr;
@@ -91,11 +93,13 @@ static int hidden_process(const struct vg_snapshot *s, const struct vg_ids_opts 
 			 "task "
 			 "list",
 			 p->nr, p->comm);
+		/* a hidden task that runs is on a run queue too */
 		if (vg_finding_add(
 			    f, "hidden-process", VG_SEV_CRITICAL, "T1014", "process", id, sum,
 			    "\"pid\":%d,\"comm\":%s,\"task\":\"0x%" PRIx64 "\","
-			    "\"seen_in\":[\"pid_allocator\"],\"missing_from\":[\"task_list\"]",
-			    p->nr, q, p->task))
+			    "\"seen_in\":[\"pid_allocator\"%s],\"missing_from\":[\"task_list\"]",
+			    p->nr, q, p->task,
+			    vg_ids_sched_has(s, sched, p->task) ? ",\"scheduler\"" : ""))
 			goto out;
 	}
 	/* the other direction: on the task list but unknown to the allocator */
@@ -117,10 +121,11 @@ static int hidden_process(const struct vg_snapshot *s, const struct vg_ids_opts 
 			    t->pid, q, t->addr))
 			goto out;
 	}
-	ret = 0;
+	ret = vg_ids_check_sched(s, f);
 out:
 	free(addrs);
 	free(pids);
+	free(sched);
 	return ret;
 }
 
@@ -264,7 +269,7 @@ static int hidden_module(const struct vg_snapshot *s, const struct vg_ids_opts *
 	char q[128], sum[256];
 
 	if (!s->have_kobjs)
-		return 0;
+		return vg_ids_check_modimg(s, f);
 	for (size_t i = 0; i < s->nkobjs; i++) {
 		const struct vg_kobj_module *k = &s->kobjs[i];
 
@@ -278,8 +283,8 @@ static int hidden_module(const struct vg_snapshot *s, const struct vg_ids_opts *
 		if (vg_finding_add(f, "hidden-module", VG_SEV_CRITICAL, "T1014", "module", k->name,
 				   sum,
 				   "\"module\":%s,\"struct_module\":\"0x%" PRIx64 "\","
-				   "\"seen_in\":[\"sysfs\"],\"missing_from\":[\"module_list\"]",
-				   q, k->mod))
+				   "\"seen_in\":[\"sysfs\"%s],\"missing_from\":[\"module_list\"]",
+				   q, k->mod, vg_ids_modimg_has(s, k->mod) ? ",\"memory\"" : ""))
 			return -1;
 	}
 	for (size_t i = 0; i < s->modules.n; i++) {
@@ -299,7 +304,7 @@ static int hidden_module(const struct vg_snapshot *s, const struct vg_ids_opts *
 				   q, m->addr, m->base))
 			return -1;
 	}
-	return 0;
+	return vg_ids_check_modimg(s, f);
 }
 
 static int unknown_module(const struct vg_snapshot *s, const struct vg_ids_opts *o,
@@ -393,7 +398,7 @@ static int syscall_hook(const struct vg_snapshot *s, const struct vg_ids_opts *o
 				return -1;
 		}
 	}
-	return 0;
+	return vg_ids_check_dispatch(s, f);
 }
 
 /* chkrootkit's bindshell list: ports classic backdoors and trojans listen on */
@@ -486,15 +491,17 @@ static int kernel_hook(const struct vg_snapshot *s, const struct vg_ids_opts *o,
 				   h->kind, qt, h->handler, qh, qo, h->obj))
 			return -1;
 	}
-	return 0;
+	return vg_ids_check_text(s, f);
 }
 
 const struct vg_ids_check vg_ids_checks[] = {
-	{ "hidden-process", "task list cross-checked against the PID allocator", hidden_process },
-	{ "hidden-module", "module list cross-checked against sysfs module kobjects",
+	{ "hidden-process", "task list cross-checked against the PID allocator and run queues",
+	  hidden_process },
+	{ "hidden-module", "module list cross-checked against sysfs and a module-memory scan",
 	  hidden_module },
-	{ "syscall-hook", "syscall table entries that are not their own handlers", syscall_hook },
-	{ "kernel-hook", "ftrace callbacks and kprobes whose handlers live in module memory",
+	{ "syscall-hook", "syscall tables and the dispatcher's branches that are not handlers",
+	  syscall_hook },
+	{ "kernel-hook", "ftrace/kprobe handlers in module memory; text differing from baseline",
 	  kernel_hook },
 	{ "promisc-interface", "network devices in promiscuous mode", promisc_interface },
 	{ "backdoor-port", "listening sockets on bindshell ports, held by shells, or not allowed",

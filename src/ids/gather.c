@@ -13,30 +13,21 @@
 
 #include <bpf/btf.h>
 
-#include "vigil/ids.h"
+#include "gather_int.h"
 
 #define XA_MAX_NODES 65536
 #define XA_MAX_DEPTH 12
-/* MODULES_VADDR = __START_KERNEL_map + KERNEL_IMAGE_SIZE (1 GiB with RANDOMIZE_BASE): below
- * it is the (slid) kernel image, never module memory */
-#define MODULES_LO 0xffffffffc0000000ull
-#define MODULES_HI 0xffffffffff000000ull
-
-static bool kptr(uint64_t p)
-{
-	return p >= 0xff00000000000000ull;
-}
 
 static int rdp(struct vg_linux *lx, uint64_t va, uint64_t *out)
 {
 	int ret = vg_as_read_u64(&lx->kas, va, out);
 
-	if (!ret && *out && !kptr(*out))
+	if (!ret && *out && !vg_ids_kptr(*out))
 		return -EFAULT;
 	return ret;
 }
 
-static void note(struct vg_snapshot *s, const char *what)
+void vg_ids_note(struct vg_snapshot *s, const char *what)
 {
 	size_t l = strlen(s->gather_errors);
 
@@ -57,7 +48,7 @@ static void add_pid(struct idr_walk *w, uint64_t pid)
 	struct vg_pid_entry e = { 0 };
 	uint64_t first = 0;
 
-	if (!kptr(pid) || w->s->npids >= VG_IDS_MAX_PIDS)
+	if (!vg_ids_kptr(pid) || w->s->npids >= VG_IDS_MAX_PIDS)
 		return;
 	if (vg_as_read_u32(&w->lx->kas, pid + w->pid_nr_off, (uint32_t *)&e.nr) ||
 	    rdp(w->lx, pid + w->pid_tasks_off, &first)) {
@@ -81,7 +72,7 @@ static void walk_xa(struct idr_walk *w, uint64_t entry, int depth)
 
 		if (entry <= 4096)
 			return; /* sibling or retry entry */
-		if (++w->nodes > XA_MAX_NODES || !kptr(node) ||
+		if (++w->nodes > XA_MAX_NODES || !vg_ids_kptr(node) ||
 		    vg_as_read(&w->lx->kas, node + w->shift_off, &shift, 1) || shift > 64) {
 			w->broken = true;
 			return;
@@ -119,18 +110,18 @@ static void gather_pids(struct vg_linux *lx, const struct btf *btf, struct vg_sn
 	if (head_off < 0 || upid_nr < 0 || w.slots_off < 0 || w.shift_off < 0 || w.pid_nr_off < 0 ||
 	    w.pid_tasks_off < 0 || w.task_pid_links_off < 0 || w.nslots < 1 || w.nslots > 256 ||
 	    vg_linux_sym(lx, "init_pid_ns", &ns)) {
-		note(s, "PID allocator layout unknown");
+		vg_ids_note(s, "PID allocator layout unknown");
 		return;
 	}
 	w.pid_nr_off += upid_nr;
 	s->pids = calloc(VG_IDS_MAX_PIDS, sizeof(*s->pids));
 	if (!s->pids || rdp(lx, ns + head_off, &head)) {
-		note(s, "PID allocator unreadable");
+		vg_ids_note(s, "PID allocator unreadable");
 		return;
 	}
 	walk_xa(&w, head, 0);
 	if (w.broken) {
-		note(s, "PID allocator tree broken");
+		vg_ids_note(s, "PID allocator tree broken");
 		return;
 	}
 	s->have_pids = true;
@@ -148,21 +139,21 @@ static void gather_kset(struct vg_linux *lx, const struct btf *btf, struct vg_sn
 
 	if (list_off < 0 || entry_off < 0 || name_off < 0 || mk_kobj < 0 || mk_mod < 0 ||
 	    vg_linux_sym(lx, "module_kset", &kset) || rdp(lx, kset, &kset) || !kset) {
-		note(s, "module kset unknown");
+		vg_ids_note(s, "module kset unknown");
 		return;
 	}
 	head = kset + list_off;
 	if (rdp(lx, head, &cur)) {
-		note(s, "module kset unreadable");
+		vg_ids_note(s, "module kset unreadable");
 		return;
 	}
 	for (steps = 0; cur != head && steps < 8 * VG_MAX_MODULES; steps++) {
 		uint64_t kobj = cur - entry_off, mod, np;
 		struct vg_kobj_module k = { 0 };
 
-		if (!kptr(cur) || rdp(lx, kobj + name_off, &np) ||
+		if (!vg_ids_kptr(cur) || rdp(lx, kobj + name_off, &np) ||
 		    rdp(lx, kobj - mk_kobj + mk_mod, &mod)) {
-			note(s, "module kset list broken");
+			vg_ids_note(s, "module kset list broken");
 			return;
 		}
 		if (np && vg_as_read_str(&lx->kas, np, k.name, sizeof(k.name)) < 0)
@@ -180,13 +171,13 @@ static void gather_kset(struct vg_linux *lx, const struct btf *btf, struct vg_sn
 			s->kobjs[s->nkobjs++] = k;
 		}
 		if (rdp(lx, cur, &cur)) {
-			note(s, "module kset list broken");
+			vg_ids_note(s, "module kset list broken");
 			return;
 		}
 	}
 	s->have_kobjs = cur == head;
 	if (!s->have_kobjs)
-		note(s, "module kset list does not end");
+		vg_ids_note(s, "module kset list does not end");
 }
 
 static void gather_netdevs(struct vg_linux *lx, const struct btf *btf, struct vg_snapshot *s)
@@ -201,7 +192,7 @@ static void gather_netdevs(struct vg_linux *lx, const struct btf *btf, struct vg
 
 	if (head_off < 0 || list_off < 0 || name_off < 0 || flags_off < 0 || promisc_off < 0 ||
 	    vg_linux_sym(lx, "init_net", &net)) {
-		note(s, "network devices layout unknown");
+		vg_ids_note(s, "network devices layout unknown");
 		return;
 	}
 	s->netdevs = calloc(VG_IDS_MAX_NETDEVS, sizeof(*s->netdevs));
@@ -212,11 +203,11 @@ static void gather_netdevs(struct vg_linux *lx, const struct btf *btf, struct vg
 		uint64_t dev = cur - list_off;
 		struct vg_netdev *d = &s->netdevs[s->nnetdevs];
 
-		if (!kptr(cur) || vg_as_read(&lx->kas, dev + name_off, d->name, 15) ||
+		if (!vg_ids_kptr(cur) || vg_as_read(&lx->kas, dev + name_off, d->name, 15) ||
 		    vg_as_read_u32(&lx->kas, dev + flags_off, &d->flags) ||
 		    vg_as_read_u32(&lx->kas, dev + promisc_off, &d->promiscuity) ||
 		    rdp(lx, cur, &cur)) {
-			note(s, "network device list broken");
+			vg_ids_note(s, "network device list broken");
 			return;
 		}
 		d->name[15] = '\0';
@@ -224,12 +215,23 @@ static void gather_netdevs(struct vg_linux *lx, const struct btf *btf, struct vg
 	}
 }
 
-static const char *module_at(const struct vg_snapshot *s, uint64_t a)
+const char *vg_ids_owner(const struct vg_snapshot *s, uint64_t a)
 {
 	for (size_t i = 0; i < s->modules.n; i++)
 		if (a >= s->modules.v[i].base && a < s->modules.v[i].base + s->modules.v[i].size)
 			return s->modules.v[i].name;
-	return a >= MODULES_LO && a < MODULES_HI ? "(unlisted module memory)" : "";
+	return a >= VG_MODULES_LO && a < VG_MODULES_HI ? "(unlisted module memory)" : "";
+}
+
+void vg_ids_symoff(struct vg_linux *lx, uint64_t a, char *out, size_t len)
+{
+	uint64_t off = 0;
+	const char *n = vg_linux_sym_near(lx, a, &off);
+
+	if (n && off < 0x100000)
+		snprintf(out, len, off ? "%s+0x%llx" : "%s", n, (unsigned long long)off);
+	else
+		snprintf(out, len, "0x%llx", (unsigned long long)a);
 }
 
 static void gather_sct(struct vg_linux *lx, struct vg_snapshot *s, const char *name,
@@ -267,7 +269,7 @@ static void gather_sct(struct vg_linux *lx, struct vg_snapshot *s, const char *n
 		at = vg_kallsyms_near(ks, e->target);
 		if (at && at->addr == e->target)
 			snprintf(e->sym, sizeof(e->sym), "%s", vg_ksym_name(ks, at));
-		snprintf(e->owner, sizeof(e->owner), "%s", module_at(s, e->target));
+		snprintf(e->owner, sizeof(e->owner), "%s", vg_ids_owner(s, e->target));
 	}
 	/* the gap to the next symbol may hold alignment padding: zero slots, not handlers */
 	while (t->n > 0 && t->e[t->n - 1].target == 0)
@@ -283,8 +285,8 @@ int vg_ids_gather(struct vg_linux *lx, struct vg_snapshot *s, struct vg_err *err
 
 	memset(s, 0, sizeof(*s));
 	snprintf(s->release, sizeof(s->release), "%s", lx->release);
-	s->mod_lo = MODULES_LO;
-	s->mod_hi = MODULES_HI;
+	s->mod_lo = VG_MODULES_LO;
+	s->mod_hi = VG_MODULES_HI;
 	btf = vg_linux_btf(lx, err);
 	if (!btf)
 		return -err->code;
@@ -306,6 +308,9 @@ int vg_ids_gather(struct vg_linux *lx, struct vg_snapshot *s, struct vg_err *err
 	gather_sct(lx, s, "sys_call_table", "__x64_sys_");
 	gather_sct(lx, s, "ia32_sys_call_table", "__ia32_");
 	gather_sct(lx, s, "x32_sys_call_table", "__x64_sys_");
+	vg_ids_gather_dispatch(lx, s);
+	vg_ids_gather_sched(lx, btf, s);
+	vg_ids_gather_modscan(lx, btf, s);
 	return 0;
 }
 
@@ -320,5 +325,9 @@ void vg_ids_snapshot_free(struct vg_snapshot *s)
 	free(s->hooks);
 	for (int i = 0; i < s->nsct; i++)
 		free(s->sct[i].e);
+	free(s->text_diffs);
+	free(s->dispatch);
+	free(s->sched);
+	free(s->modimg);
 	memset(s, 0, sizeof(*s));
 }

@@ -355,6 +355,104 @@ def privilege_escalation(guest):
                   module=MODULE, symbol=hooked.get("hook_sym", "__x64_sys_kill"))
 
 
+# ---- deeper rootkit fixtures: inline patch, dispatcher redirect, running hidden task ---------
+
+def _kbytes(guest, addr, n):
+    """n bytes of kernel memory at addr as the guest reads them through /proc/kcore."""
+    base = addr & ~7
+    words = kpeek(guest, base, (addr + n - base + 7) // 8)
+    raw = struct.pack(f"<{len(words)}Q", *words)
+    return raw[addr - base:addr - base + n]
+
+
+def inline_patch(guest, symbol="__x64_sys_sysfs"):
+    """vigil_rk writes a 5-byte jmp into symbol's code (after its ftrace nop) to a function of
+    its own, through a writable vmap alias of the text page. The function then returns -ENOSYS
+    (pick one nothing calls). Evidence: module, symbol, address (of the jmp), target."""
+    info = load_rootkit(guest, patch_text=symbol)
+    m = re.search(r"vigil_rk: patched (\S+) at ([0-9a-f]+): jmp ([0-9a-f]+)", info["log"])
+    if not m or m.group(1) != symbol:
+        unload_rootkit(guest)
+        raise AttackError(f"vigil_rk did not report the patch: {info['log']}")
+    addr, target = int(m.group(2), 16), int(m.group(3), 16)
+    code = _kbytes(guest, addr, 5)
+    rel = struct.unpack("<i", code[1:5])[0]
+    if code[0] != 0xE9 or addr + 5 + rel != target:
+        unload_rootkit(guest)
+        raise AttackError(f"{symbol} at {addr:#x} reads {code.hex()} in the guest")
+    return Attack("inline-patch", _unload_after(guest), module=MODULE, symbol=symbol,
+                  address=addr, target=target)
+
+
+def dispatcher_hook(guest):
+    """vigil_rk rewrites x64_sys_call's `jmp __x64_sys_kill` to go to its own function (which
+    calls the real handler): kill(2) now runs through the module, with no table touched.
+    Evidence: module, site (address of the jmp), offset (in x64_sys_call), target."""
+    info = load_rootkit(guest, dispatch=1)
+    m = re.search(r"vigil_rk: dispatcher x64_sys_call\+0x([0-9a-f]+) (jmp|call) "
+                  r"__x64_sys_kill -> ([0-9a-f]+)", info["log"])
+    if not m:
+        unload_rootkit(guest)
+        raise AttackError(f"vigil_rk did not report the redirect: {info['log']}")
+    off, target = int(m.group(1), 16), int(m.group(3), 16)
+    site = ksym(guest, "x64_sys_call") + off
+    code = _kbytes(guest, site, 5)
+    before = int(guest.run(f"cat /sys/module/{MODULE}/parameters/hits"))
+    guest.run("kill -0 1")
+    after = int(guest.run(f"cat /sys/module/{MODULE}/parameters/hits"))
+    if site + 5 + struct.unpack("<i", code[1:5])[0] != target or after <= before:
+        unload_rootkit(guest)
+        raise AttackError(f"dispatcher not redirected: {code.hex()}, hits {before}->{after}")
+    return Attack("dispatcher-hook", _unload_after(guest), module=MODULE, site=site,
+                  offset=off, target=target, insn=m.group(2))
+
+
+def hide_running_process(guest):
+    """A busy-looping process (uid 1000) unlinked from the task list by vigil_rk: it keeps
+    running, so the scheduler's run queues hold it (chkrootkit's ps-vs-/proc check misses this
+    case: /proc still lists it). Evidence: pid, comm ("sh"), task, module."""
+    pid = _spawn(guest, "su -s /bin/sh -c 'exec sh -c \"while :; do :; done\"' vigil")
+    time.sleep(0.3)
+    if proc_status(guest, pid).get("State", "")[:1] != "R":
+        _kill(guest, pid)
+        raise AttackError(f"spinner {pid} is not running")
+    try:
+        info = load_rootkit(guest, hide_pid=pid)
+    except BaseException:
+        _kill(guest, pid)
+        raise
+    if info.get("hidden_pid") != pid:
+        _undo = _unload_after(guest, lambda: _kill(guest, pid))
+        _undo()
+        raise AttackError(f"vigil_rk did not report hiding {pid}: {info['log']}")
+    return Attack("hide-running-process", _unload_after(guest, lambda: _kill(guest, pid)),
+                  pid=pid, comm=info["hidden_comm"], task=info["hidden_task"], module=MODULE)
+
+
+def guest_tracing(guest, kprobe="vfs_read+9"):
+    """The guest's own tracers patch kernel text: the sched_switch tracepoint (a jump label),
+    a kprobe event at kprobe (int3 or an optimized jmp), a kprobe event on a function entry
+    (ftrace-based) and the function tracer on one function (an ftrace trampoline). Not an
+    attack: what the text view must not report. Evidence: kprobes (the guest's kprobe list)."""
+    t = "/sys/kernel/tracing"
+    guest.run(f"[ -e {t}/kprobe_events ] || mount -t tracefs none {t}")
+    guest.run(f"echo 1 > {t}/events/sched/sched_switch/enable && "
+              f"echo 'p:vg_deep1 {kprobe}' >> {t}/kprobe_events && "
+              f"echo 'p:vg_deep2 do_sys_openat2' >> {t}/kprobe_events && "
+              f"echo 1 > {t}/events/kprobes/enable && "
+              f"echo vfs_write > {t}/set_ftrace_filter && echo function > {t}/current_tracer")
+    kps = guest.run("cat /sys/kernel/debug/kprobes/list 2>/dev/null; true")
+    if "vfs_write" not in guest.run(f"cat {t}/enabled_functions") or \
+            kprobe.split("+")[0] not in kps:
+        raise AttackError(f"tracing not enabled: {kps}")
+
+    def undo():
+        guest.run(f"echo nop > {t}/current_tracer; echo > {t}/set_ftrace_filter; "
+                  f"echo 0 > {t}/events/kprobes/enable; echo 0 > {t}/events/sched/sched_switch/"
+                  f"enable; echo > {t}/kprobe_events")
+    return Attack("guest-tracing", undo, kprobes=kps)
+
+
 # ---- fixtures without the rootkit ------------------------------------------------------------
 
 def bind_shell(guest, port=BINDSHELL_PORT):

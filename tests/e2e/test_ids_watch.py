@@ -84,7 +84,7 @@ def baseline(wguest, tmp_path_factory):
     rc, out, err = vigil("ids", "baseline", "--vm", wguest.mem_path, "-o", path, "-j")
     assert rc == 0, err
     info = json.loads(out)
-    assert info["findings"] == 0, (info, err)
+    assert info["kernel_text"] is True and info["findings"] == 0, (info, err)
     return path
 
 
@@ -104,6 +104,8 @@ def test_baseline_file(wguest, baseline):
     assert b["syscall_tables"]["sys_call_table"][0] == "__x64_sys_read"
     assert "/bin/busybox" in b["executables"]
     assert oct(baseline.stat().st_mode & 0o777) == "0o600"
+    t = b["kernel_text"]
+    assert t["chunk"] == 1024 and t["sites"] > 1000, {k: v for k, v in t.items() if k != "hash"}
 
 
 def test_scan_with_baseline_is_clean(wguest, baseline, run_vigil):
@@ -235,8 +237,10 @@ def test_serve_socket_is_owner_only(server):
         r = subprocess.run(
             ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
              "/usr/bin/python3", "-c",
+             # read first: the server answers and closes at once, before any command
              "import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); "
-             "s.sendall(b'status\\n'); print(s.recv(200).decode())", str(server)],
+             "print(s.recv(200).decode()); s.sendall(b'status\\n'); print(s.recv(200))",
+             str(server)],
             capture_output=True, text=True, timeout=30)
     finally:
         os.chmod(server, 0o600)
