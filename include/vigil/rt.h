@@ -13,7 +13,13 @@
  *     function offset | VG_RT_EXIT_BIT;
  *   - VG_RT_GAP: the producer dropped events (see full-ring policy in docs/cfa.md) and the
  *     stream is discontinuous here. Loss is also counted in the ring's `lost` field.
- * The producer publishes `head` (release) after every event; the drainer publishes `tail`.
+ * Publication: the producer writes slots in order and publishes `head` (release) at least every
+ * VG_RT_CHUNK events (and whenever it waits for room), not after every event, so its hot path
+ * never stores to a line the drainer polls. When it opens a chunk it zeroes the chunk's slots and
+ * then publishes `open`, the end of that chunk: every slot below `open` is therefore either 0 (not
+ * written yet) or its final value, and the drainer also takes the non-zero slots between `head`
+ * and `open` (0 is never an event: no code sits at offset 0). So the last, unpublished chunk of a
+ * thread that blocks, or of a process that crashes, is not lost. The drainer publishes `tail`.
  * Only this header is shared with the runtime, which is built with libc only.
  */
 #ifndef VIGIL_RT_H
@@ -22,9 +28,10 @@
 #include <stdint.h>
 
 #define VG_RT_MAGIC 0x54524756u /* "VGRT" little-endian */
-#define VG_RT_VERSION 1u
+#define VG_RT_VERSION 2u
 #define VG_RT_ENV "VIGIL_CFA_SHM"
 #define VG_RT_MAX_RINGS 64u
+#define VG_RT_CHUNK 128u /* events between head publications (a quarter ring if smaller) */
 #define VG_RT_GAP 0xffffffffu
 #define VG_RT_EXIT_BIT 0x80000000u
 #define VG_RT_CALLSITE_BIT 0x40000000u /* function granularity: the caller's return address */
@@ -45,6 +52,7 @@ struct vg_rt_disable {
 
 struct vg_rt_ring {
 	_Alignas(64) volatile uint64_t head; /* written by the producer only */
+	volatile uint64_t open;		     /* producer: slots below it are zeroed or written */
 	_Alignas(64) volatile uint64_t tail; /* written by the drainer only */
 	_Alignas(64) volatile uint32_t claimed;
 	volatile uint32_t tid;

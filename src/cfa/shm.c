@@ -77,20 +77,32 @@ int vg_cfa_shm_create(struct vg_cfa_shm *s, const struct vg_cfa_shm_opts *o, str
 	return 0;
 }
 
+/*
+ * The producer publishes head once per chunk (include/vigil/rt.h); the events it wrote since are
+ * the non-zero slots below `open` (zeroed by the producer before it published `open`). A head
+ * behind our tail is normal (we took slots past it before it was published); a head or open
+ * further ahead than the ring holds is corruption.
+ */
 static int drain_ring(struct vg_cfa_shm *s, uint32_t i, vg_cfa_sink_fn sink, void *ctx, uint64_t *n,
 		      struct vg_err *err)
 {
 	struct vg_rt_ring *r = vg_rt_ring_at(s->h, i);
 	uint32_t ev = s->h->ring_events, *src = vg_rt_ring_events(r);
-	uint64_t head = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE), tail = r->tail;
+	uint64_t open = __atomic_load_n(&r->open, __ATOMIC_ACQUIRE);
+	uint64_t head = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE), tail = r->tail, avail, lim;
 
-	if (head - tail > ev)
+	if ((int64_t)(head - tail) > (int64_t)ev || (int64_t)(open - tail) > (int64_t)ev)
 		return vg_errf(err, EPROTO,
 			       "ring %u: head %llu is %llu events past tail (the program corrupted "
 			       "its trace ring)",
 			       i, (unsigned long long)head, (unsigned long long)(head - tail));
-	while (tail != head) {
-		uint32_t k = head - tail > BATCH_MAX ? BATCH_MAX : (uint32_t)(head - tail);
+	avail = (int64_t)(head - tail) > 0 ? head - tail : 0;
+	lim = (int64_t)(open - tail) > (int64_t)avail ? open - tail : avail;
+	while (avail < lim && __atomic_load_n(&src[(tail + avail) & (ev - 1)], __ATOMIC_RELAXED))
+		avail++;
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	while (avail) {
+		uint32_t k = avail > BATCH_MAX ? BATCH_MAX : (uint32_t)avail;
 		uint32_t pos = (uint32_t)(tail & (ev - 1)), first = ev - pos;
 		int rc;
 
@@ -103,6 +115,7 @@ static int drain_ring(struct vg_cfa_shm *s, uint32_t i, vg_cfa_sink_fn sink, voi
 		if (rc)
 			return rc;
 		tail += k;
+		avail -= k;
 		*n += k;
 	}
 	return 0;

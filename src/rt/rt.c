@@ -6,9 +6,10 @@
  * without pc-table), gcc/clang -fsanitize-coverage=trace-pc and -finstrument-functions. When the
  * program runs under `vigil cfa trace|run` (VIGIL_CFA_SHM names an inherited memfd laid out as in
  * include/vigil/rt.h) each thread appends 32-bit events to its own ring; otherwise every hook
- * returns at once. Hot path: one TLS access, one store, one release store of the head index - no
- * system call and no lock. Full ring: wait for the drainer up to block_ms, then count the loss in
- * the ring and write a VG_RT_GAP marker once space returns, so loss is never silent.
+ * returns at once. Hot path: two TLS loads, one store into the ring and one TLS store - no system
+ * call, no lock, no store to a shared line (head is published once per chunk of VG_RT_CHUNK). Full
+ * ring: wait for the drainer up to block_ms, then count the loss in the ring and write a VG_RT_GAP
+ * marker once space returns, so loss is never silent.
  *
  * This is the one place in vigil with process-global state: the compiler's hooks take no context
  * argument, so the mapping and load base must be reachable from a bare function call.
@@ -35,15 +36,17 @@
 extern const char __executable_start[];
 extern const char __etext[];
 
+/* The fast path touches only cur and stop: store the event at cur, bump cur; cur == stop sends
+ * the event through slow(), which publishes head, checks the drainer's tail and opens the next
+ * chunk (at most `chunk` slots, never past the ring's end or the free space). */
 struct vg_tls {
-	uint32_t *ev;
-	uint64_t head;
-	uint64_t
-		limit; /* head may reach this before the slow path must look at tail; 0 = no ring */
+	uint32_t *cur;
+	uint32_t *stop; /* end of the open chunk; cur == stop == 0: no ring yet */
+	uint32_t *ev;	/* ring slots */
+	uint64_t head0; /* stream position of ev[(head0 & mask)] = start of the open chunk */
 	uint64_t mask;
-	volatile uint64_t *pub; /* &ring->head */
-	uint64_t tail_seen;
 	uint64_t cap;
+	uint32_t chunk;
 	struct vg_rt_ring *ring;
 	uint32_t state;	  /* 0: no ring yet, 1: recording, 2: not recording */
 	uint32_t gap;	  /* events were dropped; emit VG_RT_GAP before the next event */
@@ -61,12 +64,7 @@ static int g_attach_done;
 static NOINSTR void reset_after_fork(void)
 {
 	/* The child must not write into the parent's ring: it claims a fresh one on first use. */
-	tls.cap = 0;
-	tls.limit = 0;
-	tls.head = 0;
-	tls.state = 0;
-	tls.ring = 0;
-	tls.ev = 0;
+	memset(&tls, 0, sizeof(tls));
 }
 
 void __sanitizer_cov_trace_pc(void);
@@ -79,7 +77,7 @@ void __sanitizer_cov_trace_pc_guard(uint32_t *guard);
  * runtime check (guard 0 or the bitmap). Runs once at start-up, before other threads exist; the
  * text pages are writable only for the duration (mprotect, the one place with system calls).
  */
-static NOINSTR void patch_out(const struct vg_rt_shm *shm)
+static NOINSTR uint32_t patch_out(const struct vg_rt_shm *shm)
 {
 	static const uint8_t nop5[5] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 };
 	const struct vg_rt_disable *d =
@@ -109,15 +107,16 @@ static NOINSTR void patch_out(const struct vg_rt_shm *shm)
 		}
 		if (pass == 0) {
 			if (!n)
-				return;
+				return 0;
 			lo &= ~(pg - 1);
 			hi = (hi + pg - 1) & ~(pg - 1);
 			/* RWX, not RW: this very code may share a page with a patched site */
 			if (mprotect((void *)lo, hi - lo, PROT_READ | PROT_WRITE | PROT_EXEC))
-				return;
+				return 0;
 		}
 	}
 	mprotect((void *)lo, hi - lo, PROT_READ | PROT_EXEC);
+	return n;
 }
 
 static NOINSTR void attach(void)
@@ -163,8 +162,9 @@ static NOINSTR void attach(void)
 		g_bmbits = shm->bitmap_bits;
 	}
 	pthread_atfork(0, 0, reset_after_fork);
-	if (shm->ndisable)
-		patch_out(shm);
+	/* every switched-off site patched: the hook need not look at the bitmap */
+	if (shm->ndisable && patch_out(shm) == shm->ndisable)
+		g_bmbits = 0;
 	__atomic_store_n(&g_shm, shm, __ATOMIC_RELEASE);
 }
 
@@ -179,6 +179,24 @@ static NOINSTR uint64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/*
+ * A fresh ring's pages are faulted in now, once per thread, rather than one page fault every
+ * 1024 events during the first lap (measured: that is most of the cost of short traced runs on a
+ * VM, where a fault costs microseconds). The ring is unused at claim time, so writing it is safe.
+ */
+static NOINSTR void prefault(uint32_t *ev, uint64_t n)
+{
+#ifdef MADV_POPULATE_WRITE
+	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE), lo = ((uintptr_t)ev + pg - 1) & ~(pg - 1);
+	uintptr_t hi = ((uintptr_t)(ev + n)) & ~(pg - 1);
+
+	if (hi > lo && !madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE))
+		return;
+#endif
+	for (uint64_t i = 0; i < n; i += 1024)
+		__atomic_store_n(&ev[i], 0, __ATOMIC_RELAXED);
 }
 
 static NOINSTR int claim(struct vg_tls *p, uint32_t kind)
@@ -203,12 +221,13 @@ static NOINSTR int claim(struct vg_tls *p, uint32_t kind)
 		__atomic_fetch_or(&shm->kind, kind, __ATOMIC_RELAXED);
 		__atomic_fetch_add(&shm->nclaimed, 1, __ATOMIC_RELAXED);
 		p->ring = r;
-		p->pub = &r->head;
 		p->ev = vg_rt_ring_events(r);
-		p->head = r->head;
-		p->tail_seen = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
 		p->mask = shm->ring_events - 1;
 		p->cap = shm->ring_events - 1; /* keep one slot for a pending VG_RT_GAP marker */
+		p->chunk = shm->ring_events >= 4 * VG_RT_CHUNK ? VG_RT_CHUNK : shm->ring_events / 4;
+		p->head0 = r->head;
+		p->cur = p->stop = p->ev + (p->head0 & p->mask);
+		prefault(p->ev, shm->ring_events);
 		p->state = 1;
 		return 1;
 	}
@@ -216,10 +235,14 @@ static NOINSTR int claim(struct vg_tls *p, uint32_t kind)
 	return 0;
 }
 
-/* Slow path: no ring yet, or the ring looks full. Returns 1 when the event may be stored. */
-static NOINSTR __attribute__((noinline, cold)) int slow(struct vg_tls *p, uint32_t kind)
+/*
+ * Slow path, once per chunk: no ring yet, or the open chunk is used up. Publishes head, waits for
+ * room if the ring is full (or counts the loss), writes a pending gap marker and opens the next
+ * chunk. Returns the slot for the event, or NULL when it is not recorded.
+ */
+static NOINSTR __attribute__((noinline, cold)) uint32_t *slow(struct vg_tls *p, uint32_t kind)
 {
-	uint64_t deadline = 0;
+	uint64_t deadline = 0, head, used, room, pos;
 	uint32_t spins = 0;
 
 	if (p->state == 0 && !claim(p, kind))
@@ -229,9 +252,13 @@ static NOINSTR __attribute__((noinline, cold)) int slow(struct vg_tls *p, uint32
 	struct vg_rt_ring *r = p->ring;
 	uint64_t size = p->mask + 1;
 
+	head = p->head0 + (uint64_t)(p->cur - (p->ev + (p->head0 & p->mask)));
+	__atomic_store_n(&r->head, head, __ATOMIC_RELEASE);
+	p->head0 = head;
+	p->cur = p->stop = p->ev + (head & p->mask);
 	for (;;) {
-		p->tail_seen = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
-		if (p->head - p->tail_seen < p->cap)
+		used = head - __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
+		if (used < p->cap)
 			break;
 		if (p->starved) {
 			__atomic_fetch_add(&r->lost, 1, __ATOMIC_RELAXED);
@@ -243,46 +270,57 @@ static NOINSTR __attribute__((noinline, cold)) int slow(struct vg_tls *p, uint32
 			deadline = now_ms() + g_shm->block_ms;
 		}
 		sched_yield();
-		if ((++spins & 63) == 0 && now_ms() > deadline) {
+		if ((++spins & 63) == 0 && now_ms() > deadline)
 			p->starved = 1;
-		}
 	}
 	p->starved = 0;
-	p->limit = p->tail_seen + p->cap;
+	room = p->cap - used;
 	if (p->gap) {
-		p->ev[p->head & (size - 1)] = VG_RT_GAP;
-		__atomic_store_n(&r->head, ++p->head, __ATOMIC_RELEASE);
+		/* the slot kept free by cap = size - 1 takes the marker, so ROOM still fits the
+		 * event after it */
+		p->ev[head & p->mask] = VG_RT_GAP;
+		head++;
 		p->gap = 0;
-		/* the slot kept free by cap = size - 1 takes this event */
-		if (p->head - p->tail_seen >= size)
-			return 0;
+		__atomic_store_n(&r->head, head, __ATOMIC_RELEASE);
 	}
-	return 1;
+	pos = head & p->mask;
+	if (room > p->chunk)
+		room = p->chunk;
+	if (room > size - pos)
+		room = size - pos;
+	/* the drainer consumed these slots; zeroing them lets it tell written from unwritten (and
+	 * brings the lines into this core's cache for the stores that follow) */
+	memset(p->ev + pos, 0, (size_t)room * 4);
+	__atomic_store_n(&r->open, head + room, __ATOMIC_RELEASE);
+	p->head0 = head;
+	p->cur = p->ev + pos;
+	p->stop = p->cur + room;
+	return p->cur;
 }
 
-/* A plain store and a release store of head: measured cheaper here than non-temporal stores
- * with batched publication (bench/cfa), and nothing is left unpublished if the thread dies. */
+/* Two TLS loads, one store into the ring, one TLS store: head is published once per chunk, so
+ * the hot path never writes a cache line the drainer polls. Events of a chunk that is still open
+ * when the thread blocks or the process dies are not lost: the chunk was zeroed when it was
+ * opened, so the drainer takes its non-zero slots past the published head (include/vigil/rt.h). */
 static inline HOT void put(uint32_t ev, uint32_t kind)
 {
-	struct vg_tls *p = &tls;
+	uint32_t *c = tls.cur;
 
-	uint64_t h = p->head;
-
-	if (__builtin_expect(h >= p->limit, 0)) {
-		if (!slow(p, kind))
+	if (__builtin_expect(c == tls.stop, 0)) {
+		c = slow(&tls, kind);
+		if (!c)
 			return;
-		h = p->head;
 	}
-	p->ev[h & p->mask] = ev;
-	p->head = ++h;
-	__atomic_store_n(p->pub, h, __ATOMIC_RELEASE);
+	*c = ev;
+	tls.cur = c + 1;
 }
 
 HOT void __sanitizer_cov_trace_pc(void)
 {
 	uintptr_t off = (uintptr_t)__builtin_return_address(0) - g_base;
 
-	if (off < g_bmbits && (g_bitmap[off >> 3] >> (off & 7) & 1))
+	/* g_bmbits is 0 when every switched-off site was patched out */
+	if (__builtin_expect(off < g_bmbits, 0) && (g_bitmap[off >> 3] >> (off & 7) & 1))
 		return;
 	put((uint32_t)off, VG_RT_KIND_PC);
 }

@@ -362,3 +362,26 @@ def test_threads_get_their_own_streams(work, keys, cc):
     assert res["verdict"] == "clean"
     assert len(res["streams"]) == 5, "main thread + 4 workers, one ring each"
     assert all(s["events"] > 0 for s in res["streams"])
+
+
+@pytest.mark.parametrize("cc", ["gcc", "clang", "gcc-func"])
+def test_events_of_a_killed_program_are_kept(work, cc):
+    """The runtime publishes head once per chunk; a program killed mid-chunk (here: within its
+    first chunk, so head is never published) must still leave its last events in the trace."""
+    exe = build(work, "killed", cc)
+    tr = work / f"killed-{cc}.tr"
+    vigil("trace", "-o", tr, "--", exe)
+    _, bs = batches(tr.read_bytes())
+    ev = [x for b in bs for x in struct.unpack_from(f"<{(len(b) - 32) // 4}I", b, 32)]
+    assert ev, "no event of the killed program reached the trace"
+    out = subprocess.run(["nm", "-S", str(exe)], capture_output=True, text=True,
+                         check=True).stdout
+    lo = size = base = None
+    for line in out.splitlines():
+        p = line.split()
+        if len(p) == 4 and p[3] == "doomed":
+            lo, size = int(p[0], 16), int(p[1], 16)
+        if len(p) == 3 and p[2] == "__executable_start":
+            base = int(p[0], 16)
+    last = ev[-1] & 0x3fffffff
+    assert lo - base <= last < lo - base + size, f"last event {last:#x} is not in doomed()"
