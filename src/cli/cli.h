@@ -34,5 +34,6 @@ int cli_fail_err(const struct vg_err *err);
 int cmd_vmi(int argc, char **argv);
 int cmd_ids(int argc, char **argv);
 int cmd_cfa(int argc, char **argv);
+int cmd_sandbox(int argc, char **argv);
 
 #endif

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internal helpers of the sandbox analysis: a bounded line iterator over an artifact held in
+ * memory, bounded reading of a whole artifact, and small string helpers. Not a public API.
+ */
+#ifndef VIGIL_SBX_INT_H
+#define VIGIL_SBX_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vigil/err.h"
+
+struct sbx_lines {
+	const char *p, *end;
+	uint32_t n; /* lines returned so far */
+};
+
+static inline void sbx_lines_init(struct sbx_lines *it, const char *buf, size_t len)
+{
+	it->p = buf;
+	it->end = buf + len;
+	it->n = 0;
+}
+
+/* The next line, NUL-terminated in BUF (cut to CAP - 1 bytes; embedded NULs end it early).
+ * False at the end or after SBX_MAX_LINES lines. */
+bool sbx_next_line(struct sbx_lines *it, char *buf, size_t cap);
+
+/* Reads at most SBX_MAX_FILE bytes of DIR/NAME into a NUL-terminated malloc'd buffer.
+ * -ENOENT (no message) when the file does not exist. */
+int sbx_read_artifact(const char *dir, const char *name, char **buf, size_t *len,
+		      struct vg_err *err);
+
+/* snprintf into a fixed field, never failing. */
+void sbx_copy(char *dst, size_t cap, const char *src);
+
+/* Last path component. */
+const char *sbx_basename(const char *path);
+
+/* Is PATH the sample's own file? Its name inside the environment is either its host file
+ * name or "sample" (the name the system environment's agent gives it). */
+bool sbx_is_self(const char *path, const char *sample_name);
+
+/* Is PATH a place a program writes to survive a reboot (init scripts, rc files, inittab,
+ * crontabs, systemd units, shell profiles)? */
+bool sbx_persist_path(const char *path);
+
+/* Shannon entropy (bits per byte) that content of SIZE bytes must reach to count as
+ * near-random: small files cannot reach 8 bits, so the bar follows log2(size). */
+double sbx_entropy_bar(uint64_t size);
+
+#endif
