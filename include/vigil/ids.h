@@ -84,14 +84,14 @@ struct vg_hook {
  * patch site (jump label, static call, ftrace site, kprobe) holding an instruction the kernel
  * never writes there. */
 struct vg_text_diff {
-	const char *kind;    /* "chunk" or the site kind: "jump-label", "static-call", ... */
-	uint64_t va, len;    /* the chunk or the site */
-	char where[128];     /* symbol+offset at va */
-	char funcs[256];     /* functions overlapping the chunk (first few) */
-	uint64_t branch;     /* a jmp/call in it that leaves kernel text, 0 if none seen */
-	uint64_t target;     /* where that branch goes */
+	const char *kind; /* "chunk" or the site kind: "jump-label", "static-call", ... */
+	uint64_t va, len; /* the chunk or the site */
+	char where[128];  /* symbol+offset at va */
+	char funcs[256];  /* functions overlapping the chunk (first few) */
+	uint64_t branch;  /* a jmp/call in it that leaves kernel text, 0 if none seen */
+	uint64_t target;  /* where that branch goes */
 	char target_sym[128];
-	char owner[64]; /* module whose memory holds target, "(unlisted module memory)", "" */
+	char owner[64];	 /* module whose memory holds target, "(unlisted module memory)", "" */
 	char detail[96]; /* why a site is wrong, e.g. "jmp to a target the kernel did not set" */
 };
 
@@ -149,11 +149,11 @@ struct vg_snapshot {
 	struct vg_text_diff *text_diffs; /* vs the baseline's text ref (vg_ids_gather_text) */
 	size_t ntext_diffs;
 	bool have_text;
-	size_t text_chunks, text_sites; /* chunks compared, dynamic sites masked */
+	size_t text_chunks, text_sites;	   /* chunks compared, dynamic sites masked */
 	struct vg_dispatch_edge *dispatch; /* foreign branches of the syscall dispatchers */
 	size_t ndispatch;
 	bool have_dispatch;
-	size_t dispatch_branches; /* direct branches examined */
+	size_t dispatch_branches;    /* direct branches examined */
 	struct vg_sched_task *sched; /* run queues: each CPU's curr and queued tasks */
 	size_t nsched;
 	bool have_sched;

@@ -35,8 +35,8 @@ struct vg_policy {
 	size_t nsev;
 	char *exes[VG_POLICY_MAX_ITEMS]; /* executables exempt from suspicious-process */
 	size_t nexes;
-	bool new_executables;  /* report executables the baseline has not seen (default on) */
-	uint32_t interval_ms;  /* 0: not set */
+	bool new_executables; /* report executables the baseline has not seen (default on) */
+	uint32_t interval_ms; /* 0: not set */
 	enum vg_on_gone on_gone;
 	uint32_t gone_grace_ms; /* how long watch waits for a vanished guest before on_gone */
 };

@@ -82,7 +82,7 @@ struct sbx_net {
 	uint32_t max_repeat;	      /* sessions to the busiest dst:port (not 22/23/2323) */
 	uint32_t miner_sessions;      /* stratum protocol bytes */
 	uint32_t max_flood;	      /* events to the busiest dst:port */
-	uint32_t dropped; /* events the sinkhole did not log (its own cap) */
+	uint32_t dropped;	      /* events the sinkhole did not log (its own cap) */
 	uint32_t nqnames;
 	char qnames[SBX_MAX_QNAMES][128];
 };
@@ -380,9 +380,9 @@ int sbx_campaign_run(const struct sbx_campaign_opts *o, struct sbx_counts *final
 
 struct sbx_ident {
 	bool is_elf;
-	bool malformed;	  /* an ELF whose headers cannot be used; bad says why */
-	char ftype[24];	  /* "ELF 32-bit LSB", "script", "text", "data", "empty" */
-	int bits;	  /* 32 or 64 */
+	bool malformed; /* an ELF whose headers cannot be used; bad says why */
+	char ftype[24]; /* "ELF 32-bit LSB", "script", "text", "data", "empty" */
+	int bits;	/* 32 or 64 */
 	bool big_endian;
 	uint16_t type;	  /* e_type */
 	uint16_t machine; /* e_machine */
@@ -413,6 +413,5 @@ const char *sbx_machine_name(uint16_t e_machine);
 enum sbx_runnable sbx_ident_runnable(const struct sbx_ident *id, bool interp_present, char *reason,
 				     size_t cap);
 /* ==== end of identification ==== */
-
 
 #endif

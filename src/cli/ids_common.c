@@ -150,9 +150,10 @@ int ids_parse(int argc, char **argv, unsigned allowed, void (*help)(void), struc
 			break;
 		case 'i':
 			if (vg_parse_duration(optarg, &a->interval_ms) || a->interval_ms < 100)
-				return cli_fail("%s: --interval takes a duration of at least 100ms, "
-						"like 500ms, 2s or 1m",
-						argv[0]);
+				return cli_fail(
+					"%s: --interval takes a duration of at least 100ms, "
+					"like 500ms, 2s or 1m",
+					argv[0]);
 			break;
 		case 'S':
 			a->socket = optarg;
@@ -307,8 +308,8 @@ void ids_ctx_free(struct ids_ctx *c)
 	memset(c, 0, sizeof(*c));
 }
 
-int ids_look(struct vmi_guest *g, struct ids_ctx *c, struct vg_findings *f, char *warn,
-	     size_t wlen, struct vg_err *err)
+int ids_look(struct vmi_guest *g, struct ids_ctx *c, struct vg_findings *f, char *warn, size_t wlen,
+	     struct vg_err *err)
 {
 	struct vg_snapshot s;
 	int ret;
@@ -334,8 +335,7 @@ int ids_look(struct vmi_guest *g, struct ids_ctx *c, struct vg_findings *f, char
 	return 0;
 }
 
-char *ids_alert_line(const char *host, const struct vg_finding *x, const char *event,
-		     size_t *len)
+char *ids_alert_line(const char *host, const struct vg_finding *x, const char *event, size_t *len)
 {
 	char *buf = NULL;
 	FILE *m = open_memstream(&buf, len);

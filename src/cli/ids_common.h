@@ -19,11 +19,11 @@
 
 /* Options beyond the guest's, by command. */
 enum {
-	IDS_OPT_CHECKS = 1,   /* --check, --allow-modules, --allow-ports, --policy, --baseline */
-	IDS_OPT_OUT = 2,      /* -o FILE */
-	IDS_OPT_WATCH = 4,    /* --interval, --output */
-	IDS_OPT_SOCKET = 8,   /* --socket */
-	IDS_OPT_POLICY = 16,  /* --policy alone (baseline) */
+	IDS_OPT_CHECKS = 1,  /* --check, --allow-modules, --allow-ports, --policy, --baseline */
+	IDS_OPT_OUT = 2,     /* -o FILE */
+	IDS_OPT_WATCH = 4,   /* --interval, --output */
+	IDS_OPT_SOCKET = 8,  /* --socket */
+	IDS_OPT_POLICY = 16, /* --policy alone (baseline) */
 };
 
 struct ids_args {
@@ -64,11 +64,10 @@ int ids_ctx_init(struct ids_ctx *c, const struct ids_args *a);
 void ids_ctx_free(struct ids_ctx *c);
 
 /* One look: findings into F (empty on entry). WARN gets gather warnings (may be ""). */
-int ids_look(struct vmi_guest *g, struct ids_ctx *c, struct vg_findings *f, char *warn,
-	     size_t wlen, struct vg_err *err);
+int ids_look(struct vmi_guest *g, struct ids_ctx *c, struct vg_findings *f, char *warn, size_t wlen,
+	     struct vg_err *err);
 
 /* Writes an alert for X (EVENT "alert", "resolved" or NULL for scan) as one JSON line. */
-char *ids_alert_line(const char *host, const struct vg_finding *x, const char *event,
-		     size_t *len);
+char *ids_alert_line(const char *host, const struct vg_finding *x, const char *event, size_t *len);
 
 #endif

@@ -211,8 +211,9 @@ static void command(struct server *sv, struct client *c, char *line)
 	else if (line[0]) {
 		char msg[128];
 
-		snprintf(msg, sizeof(msg), "unknown command '%.32s'; try checks, scan, status, "
-					   "subscribe, unsubscribe, quit",
+		snprintf(msg, sizeof(msg),
+			 "unknown command '%.32s'; try checks, scan, status, "
+			 "subscribe, unsubscribe, quit",
 			 line);
 		send_error(c, msg);
 	}
@@ -281,7 +282,8 @@ static int listen_on(const char *path)
 	int fd, ret;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
-		return -!!cli_fail("serve: socket path longer than %zu bytes", sizeof(sa.sun_path) - 1);
+		return -!!cli_fail("serve: socket path longer than %zu bytes",
+				   sizeof(sa.sun_path) - 1);
 	strcpy(sa.sun_path, path);
 	if (lstat(path, &st) == 0) {
 		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -292,7 +294,7 @@ static int listen_on(const char *path)
 			close(probe);
 		if (!S_ISSOCK(st.st_mode) || live)
 			return -!!cli_fail("serve: %s exists and is %s", path,
-					live ? "in use by another server" : "not a socket");
+					   live ? "in use by another server" : "not a socket");
 		unlink(path);
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -367,8 +369,7 @@ int cmd_ids_serve(int argc, char **argv)
 	struct ids_ctx c;
 	int rc;
 
-	rc = ids_parse(argc, argv, IDS_OPT_CHECKS | IDS_OPT_WATCH | IDS_OPT_SOCKET, serve_help,
-		       &a);
+	rc = ids_parse(argc, argv, IDS_OPT_CHECKS | IDS_OPT_WATCH | IDS_OPT_SOCKET, serve_help, &a);
 	if (rc || a.help)
 		goto out_args;
 	rc = ids_ctx_init(&c, &a);

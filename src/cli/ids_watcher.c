@@ -175,8 +175,8 @@ int watcher_ensure_open(struct watcher *w)
 		w->jiffies_va = 0;
 	w->have_jiffies = read_jiffies(w, &w->last_jiffies);
 	w->jiffies_since_ms = watcher_now_ms();
-	other_kernel = w->seen_boot && (strcmp(w->banner, w->g.lx.banner) ||
-					w->text_va != w->g.lx.text_va);
+	other_kernel = w->seen_boot &&
+		       (strcmp(w->banner, w->g.lx.banner) || w->text_va != w->g.lx.text_va);
 	if (w->state == WS_GONE)
 		state_event(w, "returned", VG_SEV_INFO, "the guest's memory source is back", NULL);
 	if (w->reboot_pending) {
@@ -294,7 +294,8 @@ static int look(struct watcher *w, struct vg_findings *f)
 	if (ids_look(&w->g, w->c, f, warn, sizeof(warn), &err)) {
 		vg_findings_free(f);
 		if (++w->errors >= 2) {
-			/* twice in a row: the kernel moved (reboot) or memory is torn; rediscover */
+			/* twice in a row: the kernel moved (reboot) or memory is torn; rediscover
+			 */
 			close_guest(w);
 			if (w->state != WS_UNREADABLE) {
 				w->state = WS_UNREADABLE;

@@ -40,11 +40,11 @@ struct watcher {
 	char banner[256];
 	uint64_t text_va;
 	bool seen_boot, reboot_pending;
-	bool live;	      /* some process (QEMU) mapped the file when it was opened */
+	bool live;		  /* some process (QEMU) mapped the file when it was opened */
 	uint64_t stale_banner_pa; /* the stopped kernel's banner, avoided when rediscovering */
-	bool fresh_pending;   /* rediscovered after a stop: not trusted until its clock moves */
-	uint64_t last_sample; /* ram_sample() at the last tick */
-	int errors; /* consecutive failed looks */
+	bool fresh_pending;	  /* rediscovered after a stop: not trusted until its clock moves */
+	uint64_t last_sample;	  /* ram_sample() at the last tick */
+	int errors;		  /* consecutive failed looks */
 	uint64_t gone_since_ms;
 	uint64_t looks, alerts;
 	vg_watch_emit_fn emit;

@@ -99,8 +99,8 @@ static int source_kind(const char *path, const char *format, enum vg_mem_kind *k
 		else if (!strcmp(format, "lime"))
 			*kind = VG_MEM_LIME;
 		else
-			return vg_errf(err, EINVAL, "--format must be auto, raw, elf or lime, not '%s'",
-				       format);
+			return vg_errf(err, EINVAL,
+				       "--format must be auto, raw, elf or lime, not '%s'", format);
 		return 0;
 	}
 	*kind = VG_MEM_DETECT;

@@ -33,8 +33,8 @@ int vg_sink_open(struct vg_sink *s, const char *spec, struct vg_err *err)
 		return 0;
 	}
 	if (strncmp(spec, "file:", 5) || !spec[5])
-		return vg_errf(err, EINVAL,
-			       "alert output '%s': use stdout, file:PATH or syslog", spec);
+		return vg_errf(err, EINVAL, "alert output '%s': use stdout, file:PATH or syslog",
+			       spec);
 	if (strlen(spec + 5) >= sizeof(s->path))
 		return vg_errf(err, ENAMETOOLONG, "alert file path too long");
 	s->kind = VG_SINK_FILE;
@@ -64,8 +64,7 @@ int vg_sink_write(struct vg_sink *s, const char *line, size_t len, const char *s
 
 	switch (s->kind) {
 	case VG_SINK_STDOUT:
-		if (fwrite(line, 1, len, stdout) != len || putchar('\n') == EOF ||
-		    fflush(stdout)) {
+		if (fwrite(line, 1, len, stdout) != len || putchar('\n') == EOF || fflush(stdout)) {
 			s->failed = s->failed ?: errno ?: EIO;
 			return -s->failed;
 		}

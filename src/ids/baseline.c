@@ -149,9 +149,9 @@ static json_t *to_json(const struct vg_baseline *b)
 	json_object_set_new(root, "modules", str_array(b->modules, b->nmodules));
 	listen = json_array();
 	for (size_t i = 0; listen && i < b->nlisten; i++)
-		json_array_append_new(listen, json_pack("{s:s, s:i, s:s}", "proto",
-							b->listen[i].proto, "port",
-							b->listen[i].port, "addr", b->listen[i].addr));
+		json_array_append_new(
+			listen, json_pack("{s:s, s:i, s:s}", "proto", b->listen[i].proto, "port",
+					  b->listen[i].port, "addr", b->listen[i].addr));
 	json_object_set_new(root, "listen", listen);
 	sct = json_object();
 	for (int k = 0; sct && k < b->nsct; k++)
@@ -210,7 +210,8 @@ static int load_strs(json_t *a, char ***out, size_t *n, bool sorted)
 	*out = calloc(json_array_size(a) + 1, sizeof(char *));
 	if (!*out)
 		return -ENOMEM;
-	json_array_foreach(a, i, v) {
+	json_array_foreach(a, i, v)
+	{
 		if (!json_is_string(v) || json_string_length(v) > 4096)
 			return -EINVAL;
 		(*out)[i] = strdup(json_string_value(v));
@@ -252,7 +253,8 @@ static int from_json(struct vg_baseline *b, json_t *root, struct vg_err *err)
 	b->listen = calloc(json_array_size(listen) + 1, sizeof(*b->listen));
 	if (!b->listen)
 		return vg_errf(err, ENOMEM, "baseline: out of memory");
-	json_array_foreach(listen, i, v) {
+	json_array_foreach(listen, i, v)
+	{
 		struct vg_bl_listen *l = &b->listen[b->nlisten];
 		json_int_t port = json_integer_value(json_object_get(v, "port"));
 
@@ -268,7 +270,8 @@ static int from_json(struct vg_baseline *b, json_t *root, struct vg_err *err)
 	sct = json_object_get(root, "syscall_tables");
 	if (sct && !json_is_object(sct))
 		return vg_errf(err, EINVAL, "baseline syscall_tables is not an object");
-	json_object_foreach(sct, key, v) {
+	json_object_foreach(sct, key, v)
+	{
 		size_t n = 0;
 
 		if (b->nsct == 3)

@@ -55,8 +55,8 @@ static int compare_sct(const struct vg_baseline *b, const struct vg_snapshot *s,
 			vg_json_quote(qw, sizeof(qw), was);
 			vg_json_quote(qn, sizeof(qn), now);
 			vg_json_quote(qo, sizeof(qo), t->e[i].owner);
-			if (vg_finding_add(f, "syscall-hook", VG_SEV_CRITICAL, "T1014", "syscall", id,
-					   sum,
+			if (vg_finding_add(f, "syscall-hook", VG_SEV_CRITICAL, "T1014", "syscall",
+					   id, sum,
 					   "\"table\":\"%s\",\"nr\":%d,\"target\":\"0x%" PRIx64
 					   "\",\"symbol\":%s,\"baseline\":%s,\"owner\":%s",
 					   t->name, t->e[i].nr, t->e[i].target, qn, qw, qo))
@@ -79,8 +79,9 @@ static int new_executables(const struct vg_baseline *b, const struct vg_snapshot
 		snprintf(id, sizeof(id), "%d", t->pid);
 		if (have(f, "suspicious-process", id))
 			continue;
-		snprintf(sum, sizeof(sum), "process %d (%s) runs %s, which no process ran at baseline",
-			 t->pid, t->comm, t->exe);
+		snprintf(sum, sizeof(sum),
+			 "process %d (%s) runs %s, which no process ran at baseline", t->pid,
+			 t->comm, t->exe);
 		vg_json_quote(qe, sizeof(qe), t->exe);
 		vg_json_quote(qc, sizeof(qc), t->comm);
 		if (vg_finding_add(f, "suspicious-process", VG_SEV_LOW, "T1204", "process", id, sum,

@@ -215,8 +215,7 @@ static int suspicious_process(const struct vg_snapshot *s, const struct vg_ids_o
 		 * Multi-call binaries are exempt: busybox names forked applets with prctl (sh's
 		 * argv, comm "ls") and re-execs through /proc/self/exe (comm "exe"), so their
 		 * names say nothing about pretence; their code is the multi-call binary's own. */
-		if (t->exe[0] && !multi_call(t->exe) &&
-		    !comm_matches(t->comm, base_name(t->exe)) &&
+		if (t->exe[0] && !multi_call(t->exe) && !comm_matches(t->comm, base_name(t->exe)) &&
 		    !comm_matches(t->comm, base_name(argv0)) &&
 		    !comm_matches(t->comm, base_name(argv1))) {
 			snprintf(sum, sizeof(sum), "process %d calls itself '%s' but runs %s",

@@ -72,8 +72,9 @@ int vg_parse_duration(const char *s, uint32_t *ms)
 
 enum section { SEC_NONE, SEC_MODULES, SEC_PORTS, SEC_CHECKS, SEC_PROCESSES, SEC_WATCH };
 
-static const char *const section_names[] = { "", "modules", "ports", "checks", "processes",
-					     "watch" };
+static const char *const section_names[] = {
+	"", "modules", "ports", "checks", "processes", "watch"
+};
 
 static const struct vg_ids_check *find_check(const char *id)
 {
@@ -193,18 +194,20 @@ static int pair(struct vg_policy *p, enum section sec, const char *key, char *va
 		if (!strcmp(key, "allow-exe")) {
 			for (int i = 0; i < n && !ret; i++) {
 				if (w[i][0] != '/')
-					return vg_errf(err, EINVAL,
-						       "policy line %d: '%s' is not an absolute path",
-						       line, w[i]);
+					return vg_errf(
+						err, EINVAL,
+						"policy line %d: '%s' is not an absolute path",
+						line, w[i]);
 				ret = push_str(p->exes, &p->nexes, w[i]);
 			}
 			goto done;
 		}
 		if (!strcmp(key, "new-executables")) {
 			if (one_word(w, n, &v) || (strcmp(v, "report") && strcmp(v, "ignore")))
-				return vg_errf(err, EINVAL,
-					       "policy line %d: new-executables is report or ignore",
-					       line);
+				return vg_errf(
+					err, EINVAL,
+					"policy line %d: new-executables is report or ignore",
+					line);
 			p->new_executables = !strcmp(v, "report");
 			return 0;
 		}
@@ -226,8 +229,8 @@ static int pair(struct vg_policy *p, enum section sec, const char *key, char *va
 		}
 		if (!strcmp(key, "on-gone")) {
 			if (one_word(w, n, &v) || (strcmp(v, "wait") && strcmp(v, "exit")))
-				return vg_errf(err, EINVAL, "policy line %d: on-gone is wait or exit",
-					       line);
+				return vg_errf(err, EINVAL,
+					       "policy line %d: on-gone is wait or exit", line);
 			p->on_gone = !strcmp(v, "exit") ? VG_GONE_EXIT : VG_GONE_WAIT;
 			return 0;
 		}
@@ -255,8 +258,7 @@ static char *trim(char *s)
 	return s;
 }
 
-static int parse_line(struct vg_policy *p, enum section *sec, char *s, int line,
-		      struct vg_err *err)
+static int parse_line(struct vg_policy *p, enum section *sec, char *s, int line, struct vg_err *err)
 {
 	char *hash = strchr(s, '#'), *eq;
 

@@ -127,9 +127,8 @@ static void durations(void **state)
 
 static void add(struct vg_findings *f, const char *check, const char *id, const char *ev)
 {
-	assert_int_equal(vg_finding_add(f, check, VG_SEV_MEDIUM, NULL, "process", id, "s", "%s",
-					ev),
-			 0);
+	assert_int_equal(
+		vg_finding_add(f, check, VG_SEV_MEDIUM, NULL, "process", id, "s", "%s", ev), 0);
 }
 
 static void applies_overrides_and_exemptions(void **state)
