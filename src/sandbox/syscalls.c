@@ -59,7 +59,7 @@ static const char *const sleep_calls[] = {
 static const char *const notable_calls[] = {
 	"execve",   "execveat", "kill",	    "tkill",	 "tgkill", "prctl",  "unlink",
 	"unlinkat", "rename",	"renameat", "renameat2", "bind",   "listen", "reboot",
-	"chmod",    "fchmodat", "symlink",  "link",	 "ioctl",  "setsid", NULL,
+	"chmod",    "fchmodat", "symlink",  "link",	 "ioctl",  "setsid", "argv_rename", NULL,
 };
 
 static void add_pid(struct sbx_syscalls *sc, long pid)
@@ -202,6 +202,11 @@ static void one_call(struct sbx_syscalls *sc, long pid, const char *name, const 
 		} else {
 			notable = false;
 		}
+	} else if (!strcmp(name, "argv_rename")) {
+		/* the system agent's record of argv[0] rewritten in place (no syscall does it) */
+		sc->renames++;
+		if (s[0])
+			sbx_copy(sc->new_name, sizeof(sc->new_name), s);
 	} else if (!strcmp(name, "unlink") || !strcmp(name, "unlinkat")) {
 		sc->unlinks++;
 		if (s[0] && (!has_ret || ret == 0) && sbx_is_self(s, sample_name))

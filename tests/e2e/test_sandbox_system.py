@@ -209,6 +209,9 @@ def test_file_changes(image, extra, corpus, tmp_path):
     assert ("deleted", "/tmp/run/selfdel") in [(c, p) for c, p, _, _ in s.files()]
     assert any('prctl(PR_SET_NAME, "kworker/0:1")' in l for l in s.syscalls())
     assert any('unlink("/tmp/run/selfdel") = 0' in l for l in s.syscalls())
+    # argv[0] rewritten in place makes no system call; the agent sees it at exit
+    assert any('argv_rename("[kworker/0:1]", "/tmp/run/selfdel") = 0' in l
+               for l in s.syscalls()), s.syscalls()[-5:]
 
     # the encryptor's note; files it rewrites get their entropy measured
     e = run_one(corpus / "encryptor", tmp_path)

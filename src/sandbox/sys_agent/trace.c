@@ -38,6 +38,8 @@
 struct task {
 	int pid;
 	bool live, in_call, new_stop;
+	bool renamed;	/* an argv rename was logged already */
+	char argv0[64]; /* argv[0] as exec'd (or inherited), "" when unknown */
 	unsigned long nr;
 	char line[LINE_MAX_];
 };
@@ -354,6 +356,38 @@ static struct task *task_add(struct tracer *tr, int pid)
 	return NULL;
 }
 
+/* argv[0] as the process's memory holds it now, from /proc (bounded; "" when unreadable). */
+static void read_argv0(int pid, char *out, size_t n)
+{
+	char p[64];
+	ssize_t r;
+	int fd;
+
+	out[0] = 0;
+	snprintf(p, sizeof(p), "/proc/%d/cmdline", pid);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	r = read(fd, out, n - 1);
+	close(fd);
+	out[r > 0 ? r : 0] = 0;
+}
+
+/* Renaming through argv makes no system call: compare argv[0] with what exec set up, at the
+ * points where the memory is still there (exit, deadline), and log it in strace notation. */
+static void check_argv(struct tracer *tr, struct task *t)
+{
+	char now[64];
+
+	if (t->renamed || !t->argv0[0])
+		return;
+	read_argv0(t->pid, now, sizeof(now));
+	if (!now[0] || !strcmp(now, t->argv0))
+		return;
+	t->renamed = true;
+	buf_printf(tr->log, "%d argv_rename(\"%.60s\", \"%.60s\") = 0\n", t->pid, now, t->argv0);
+}
+
 static void task_gone(struct tracer *tr, struct task *t)
 {
 	if (t->in_call) /* exit, exit_group, or killed inside a call */
@@ -370,8 +404,14 @@ static void on_syscall_stop(struct tracer *tr, struct task *t)
 	if (ptrace(PTRACE_GET_SYSCALL_INFO, t->pid, (void *)sizeof(si), &si) <= 0)
 		return;
 	if (si.op == PTRACE_SYSCALL_INFO_ENTRY) {
+		char tmp[32];
+		const char *name;
+
 		t->nr = (unsigned long)si.entry.nr;
 		t->in_call = true;
+		name = sysname(t->nr, tmp, sizeof(tmp));
+		if (!strcmp(name, "exit") || !strcmp(name, "exit_group"))
+			check_argv(tr, t);
 		format_entry(t, si.entry.args);
 	} else if (si.op == PTRACE_SYSCALL_INFO_EXIT && t->in_call) {
 		t->in_call = false;
@@ -425,7 +465,10 @@ static int on_status(struct tracer *tr, struct task *t, int st)
 		ptrace(PTRACE_GETEVENTMSG, t->pid, NULL, &msg);
 		if (ev == PTRACE_EVENT_FORK || ev == PTRACE_EVENT_VFORK ||
 		    ev == PTRACE_EVENT_CLONE) {
-			task_add(tr, (int)msg);
+			struct task *c = task_find(tr, (int)msg) ?: task_add(tr, (int)msg);
+
+			if (c && !c->argv0[0])
+				memcpy(c->argv0, t->argv0, sizeof(c->argv0));
 		} else if (ev == PTRACE_EVENT_EXEC) {
 			/* A non-leader thread's exec took over the leader's pid: its old id
 			 * vanishes without an exit report. */
@@ -436,6 +479,8 @@ static int on_status(struct tracer *tr, struct task *t, int st)
 			}
 			if (t->pid == tr->main_pid)
 				tr->res->started = true;
+			read_argv0(t->pid, t->argv0, sizeof(t->argv0));
+			t->renamed = false;
 		}
 		return 0;
 	}
@@ -580,6 +625,7 @@ int trace_run(const char *path, unsigned timeout_s, int out_fd, int err_fd, stru
 				res->children_killed++;
 			if (tr.t[i].pid == tr.main_pid)
 				res->main_killed = true;
+			check_argv(&tr, &tr.t[i]);
 			kill(tr.t[i].pid, SIGKILL);
 		}
 		/* reap them; SIGKILL needs no cooperation, so this is quick, but bounded */

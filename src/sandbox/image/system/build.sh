@@ -104,6 +104,12 @@ mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,run,root,var/www,va
 mkdir -p "$root"/etc/{init.d,crontabs}
 chmod 1777 "$root/tmp"
 mkdir -p "$root/tmp/run" # the sample's directory (agent.c)
+# ...holding a device's ordinary data files, as in the container userland, so an encryptor has
+# work to do (build-rootfs.sh seeds the same three)
+for i in $(seq 1 300); do echo "$i,21.$((i % 10)),sensor-$((i % 7)),ok"; done >"$root/tmp/run/readings.csv"
+for i in $(seq 1 200); do echo "note $i: check the pump on the north side before the $i th"; done \
+	>"$root/tmp/run/notes.txt"
+for i in $(seq 1 150); do echo "option_$i = value_$((i * 7))"; done >"$root/tmp/run/settings.conf"
 
 # busybox: the armhf binary with the applet links of the host's (same version and config)
 cp "$pk/bin/busybox" "$root/bin/busybox"
