@@ -2,9 +2,11 @@
 """IDS speed on the default guest (512 MiB, KASLR on), printed as one JSON object.
 
 Figures:
-  look            in-process, per look once the guest is discovered (what watch and serve pay
-                  each interval): every view, every check, kernel text against a baseline
-                  (build/bench/bench_ids; medians)
+  look            in-process, per look once the guest is discovered (build/bench/bench_ids;
+                  medians): look_ms as watch and serve pay it each interval (every view, every
+                  check, kernel text against a baseline, verified text carried between looks),
+                  look_fulltext_ms with the full text comparison a one-shot scan makes,
+                  look_notext_ms without a baseline, symbols_ms/btf_ms the lazy loads
   scan_cli_ms     one-shot `vigil ids scan --baseline` as a process, cache warm (median)
   watch_cpu_pct   CPU of `vigil ids watch --interval 1s --baseline` over WATCH_SECONDS, as a
                   percentage of one core (utime+stime from /proc)

@@ -164,14 +164,14 @@ struct vg_snapshot {
 
 int vg_ids_gather(struct vg_linux *lx, struct vg_snapshot *s, struct vg_err *err);
 /* The socket part of gathering (gather_net.c). */
-void vg_ids_gather_net(struct vg_linux *lx, const struct btf *btf, struct vg_snapshot *s);
+void vg_ids_gather_net(struct vg_linux *lx, struct vg_snapshot *s);
 /* Ftrace ops and kprobes (gather_hooks.c); needs the module list gathered first. */
-void vg_ids_gather_hooks(struct vg_linux *lx, const struct btf *btf, struct vg_snapshot *s);
+void vg_ids_gather_hooks(struct vg_linux *lx, struct vg_snapshot *s);
 void vg_ids_snapshot_free(struct vg_snapshot *s);
 /* The deeper views, called by vg_ids_gather (the module list and hooks gathered first). */
 void vg_ids_gather_dispatch(struct vg_linux *lx, struct vg_snapshot *s);
-void vg_ids_gather_sched(struct vg_linux *lx, const struct btf *btf, struct vg_snapshot *s);
-void vg_ids_gather_modscan(struct vg_linux *lx, const struct btf *btf, struct vg_snapshot *s);
+void vg_ids_gather_sched(struct vg_linux *lx, struct vg_snapshot *s);
+void vg_ids_gather_modscan(struct vg_linux *lx, struct vg_snapshot *s);
 
 enum vg_severity { VG_SEV_INFO, VG_SEV_LOW, VG_SEV_MEDIUM, VG_SEV_HIGH, VG_SEV_CRITICAL };
 

@@ -61,10 +61,28 @@ json_t *vg_text_ref_to_json(const struct vg_text_ref *r);
 int vg_text_ref_from_json(const json_t *j, struct vg_text_ref *out, struct vg_err *err);
 void vg_text_ref_free(struct vg_text_ref *r);
 
+/*
+ * Repeated looks (watch, serve, scan's confirming look) keep a host-side copy of the text as
+ * it was when a full comparison last found it clean. While the guest's text is byte-identical
+ * to that copy, nothing can have been patched, so the look costs one memcmp instead of the
+ * site walk and the keyed rehash; any difference falls back to the full comparison. The copy
+ * is the verifier's own memory, never the guest's.
+ */
+struct vg_text_cache {
+	uint8_t *copy; /* NULL until a full comparison found the text clean */
+	uint64_t start, end, text_va;
+	const struct vg_text_ref *base; /* the reference the copy was verified against */
+	uint64_t fast, full;		/* looks answered from the copy; clean full comparisons */
+};
+void vg_text_cache_free(struct vg_text_cache *c);
+
 /* Rehashes with BASE's key and records in S the differing chunks (with the functions in them
  * and any branch out of kernel text found there) and the dynamic sites holding something the
  * kernel does not write. Call after vg_ids_gather (it uses the snapshot's module list and
  * hooks). Returns 0 or a negative errno; a slide mismatch is 0 with a gather_errors note. */
 int vg_ids_gather_text(struct vg_linux *lx, const struct vg_text_ref *base, struct vg_snapshot *s);
+/* The same with CACHE (may be NULL) carried from one look to the next. */
+int vg_ids_gather_text_cached(struct vg_linux *lx, const struct vg_text_ref *base,
+			      struct vg_text_cache *cache, struct vg_snapshot *s);
 
 #endif

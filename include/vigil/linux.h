@@ -109,6 +109,7 @@ struct vg_linux {
 	const char *symbols_file, *btf_file;
 	uint64_t core_sym[VG_CORE_SYMS]; /* vg_core_sym_names' addresses, 0 when absent */
 	char cache_dir[1024];		 /* where discovery caches live; "" when disabled */
+	struct vg_btf_memo *btf_memo;	 /* BTF answers for this build (btfmemo.c) */
 };
 
 struct vg_linux_opts {
@@ -133,6 +134,13 @@ const char *vg_linux_sym_near(struct vg_linux *lx, uint64_t addr, uint64_t *off)
 struct btf *vg_linux_btf(struct vg_linux *lx, struct vg_err *err);
 /* Makes the full symbol table available (count, iteration); 0 or negative errno. */
 int vg_linux_load_symbols(struct vg_linux *lx, struct vg_err *err);
+
+/* Member offsets and sizes from the kernel's BTF (as vg_btf_offset/vg_btf_sizeof), memoised
+ * per build in the discovery cache so a warm run answers without parsing BTF at all. */
+int32_t vg_linux_btf_offset(struct vg_linux *lx, const char *type, const char *path);
+int64_t vg_linux_btf_sizeof(struct vg_linux *lx, const char *type, const char *path);
+/* Does the memo hold answers for this kernel's BTF (so BTF need not be parsed up front)? */
+bool vg_linux_btf_memo_loaded(struct vg_linux *lx);
 
 /* Kernel virtual → physical through the direct map or the page tables. */
 int vg_linux_read(struct vg_linux *lx, uint64_t va, void *buf, size_t len);

@@ -305,6 +305,7 @@ void ids_ctx_free(struct ids_ctx *c)
 	vg_policy_free(&c->policy);
 	if (c->have_baseline)
 		vg_baseline_free(&c->baseline);
+	vg_text_cache_free(&c->text_cache);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -319,7 +320,7 @@ int ids_look(struct vmi_guest *g, struct ids_ctx *c, struct vg_findings *f, char
 	if (ret)
 		return ret;
 	if (c->have_baseline && c->baseline.text)
-		vg_ids_gather_text(&g->lx, c->baseline.text, &s);
+		vg_ids_gather_text_cached(&g->lx, c->baseline.text, &c->text_cache, &s);
 	if (c->have_baseline && strcmp(c->baseline.release, s.release))
 		snprintf(warn, wlen, "baseline was recorded on kernel %s, the guest runs %s; ",
 			 c->baseline.release, s.release);

@@ -11,6 +11,7 @@
 #include "vigil/ids.h"
 #include "vigil/ids_baseline.h"
 #include "vigil/ids_policy.h"
+#include "vigil/ids_text.h"
 #include "vmi_open.h"
 
 #define IDS_MAX_ONLY 32
@@ -56,7 +57,8 @@ struct ids_ctx {
 	char **mods; /* merged module allowlist, NULL-terminated */
 	uint16_t *ports;
 	size_t nports;
-	char last_warning[1024]; /* the last gather warning, so watch reports each once */
+	char last_warning[1024];	 /* the last gather warning, so watch reports each once */
+	struct vg_text_cache text_cache; /* verified kernel text between looks */
 };
 
 /* Loads the policy and baseline and merges the allowlists; prints and returns EXIT_ERROR. */

@@ -152,6 +152,27 @@ int vg_ids_check_modimg(const struct vg_snapshot *s, struct vg_findings *f)
 				   q, m->mod, m->base, m->size, state[m->state]))
 			return -1;
 	}
+	/* the other direction: a listed module with no struct module image in module memory is
+	 * a list entry that is not a loaded module (planted, or a struct outside module space) */
+	if (!s->have_modscan || s->nmodimg >= VG_IDS_MAX_MODIMG)
+		return 0;
+	for (size_t k = 0; k < s->modules.n; k++) {
+		const struct vg_module *m = &s->modules.v[k];
+		char q[128], sum[256];
+
+		if ((m->state && !strcmp(m->state, "Unformed")) || vg_ids_modimg_has(s, m->addr))
+			continue;
+		vg_json_quote(q, sizeof(q), m->name);
+		snprintf(sum, sizeof(sum),
+			 "module %s is on the module list but no struct module for it is in module "
+			 "memory",
+			 m->name);
+		if (vg_finding_add(f, "hidden-module", VG_SEV_HIGH, "T1014", "module", m->name, sum,
+				   "\"module\":%s,\"struct_module\":\"0x%" PRIx64
+				   "\",\"seen_in\":[\"module_list\"],\"missing_from\":[\"memory\"]",
+				   q, m->addr))
+			return -1;
+	}
 	return 0;
 }
 

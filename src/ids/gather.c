@@ -11,8 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <bpf/btf.h>
-
 #include "gather_int.h"
 
 #define XA_MAX_NODES 65536
@@ -93,19 +91,19 @@ static void walk_xa(struct idr_walk *w, uint64_t entry, int depth)
 	add_pid(w, entry);
 }
 
-static void gather_pids(struct vg_linux *lx, const struct btf *btf, struct vg_snapshot *s)
+static void gather_pids(struct vg_linux *lx, struct vg_snapshot *s)
 {
 	struct idr_walk w = { .lx = lx, .s = s };
-	int32_t head_off = vg_btf_offset(btf, "pid_namespace", "idr.idr_rt.xa_head");
-	int32_t upid_nr = vg_btf_offset(btf, "upid", "nr");
-	int64_t slots_sz = vg_btf_sizeof(btf, "xa_node", "slots");
+	int32_t head_off = vg_linux_btf_offset(lx, "pid_namespace", "idr.idr_rt.xa_head");
+	int32_t upid_nr = vg_linux_btf_offset(lx, "upid", "nr");
+	int64_t slots_sz = vg_linux_btf_sizeof(lx, "xa_node", "slots");
 	uint64_t ns, head;
 
-	w.slots_off = vg_btf_offset(btf, "xa_node", "slots");
-	w.shift_off = vg_btf_offset(btf, "xa_node", "shift");
-	w.pid_nr_off = vg_btf_offset(btf, "pid", "numbers");
-	w.pid_tasks_off = vg_btf_offset(btf, "pid", "tasks");
-	w.task_pid_links_off = vg_btf_offset(btf, "task_struct", "pid_links");
+	w.slots_off = vg_linux_btf_offset(lx, "xa_node", "slots");
+	w.shift_off = vg_linux_btf_offset(lx, "xa_node", "shift");
+	w.pid_nr_off = vg_linux_btf_offset(lx, "pid", "numbers");
+	w.pid_tasks_off = vg_linux_btf_offset(lx, "pid", "tasks");
+	w.task_pid_links_off = vg_linux_btf_offset(lx, "task_struct", "pid_links");
 	w.nslots = slots_sz > 0 ? (int)(slots_sz / 8) : 0;
 	if (head_off < 0 || upid_nr < 0 || w.slots_off < 0 || w.shift_off < 0 || w.pid_nr_off < 0 ||
 	    w.pid_tasks_off < 0 || w.task_pid_links_off < 0 || w.nslots < 1 || w.nslots > 256 ||
@@ -127,13 +125,13 @@ static void gather_pids(struct vg_linux *lx, const struct btf *btf, struct vg_sn
 	s->have_pids = true;
 }
 
-static void gather_kset(struct vg_linux *lx, const struct btf *btf, struct vg_snapshot *s)
+static void gather_kset(struct vg_linux *lx, struct vg_snapshot *s)
 {
-	int32_t list_off = vg_btf_offset(btf, "kset", "list");
-	int32_t entry_off = vg_btf_offset(btf, "kobject", "entry");
-	int32_t name_off = vg_btf_offset(btf, "kobject", "name");
-	int32_t mk_kobj = vg_btf_offset(btf, "module_kobject", "kobj");
-	int32_t mk_mod = vg_btf_offset(btf, "module_kobject", "mod");
+	int32_t list_off = vg_linux_btf_offset(lx, "kset", "list");
+	int32_t entry_off = vg_linux_btf_offset(lx, "kobject", "entry");
+	int32_t name_off = vg_linux_btf_offset(lx, "kobject", "name");
+	int32_t mk_kobj = vg_linux_btf_offset(lx, "module_kobject", "kobj");
+	int32_t mk_mod = vg_linux_btf_offset(lx, "module_kobject", "mod");
 	uint64_t kset, head, cur;
 	size_t cap = 0, steps;
 
@@ -180,13 +178,13 @@ static void gather_kset(struct vg_linux *lx, const struct btf *btf, struct vg_sn
 		vg_ids_note(s, "module kset list does not end");
 }
 
-static void gather_netdevs(struct vg_linux *lx, const struct btf *btf, struct vg_snapshot *s)
+static void gather_netdevs(struct vg_linux *lx, struct vg_snapshot *s)
 {
-	int32_t head_off = vg_btf_offset(btf, "net", "dev_base_head");
-	int32_t list_off = vg_btf_offset(btf, "net_device", "dev_list");
-	int32_t name_off = vg_btf_offset(btf, "net_device", "name");
-	int32_t flags_off = vg_btf_offset(btf, "net_device", "flags");
-	int32_t promisc_off = vg_btf_offset(btf, "net_device", "promiscuity");
+	int32_t head_off = vg_linux_btf_offset(lx, "net", "dev_base_head");
+	int32_t list_off = vg_linux_btf_offset(lx, "net_device", "dev_list");
+	int32_t name_off = vg_linux_btf_offset(lx, "net_device", "name");
+	int32_t flags_off = vg_linux_btf_offset(lx, "net_device", "flags");
+	int32_t promisc_off = vg_linux_btf_offset(lx, "net_device", "promiscuity");
 	uint64_t net, head, cur;
 	size_t steps;
 
@@ -280,15 +278,15 @@ static void gather_sct(struct vg_linux *lx, struct vg_snapshot *s, const char *n
 int vg_ids_gather(struct vg_linux *lx, struct vg_snapshot *s, struct vg_err *err)
 {
 	struct vg_task_opts to = { .threads = true };
-	struct btf *btf;
 	int ret;
 
 	memset(s, 0, sizeof(*s));
 	snprintf(s->release, sizeof(s->release), "%s", lx->release);
 	s->mod_lo = VG_MODULES_LO;
 	s->mod_hi = VG_MODULES_HI;
-	btf = vg_linux_btf(lx, err);
-	if (!btf)
+	/* BTF is parsed only for questions the per-build memo cannot answer; without a memo,
+	 * make sure it parses now, so a kernel without BTF is one clear error */
+	if (!vg_linux_btf_memo_loaded(lx) && !vg_linux_btf(lx, err))
 		return -err->code;
 	if (vg_linux_load_symbols(lx, err))
 		return -err->code;
@@ -300,17 +298,17 @@ int vg_ids_gather(struct vg_linux *lx, struct vg_snapshot *s, struct vg_err *err
 		vg_ids_snapshot_free(s);
 		return ret;
 	}
-	gather_pids(lx, btf, s);
-	gather_kset(lx, btf, s);
-	gather_netdevs(lx, btf, s);
-	vg_ids_gather_net(lx, btf, s);
-	vg_ids_gather_hooks(lx, btf, s);
+	gather_pids(lx, s);
+	gather_kset(lx, s);
+	gather_netdevs(lx, s);
+	vg_ids_gather_net(lx, s);
+	vg_ids_gather_hooks(lx, s);
 	gather_sct(lx, s, "sys_call_table", "__x64_sys_");
 	gather_sct(lx, s, "ia32_sys_call_table", "__ia32_");
 	gather_sct(lx, s, "x32_sys_call_table", "__x64_sys_");
 	vg_ids_gather_dispatch(lx, s);
-	vg_ids_gather_sched(lx, btf, s);
-	vg_ids_gather_modscan(lx, btf, s);
+	vg_ids_gather_sched(lx, s);
+	vg_ids_gather_modscan(lx, s);
 	return 0;
 }
 

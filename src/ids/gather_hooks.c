@@ -9,8 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <bpf/btf.h>
-
 #include "vigil/ids.h"
 
 #define MAX_OPS 256
@@ -43,12 +41,11 @@ static struct vg_hook *new_hook(struct vg_snapshot *s)
 }
 
 /* Names of the functions in an ftrace filter hash (first few, as evidence). */
-static void hash_targets(struct vg_linux *lx, const struct btf *btf, uint64_t hash, char *out,
-			 size_t len)
+static void hash_targets(struct vg_linux *lx, uint64_t hash, char *out, size_t len)
 {
-	int32_t bits_off = vg_btf_offset(btf, "ftrace_hash", "size_bits");
-	int32_t bk_off = vg_btf_offset(btf, "ftrace_hash", "buckets");
-	int32_t ip_off = vg_btf_offset(btf, "ftrace_func_entry", "ip");
+	int32_t bits_off = vg_linux_btf_offset(lx, "ftrace_hash", "size_bits");
+	int32_t bk_off = vg_linux_btf_offset(lx, "ftrace_hash", "buckets");
+	int32_t ip_off = vg_linux_btf_offset(lx, "ftrace_func_entry", "ip");
 	uint64_t bits, buckets;
 	size_t used = 0;
 
@@ -79,12 +76,12 @@ static void hash_targets(struct vg_linux *lx, const struct btf *btf, uint64_t ha
 	}
 }
 
-static void gather_ftrace(struct vg_linux *lx, const struct btf *btf, struct vg_snapshot *s)
+static void gather_ftrace(struct vg_linux *lx, struct vg_snapshot *s)
 {
-	int32_t func = vg_btf_offset(btf, "ftrace_ops", "func");
-	int32_t next = vg_btf_offset(btf, "ftrace_ops", "next");
-	int32_t fhash = vg_btf_offset(btf, "ftrace_ops", "func_hash");
-	int32_t filt = vg_btf_offset(btf, "ftrace_ops_hash", "filter_hash");
+	int32_t func = vg_linux_btf_offset(lx, "ftrace_ops", "func");
+	int32_t next = vg_linux_btf_offset(lx, "ftrace_ops", "next");
+	int32_t fhash = vg_linux_btf_offset(lx, "ftrace_ops", "func_hash");
+	int32_t filt = vg_linux_btf_offset(lx, "ftrace_ops_hash", "filter_hash");
 	uint64_t head, end, ops;
 
 	if (func < 0 || next < 0 || fhash < 0 || filt < 0 ||
@@ -102,7 +99,7 @@ static void gather_ftrace(struct vg_linux *lx, const struct btf *btf, struct vg_
 		sym_of(lx, h->handler, h->handler_sym, sizeof(h->handler_sym));
 		if (!vg_as_read_u64(&lx->kas, ops + fhash, &fh) && kptr(fh) &&
 		    !vg_as_read_u64(&lx->kas, fh + filt, &hash))
-			hash_targets(lx, btf, hash, h->target, sizeof(h->target));
+			hash_targets(lx, hash, h->target, sizeof(h->target));
 		if (vg_as_read_u64(&lx->kas, ops + next, &ops))
 			return;
 	}
@@ -130,12 +127,12 @@ static void add_kprobe(struct vg_linux *lx, struct vg_snapshot *s, uint64_t kp, 
 	sym_of(lx, h->handler, h->handler_sym, sizeof(h->handler_sym));
 }
 
-static void gather_kprobes(struct vg_linux *lx, const struct btf *btf, struct vg_snapshot *s)
+static void gather_kprobes(struct vg_linux *lx, struct vg_snapshot *s)
 {
-	int32_t addr = vg_btf_offset(btf, "kprobe", "addr");
-	int32_t pre = vg_btf_offset(btf, "kprobe", "pre_handler");
-	int32_t post = vg_btf_offset(btf, "kprobe", "post_handler");
-	int32_t list = vg_btf_offset(btf, "kprobe", "list");
+	int32_t addr = vg_linux_btf_offset(lx, "kprobe", "addr");
+	int32_t pre = vg_linux_btf_offset(lx, "kprobe", "pre_handler");
+	int32_t post = vg_linux_btf_offset(lx, "kprobe", "post_handler");
+	int32_t list = vg_linux_btf_offset(lx, "kprobe", "list");
 	uint64_t table, aggr = 0;
 
 	if (addr < 0 || pre < 0 || post < 0 || list < 0 || vg_linux_sym(lx, "kprobe_table", &table))
@@ -170,13 +167,13 @@ static void gather_kprobes(struct vg_linux *lx, const struct btf *btf, struct vg
 	}
 }
 
-void vg_ids_gather_hooks(struct vg_linux *lx, const struct btf *btf, struct vg_snapshot *s)
+void vg_ids_gather_hooks(struct vg_linux *lx, struct vg_snapshot *s)
 {
 	s->hooks = calloc(VG_IDS_MAX_HOOKS, sizeof(*s->hooks));
 	if (!s->hooks)
 		return;
-	gather_ftrace(lx, btf, s);
-	gather_kprobes(lx, btf, s);
+	gather_ftrace(lx, s);
+	gather_kprobes(lx, s);
 	for (size_t i = 0; i < s->nhooks; i++) {
 		struct vg_hook *h = &s->hooks[i];
 

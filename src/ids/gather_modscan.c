@@ -23,8 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <bpf/btf.h>
-
 #include "gather_int.h"
 
 #define MODSCAN_MAX_BYTES (512ull << 20)
@@ -101,10 +99,10 @@ static int scan_leaf(uint64_t va, uint64_t pa, uint64_t size, void *ctx)
 	return 0;
 }
 
-void vg_ids_gather_modscan(struct vg_linux *lx, const struct btf *btf, struct vg_snapshot *s)
+void vg_ids_gather_modscan(struct vg_linux *lx, struct vg_snapshot *s)
 {
-	int32_t mkobj = vg_btf_offset(btf, "module", "mkobj");
-	int32_t mk_mod = vg_btf_offset(btf, "module_kobject", "mod");
+	int32_t mkobj = vg_linux_btf_offset(lx, "module", "mkobj");
+	int32_t mk_mod = vg_linux_btf_offset(lx, "module_kobject", "mod");
 	struct modscan m = { .lx = lx, .s = s };
 	int ret;
 

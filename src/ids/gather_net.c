@@ -11,8 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <bpf/btf.h>
-
 #include "vigil/ids.h"
 
 #define MAX_BUCKETS (1u << 20)
@@ -61,13 +59,12 @@ static void add_listen(struct vg_snapshot *s, struct vg_linux *lx, const struct 
 	}
 }
 
-static void gather_tcp(struct vg_linux *lx, const struct btf *btf, struct vg_snapshot *s,
-		       const struct skoff *o)
+static void gather_tcp(struct vg_linux *lx, struct vg_snapshot *s, const struct skoff *o)
 {
-	int32_t mask_off = vg_btf_offset(btf, "inet_hashinfo", "lhash2_mask");
-	int32_t l2_off = vg_btf_offset(btf, "inet_hashinfo", "lhash2");
-	int32_t head_off = vg_btf_offset(btf, "inet_listen_hashbucket", "nulls_head");
-	int64_t bsz = vg_btf_sizeof(btf, "inet_listen_hashbucket", NULL);
+	int32_t mask_off = vg_linux_btf_offset(lx, "inet_hashinfo", "lhash2_mask");
+	int32_t l2_off = vg_linux_btf_offset(lx, "inet_hashinfo", "lhash2");
+	int32_t head_off = vg_linux_btf_offset(lx, "inet_listen_hashbucket", "nulls_head");
+	int64_t bsz = vg_linux_btf_sizeof(lx, "inet_listen_hashbucket", NULL);
 	uint64_t hi, lhash2;
 	uint32_t mask;
 
@@ -101,13 +98,12 @@ static void gather_tcp(struct vg_linux *lx, const struct btf *btf, struct vg_sna
 	}
 }
 
-static void gather_udp(struct vg_linux *lx, const struct btf *btf, struct vg_snapshot *s,
-		       const struct skoff *o)
+static void gather_udp(struct vg_linux *lx, struct vg_snapshot *s, const struct skoff *o)
 {
-	int32_t hash_off = vg_btf_offset(btf, "udp_table", "hash");
-	int32_t mask_off = vg_btf_offset(btf, "udp_table", "mask");
-	int32_t head_off = vg_btf_offset(btf, "udp_hslot", "head");
-	int64_t ssz = vg_btf_sizeof(btf, "udp_hslot", NULL);
+	int32_t hash_off = vg_linux_btf_offset(lx, "udp_table", "hash");
+	int32_t mask_off = vg_linux_btf_offset(lx, "udp_table", "mask");
+	int32_t head_off = vg_linux_btf_offset(lx, "udp_hslot", "head");
+	int64_t ssz = vg_linux_btf_sizeof(lx, "udp_hslot", NULL);
 	uint64_t t, hash;
 	uint32_t mask;
 
@@ -130,15 +126,15 @@ static void gather_udp(struct vg_linux *lx, const struct btf *btf, struct vg_sna
 }
 
 /* Owner: the task whose file table holds a socket file pointing at the sock. */
-static void find_owners(struct vg_linux *lx, const struct btf *btf, struct vg_snapshot *s)
+static void find_owners(struct vg_linux *lx, struct vg_snapshot *s)
 {
-	int32_t files = vg_btf_offset(btf, "task_struct", "files");
-	int32_t fdt = vg_btf_offset(btf, "files_struct", "fdt");
-	int32_t maxfds = vg_btf_offset(btf, "fdtable", "max_fds");
-	int32_t fdarr = vg_btf_offset(btf, "fdtable", "fd");
-	int32_t fop = vg_btf_offset(btf, "file", "f_op");
-	int32_t priv = vg_btf_offset(btf, "file", "private_data");
-	int32_t sock_sk = vg_btf_offset(btf, "socket", "sk");
+	int32_t files = vg_linux_btf_offset(lx, "task_struct", "files");
+	int32_t fdt = vg_linux_btf_offset(lx, "files_struct", "fdt");
+	int32_t maxfds = vg_linux_btf_offset(lx, "fdtable", "max_fds");
+	int32_t fdarr = vg_linux_btf_offset(lx, "fdtable", "fd");
+	int32_t fop = vg_linux_btf_offset(lx, "file", "f_op");
+	int32_t priv = vg_linux_btf_offset(lx, "file", "private_data");
+	int32_t sock_sk = vg_linux_btf_offset(lx, "socket", "sk");
 	uint64_t sops;
 
 	if (files < 0 || fdt < 0 || maxfds < 0 || fdarr < 0 || fop < 0 || priv < 0 || sock_sk < 0 ||
@@ -176,16 +172,16 @@ static void find_owners(struct vg_linux *lx, const struct btf *btf, struct vg_sn
 	}
 }
 
-void vg_ids_gather_net(struct vg_linux *lx, const struct btf *btf, struct vg_snapshot *s)
+void vg_ids_gather_net(struct vg_linux *lx, struct vg_snapshot *s)
 {
 	struct skoff o = {
-		.nulls_node = vg_btf_offset(btf, "sock_common", "skc_nulls_node"),
-		.node = vg_btf_offset(btf, "sock_common", "skc_node"),
-		.num = vg_btf_offset(btf, "sock_common", "skc_num"),
-		.family = vg_btf_offset(btf, "sock_common", "skc_family"),
-		.state = vg_btf_offset(btf, "sock_common", "skc_state"),
-		.rcv_saddr = vg_btf_offset(btf, "sock_common", "skc_rcv_saddr"),
-		.v6_rcv_saddr = vg_btf_offset(btf, "sock_common", "skc_v6_rcv_saddr"),
+		.nulls_node = vg_linux_btf_offset(lx, "sock_common", "skc_nulls_node"),
+		.node = vg_linux_btf_offset(lx, "sock_common", "skc_node"),
+		.num = vg_linux_btf_offset(lx, "sock_common", "skc_num"),
+		.family = vg_linux_btf_offset(lx, "sock_common", "skc_family"),
+		.state = vg_linux_btf_offset(lx, "sock_common", "skc_state"),
+		.rcv_saddr = vg_linux_btf_offset(lx, "sock_common", "skc_rcv_saddr"),
+		.v6_rcv_saddr = vg_linux_btf_offset(lx, "sock_common", "skc_v6_rcv_saddr"),
 	};
 
 	if (o.nulls_node < 0 || o.node < 0 || o.num < 0 || o.family < 0 || o.state < 0 ||
@@ -196,8 +192,8 @@ void vg_ids_gather_net(struct vg_linux *lx, const struct btf *btf, struct vg_sna
 	s->listen = calloc(VG_IDS_MAX_LISTEN, sizeof(*s->listen));
 	if (!s->listen)
 		return;
-	gather_tcp(lx, btf, s, &o);
-	gather_udp(lx, btf, s, &o);
-	find_owners(lx, btf, s);
+	gather_tcp(lx, s, &o);
+	gather_udp(lx, s, &o);
+	find_owners(lx, s);
 	s->have_listen = true;
 }

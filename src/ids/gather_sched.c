@@ -14,8 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <bpf/btf.h>
-
 #include "gather_int.h"
 
 #define MAX_CPUS 8192
@@ -148,43 +146,44 @@ static void walk_rt(struct sched_walk *w, uint64_t rq)
 	}
 }
 
-static bool layout(struct sched_walk *w, const struct btf *btf)
+static bool layout(struct sched_walk *w)
 {
-	int64_t qsz = vg_btf_sizeof(btf, "rt_prio_array", "queue");
+	struct vg_linux *lx = w->lx;
+	int64_t qsz = vg_linux_btf_sizeof(lx, "rt_prio_array", "queue");
 
-	w->rq_curr = vg_btf_offset(btf, "rq", "curr");
-	w->rq_idle = vg_btf_offset(btf, "rq", "idle");
-	w->rq_cfs = vg_btf_offset(btf, "rq", "cfs");
-	w->rq_rt = vg_btf_offset(btf, "rq", "rt");
-	w->cfs_timeline = vg_btf_offset(btf, "cfs_rq", "tasks_timeline");
-	w->cfs_curr = vg_btf_offset(btf, "cfs_rq", "curr");
-	w->se_run_node = vg_btf_offset(btf, "sched_entity", "run_node");
-	w->se_my_q = vg_btf_offset(btf, "sched_entity", "my_q");
-	w->task_se = vg_btf_offset(btf, "task_struct", "se");
-	w->rt_active_queue = vg_btf_offset(btf, "rt_rq", "active");
-	w->rt_se_run_list = vg_btf_offset(btf, "sched_rt_entity", "run_list");
-	w->rt_se_my_q = vg_btf_offset(btf, "sched_rt_entity", "my_q");
-	w->task_rt = vg_btf_offset(btf, "task_struct", "rt");
-	if (w->rt_active_queue >= 0 && vg_btf_offset(btf, "rt_prio_array", "queue") >= 0)
-		w->rt_active_queue += vg_btf_offset(btf, "rt_prio_array", "queue");
+	w->rq_curr = vg_linux_btf_offset(lx, "rq", "curr");
+	w->rq_idle = vg_linux_btf_offset(lx, "rq", "idle");
+	w->rq_cfs = vg_linux_btf_offset(lx, "rq", "cfs");
+	w->rq_rt = vg_linux_btf_offset(lx, "rq", "rt");
+	w->cfs_timeline = vg_linux_btf_offset(lx, "cfs_rq", "tasks_timeline");
+	w->cfs_curr = vg_linux_btf_offset(lx, "cfs_rq", "curr");
+	w->se_run_node = vg_linux_btf_offset(lx, "sched_entity", "run_node");
+	w->se_my_q = vg_linux_btf_offset(lx, "sched_entity", "my_q");
+	w->task_se = vg_linux_btf_offset(lx, "task_struct", "se");
+	w->rt_active_queue = vg_linux_btf_offset(lx, "rt_rq", "active");
+	w->rt_se_run_list = vg_linux_btf_offset(lx, "sched_rt_entity", "run_list");
+	w->rt_se_my_q = vg_linux_btf_offset(lx, "sched_rt_entity", "my_q");
+	w->task_rt = vg_linux_btf_offset(lx, "task_struct", "rt");
+	if (w->rt_active_queue >= 0 && vg_linux_btf_offset(lx, "rt_prio_array", "queue") >= 0)
+		w->rt_active_queue += vg_linux_btf_offset(lx, "rt_prio_array", "queue");
 	else
 		w->rt_active_queue = -1;
 	w->rt_nqueues = qsz > 0 && qsz / 16 <= RT_MAX_PRIO ? (int)(qsz / 16) : 0;
 	/* rb_root_cached begins with the rb_root; rb_node is {parent_color, right, left} */
 	return w->rq_curr >= 0 && w->rq_idle >= 0 && w->rq_cfs >= 0 && w->cfs_timeline >= 0 &&
 	       w->cfs_curr >= 0 && w->se_run_node >= 0 && w->task_se >= 0 &&
-	       vg_btf_offset(btf, "rb_node", "rb_right") == 8 &&
-	       vg_btf_offset(btf, "rb_node", "rb_left") == 16;
+	       vg_linux_btf_offset(lx, "rb_node", "rb_right") == 8 &&
+	       vg_linux_btf_offset(lx, "rb_node", "rb_left") == 16;
 }
 
-void vg_ids_gather_sched(struct vg_linux *lx, const struct btf *btf, struct vg_snapshot *s)
+void vg_ids_gather_sched(struct vg_linux *lx, struct vg_snapshot *s)
 {
 	struct sched_walk w = { .lx = lx, .s = s };
 	uint64_t runqueues, offsets, online, nr_sym;
 	uint32_t nr_cpus;
 	bool rt;
 
-	if (!layout(&w, btf) || vg_linux_sym(lx, "runqueues", &runqueues) ||
+	if (!layout(&w) || vg_linux_sym(lx, "runqueues", &runqueues) ||
 	    vg_linux_sym(lx, "__per_cpu_offset", &offsets) ||
 	    vg_linux_sym(lx, "__cpu_online_mask", &online) ||
 	    vg_linux_sym(lx, "nr_cpu_ids", &nr_sym)) {

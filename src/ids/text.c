@@ -328,7 +328,44 @@ static int compare(struct vg_linux *lx, const struct vg_text_ref *base, struct v
 	return 0;
 }
 
+void vg_text_cache_free(struct vg_text_cache *c)
+{
+	free(c->copy);
+	memset(c, 0, sizeof(*c));
+}
+
+static bool cache_matches(const struct vg_text_cache *c, const struct vg_text_ref *base,
+			  const struct vg_linux *lx, uint64_t start, uint64_t end,
+			  const uint8_t *text)
+{
+	return c && c->copy && c->base == base && c->text_va == lx->text_va && c->start == start &&
+	       c->end == end && !memcmp(c->copy, text, end - start);
+}
+
+/* A full comparison that found nothing: remember the text it verified. */
+static void cache_store(struct vg_text_cache *c, const struct vg_text_ref *base,
+			const struct vg_linux *lx, uint64_t start, uint64_t end,
+			const uint8_t *text)
+{
+	uint8_t *p = realloc(c->copy, end - start);
+
+	if (!p)
+		return;
+	memcpy(p, text, end - start);
+	c->copy = p;
+	c->start = start;
+	c->end = end;
+	c->text_va = lx->text_va;
+	c->base = base;
+}
+
 int vg_ids_gather_text(struct vg_linux *lx, const struct vg_text_ref *base, struct vg_snapshot *s)
+{
+	return vg_ids_gather_text_cached(lx, base, NULL, s);
+}
+
+int vg_ids_gather_text_cached(struct vg_linux *lx, const struct vg_text_ref *base,
+			      struct vg_text_cache *cache, struct vg_snapshot *s)
 {
 	struct text_sites ts;
 	uint64_t start, end;
@@ -357,6 +394,14 @@ int vg_ids_gather_text(struct vg_linux *lx, const struct vg_text_ref *base, stru
 		vg_ids_note(s, "kernel text unreadable");
 		return 0;
 	}
+	if (cache_matches(cache, base, lx, start, end, text)) {
+		/* byte for byte the text a full comparison found clean: nothing to report */
+		cache->fast++;
+		s->text_chunks = base->n;
+		s->have_text = true;
+		free(copy);
+		return 0;
+	}
 	ret = text_sites_collect(lx, start, end, &ts);
 	if (ret) {
 		free(copy);
@@ -365,6 +410,16 @@ int vg_ids_gather_text(struct vg_linux *lx, const struct vg_text_ref *base, stru
 	}
 	ret = compare(lx, base, s, &ts, text);
 	s->have_text = !ret;
+	if (cache) {
+		/* copying 15 MB costs more than it saves a one-shot scan that looks once: keep the
+		 * copy from the second full comparison on (watch, serve, a confirming look) */
+		if (!ret && s->ntext_diffs == 0 && cache->full++ > 0) {
+			cache_store(cache, base, lx, start, end, text);
+		} else if (ret || s->ntext_diffs) {
+			free(cache->copy);
+			cache->copy = NULL;
+		}
+	}
 	text_sites_free(&ts);
 	free(copy);
 	return ret;

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <bpf/btf.h>
 #include <sodium.h>
 
 #include "gather_int.h"
@@ -146,14 +145,13 @@ static int static_calls(struct vg_linux *lx, uint64_t start, uint64_t end, struc
 
 /* ftrace's records of every patchable call site: ftrace_pages_start -> struct ftrace_page
  * {next, records, index, ...}, records being `index` struct dyn_ftrace {ip, ...}. */
-static int ftrace_sites(struct vg_linux *lx, const struct btf *btf, uint64_t start, uint64_t end,
-			struct text_sites *ts)
+static int ftrace_sites(struct vg_linux *lx, uint64_t start, uint64_t end, struct text_sites *ts)
 {
-	int32_t next = vg_btf_offset(btf, "ftrace_page", "next");
-	int32_t recs = vg_btf_offset(btf, "ftrace_page", "records");
-	int32_t index = vg_btf_offset(btf, "ftrace_page", "index");
-	int32_t ip = vg_btf_offset(btf, "dyn_ftrace", "ip");
-	int64_t rsz = vg_btf_sizeof(btf, "dyn_ftrace", NULL);
+	int32_t next = vg_linux_btf_offset(lx, "ftrace_page", "next");
+	int32_t recs = vg_linux_btf_offset(lx, "ftrace_page", "records");
+	int32_t index = vg_linux_btf_offset(lx, "ftrace_page", "index");
+	int32_t ip = vg_linux_btf_offset(lx, "dyn_ftrace", "ip");
+	int64_t rsz = vg_linux_btf_sizeof(lx, "dyn_ftrace", NULL);
 	uint64_t pg, caller, total = 0;
 	int ret = 0, n = 0;
 
@@ -202,11 +200,11 @@ static int ftrace_sites(struct vg_linux *lx, const struct btf *btf, uint64_t sta
 
 /* Registered ftrace_ops: their trampolines may be called from ftrace sites, their funcs from
  * ftrace_call. Whether an ops belongs to a module is the hook view's question. */
-static int ftrace_ops(struct vg_linux *lx, const struct btf *btf, struct text_sites *ts)
+static int ftrace_ops(struct vg_linux *lx, struct text_sites *ts)
 {
-	int32_t func = vg_btf_offset(btf, "ftrace_ops", "func");
-	int32_t next = vg_btf_offset(btf, "ftrace_ops", "next");
-	int32_t tramp = vg_btf_offset(btf, "ftrace_ops", "trampoline");
+	int32_t func = vg_linux_btf_offset(lx, "ftrace_ops", "func");
+	int32_t next = vg_linux_btf_offset(lx, "ftrace_ops", "next");
+	int32_t tramp = vg_linux_btf_offset(lx, "ftrace_ops", "trampoline");
 	uint64_t head, end, ops;
 	int ret = 0;
 
@@ -234,13 +232,12 @@ static int ftrace_ops(struct vg_linux *lx, const struct btf *btf, struct text_si
  * start of a struct optimized_kprobe whose optinsn.copied_insn holds the next four bytes. */
 #define KPROBE_FLAG_OPTIMIZED 4
 
-static int kprobes(struct vg_linux *lx, const struct btf *btf, uint64_t start, uint64_t end,
-		   struct text_sites *ts)
+static int kprobes(struct vg_linux *lx, uint64_t start, uint64_t end, struct text_sites *ts)
 {
-	int32_t addr_off = vg_btf_offset(btf, "kprobe", "addr");
-	int32_t opcode_off = vg_btf_offset(btf, "kprobe", "opcode");
-	int32_t flags_off = vg_btf_offset(btf, "kprobe", "flags");
-	int32_t copied_off = vg_btf_offset(btf, "optimized_kprobe", "optinsn.copied_insn");
+	int32_t addr_off = vg_linux_btf_offset(lx, "kprobe", "addr");
+	int32_t opcode_off = vg_linux_btf_offset(lx, "kprobe", "opcode");
+	int32_t flags_off = vg_linux_btf_offset(lx, "kprobe", "flags");
+	int32_t copied_off = vg_linux_btf_offset(lx, "optimized_kprobe", "optinsn.copied_insn");
 	uint64_t table;
 
 	if (vg_linux_sym(lx, "kprobe_table", &table))
@@ -300,21 +297,20 @@ void text_sites_free(struct text_sites *ts)
 int text_sites_collect(struct vg_linux *lx, uint64_t start, uint64_t end, struct text_sites *ts)
 {
 	struct vg_err err = { 0 };
-	const struct btf *btf = vg_linux_btf(lx, &err);
 	int ret;
 
 	memset(ts, 0, sizeof(*ts));
-	if (!btf || vg_linux_load_symbols(lx, &err))
+	if (vg_linux_load_symbols(lx, &err))
 		return -ENOENT;
 	ret = jump_labels(lx, start, end, ts);
 	if (!ret)
 		ret = static_calls(lx, start, end, ts);
 	if (!ret)
-		ret = ftrace_sites(lx, btf, start, end, ts);
+		ret = ftrace_sites(lx, start, end, ts);
 	if (!ret)
-		ret = ftrace_ops(lx, btf, ts);
+		ret = ftrace_ops(lx, ts);
 	if (!ret)
-		ret = kprobes(lx, btf, start, end, ts);
+		ret = kprobes(lx, start, end, ts);
 	if (ret) {
 		text_sites_free(ts);
 		return ret;

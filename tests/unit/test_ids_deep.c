@@ -117,6 +117,42 @@ static void module_image_missing_from_list_and_sysfs(void **state)
 	vg_findings_free(&f);
 }
 
+static void listed_module_without_image(void **state)
+{
+	struct vg_module mods[2] = {
+		{ .addr = 0xffffffffc0001000, .name = "dummy", .state = "Live" },
+		{ .addr = 0xffffffffc0400000, .name = "fake", .state = "Live" }
+	};
+	struct vg_kobj_module kobjs[2] = { { .name = "dummy", .mod = 0xffffffffc0001000 },
+					   { .name = "fake", .mod = 0xffffffffc0400000 } };
+	struct vg_mod_image img[1] = { { .mod = 0xffffffffc0001000, .name = "dummy" } };
+	struct vg_snapshot s;
+	struct vg_findings f;
+
+	base(&s);
+	s.modules.v = mods;
+	s.modules.n = 2;
+	s.kobjs = kobjs;
+	s.nkobjs = 2;
+	s.have_kobjs = true;
+	s.modimg = img;
+	s.nmodimg = 1;
+	s.have_modscan = true;
+	assert_int_equal(run(&s, "hidden-module", &f), 1);
+	assert_string_equal(f.v[0].target_id, "fake");
+	assert_non_null(strstr(f.v[0].evidence, "\"missing_from\":[\"memory\"]"));
+	vg_findings_free(&f);
+	/* a module still being loaded has no complete image yet */
+	mods[1].state = "Unformed";
+	assert_int_equal(run(&s, "hidden-module", &f), 0);
+	vg_findings_free(&f);
+	/* an incomplete scan says nothing */
+	mods[1].state = "Live";
+	s.have_modscan = false;
+	assert_int_equal(run(&s, "hidden-module", &f), 0);
+	vg_findings_free(&f);
+}
+
 static void dispatcher_and_text(void **state)
 {
 	struct vg_dispatch_edge e[1] = { { .func = "x64_sys_call",
@@ -191,6 +227,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(scheduled_task_missing_from_every_list),
 		cmocka_unit_test(module_image_missing_from_list_and_sysfs),
+		cmocka_unit_test(listed_module_without_image),
 		cmocka_unit_test(dispatcher_and_text),
 		cmocka_unit_test(text_ref_json_round_trip),
 	};

@@ -473,6 +473,7 @@ int vg_linux_open(struct vg_linux *lx, struct vg_mem *mem, const struct vg_linux
 
 void vg_linux_close(struct vg_linux *lx)
 {
+	vg_btfmemo_free(lx);
 	vg_kallsyms_free(&lx->ksyms);
 	if (lx->btf)
 		btf__free(lx->btf);

@@ -15,4 +15,8 @@ void vg_lxcache_set_dir(struct vg_linux *lx, const struct vg_linux_opts *opts);
 int vg_ksymcache_load(struct vg_linux *lx);
 void vg_ksymcache_store(const struct vg_linux *lx);
 
+/* The BTF memo (btfmemo.c): written to the cache when new answers were added. */
+void vg_btfmemo_save(struct vg_linux *lx);
+void vg_btfmemo_free(struct vg_linux *lx);
+
 #endif

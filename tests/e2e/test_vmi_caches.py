@@ -1,5 +1,6 @@
-"""The decoded-kallsyms cache: written on first use, reused only for the same table in guest
-memory, and never trusted over guest memory (a corrupted or foreign file is ignored)."""
+"""The per-build caches beside discovery's: decoded kallsyms and the BTF memo. Each is written
+on first use, reused only for the same kernel build in guest memory, and never trusted over
+guest memory (a damaged file is ignored)."""
 import json
 import os
 
@@ -47,3 +48,28 @@ def test_damaged_cache_is_ignored(guest, run_vigil, cache_env, tmp_path, damage)
         data[16] ^= 0xff  # the recorded _text
     f.write_bytes(bytes(data))
     assert addrs(run_vigil, guest, cache_env) == cold
+
+
+def scan_findings(run_vigil, g, env):
+    rc, out, err = run_vigil("ids", "scan", "-j", "--vm", g.mem_path, env=env)
+    assert rc == 1, (rc, err)
+    return sorted((a["check"], a["target"]["id"], json.dumps(a["evidence"], sort_keys=True))
+                  for a in map(json.loads, out.splitlines()))
+
+
+def test_btf_memo_answers_like_btf(guest, run_vigil, cache_env, tmp_path):
+    """The second scan answers its layout questions from the memo; the findings, which read
+    guest structures through those offsets, must be the same, and a damaged memo is ignored."""
+    guest.run("ip link set vg-dummy0 promisc on")
+    try:
+        cold = scan_findings(run_vigil, guest, cache_env)
+        memo = list((tmp_path / "vigil" / "discovery").glob("btfmemo-*"))
+        assert len(memo) == 1 and memo[0].stat().st_size > 32 + 16 * 50
+        assert scan_findings(run_vigil, guest, cache_env) == cold
+        data = bytearray(memo[0].read_bytes())
+        data[40] ^= 0x08  # the first answer's value
+        memo[0].write_bytes(bytes(data))
+        assert scan_findings(run_vigil, guest, cache_env) == cold
+    finally:
+        guest.run("ip link set vg-dummy0 promisc off")
+    assert [c for c, _, _ in cold] == ["promisc-interface"]
