@@ -129,3 +129,20 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_sep("-", "guest boot times under TCG (start to shell)")
         for desc, secs in _boot_times:
             terminalreporter.write_line(f"{secs:7.1f} s  {desc}")
+
+
+SANDBOX_BUILDERS = [REPO / "src" / "sandbox" / "image" / "build-rootfs.sh",
+                    REPO / "src" / "sandbox" / "image" / "system" / "build.sh"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def sandbox_images(request):
+    """The sandbox's ARM userland and system image, built (or found in the cache: a fraction of
+    a second) with network access before any sandbox test runs vigil in a namespace without an
+    uplink, where a first build could not download Debian's packages."""
+    if not any("test_sandbox" in str(item.fspath) for item in request.session.items):
+        return
+    for script in SANDBOX_BUILDERS:
+        r = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=1800)
+        if r.returncode != 0:
+            pytest.fail(f"{script} failed: {r.stderr[-3000:]}")
