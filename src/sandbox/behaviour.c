@@ -37,7 +37,9 @@ const struct sbx_bhv_info sbx_bhv_table[SBX_B__COUNT] = {
 	[SBX_B_FORK] = { "fork", "T1106", 2, "created processes" },
 	[SBX_B_EXEC] = { "exec", "T1059", 5, "executed programs" },
 	[SBX_B_KILL] = { "kill", "T1562.001", 10, "signalled processes outside its own tree" },
-	[SBX_B_RENAME] = { "rename", "T1036.004", 10, "renamed its process (prctl, or argv where the environment can see it)" },
+	[SBX_B_RENAME] = { "rename", "T1036.004", 10,
+			   "renamed its process (prctl, or argv where the environment can see "
+			   "it)" },
 	[SBX_B_SERVICE_STOP] = { "service-stop", "T1489", 25,
 				 "a service answering before the run did not answer after it" },
 	[SBX_B_RESOURCE] = { "resource-hijack", "T1496", 10,

@@ -57,9 +57,9 @@ static const char *const sleep_calls[] = {
 	NULL,
 };
 static const char *const notable_calls[] = {
-	"execve",   "execveat", "kill",	    "tkill",	 "tgkill", "prctl",  "unlink",
-	"unlinkat", "rename",	"renameat", "renameat2", "bind",   "listen", "reboot",
-	"chmod",    "fchmodat", "symlink",  "link",	 "ioctl",  "setsid", "argv_rename", NULL,
+	"execve",  "execveat", "kill",	    "tkill",  "tgkill",	     "prctl",  "unlink", "unlinkat",
+	"rename",  "renameat", "renameat2", "bind",   "listen",	     "reboot", "chmod",	 "fchmodat",
+	"symlink", "link",     "ioctl",	    "setsid", "argv_rename", NULL,
 };
 
 static void add_pid(struct sbx_syscalls *sc, long pid)
