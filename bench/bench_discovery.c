@@ -14,29 +14,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "vigil/linux.h"
 #include "vigil/lxobj.h"
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_d);
-	return v[n / 2];
-}
 
 /* One full `vigil vmi ps`: open, discover, walk; returns ms or -1. */
 static double one_ps(const char *path, const char *cache, size_t *ntasks)

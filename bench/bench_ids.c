@@ -25,28 +25,8 @@
 #include "vigil/ids.h"
 #include "vigil/ids_baseline.h"
 #include "vigil/ids_text.h"
+#include "bench_util.h"
 #include "vigil/linux.h"
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_d);
-	return v[n / 2];
-}
 
 /* One look; returns ms, or -1 on failure. */
 static double look(struct vg_linux *lx, const struct vg_text_ref *ref, struct vg_text_cache *tc,
