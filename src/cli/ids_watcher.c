@@ -117,23 +117,51 @@ static bool read_jiffies(struct watcher *w, uint64_t *j)
 	return w->jiffies_va && vg_linux_read(&w->g.lx, w->jiffies_va, j, sizeof(*j)) == 0;
 }
 
-/* The kernel we read stopped (reboot, or crash): rediscover, and accept a kernel only once its
- * clock is seen moving (confirm_fresh), so the stopped image left in RAM is not taken again. */
-static void kernel_stopped(struct watcher *w, const char *why)
+/* Stop trusting the kernel we read: rediscover, prefer a kernel other than this one, and
+ * accept whatever is found only once its clock is seen moving (confirm_fresh), so a stopped
+ * image left in RAM is not taken again. The state event goes out once per outage. */
+static void kernel_lost(struct watcher *w, const char *summary, const char *why)
 {
-	w->stale_banner_pa = w->g.lx.banner_pa;
+	if (w->open) {
+		w->stale_banner_pa = w->g.lx.banner_pa;
+		w->stale_text_va = w->g.lx.text_va;
+		w->stale_jiffies = w->last_jiffies;
+		w->stale_have_jiffies = w->have_jiffies;
+	}
 	close_guest(w);
-	vg_watch_clear(&w->w, w->emit, w->emit_ctx);
 	w->reboot_pending = true;
-	w->state = WS_UNREADABLE;
-	state_event(w, "unreadable", VG_SEV_MEDIUM, "the guest's kernel stopped; waiting for it",
-		    why);
+	if (w->state != WS_UNREADABLE) {
+		w->state = WS_UNREADABLE;
+		state_event(w, "unreadable", VG_SEV_MEDIUM, summary, why);
+	}
 }
 
-static void confirm_fresh(struct watcher *w)
+/* The kernel we read stopped (its clock went backwards, or stood still while memory kept
+ * changing): a reboot or a crash. Its findings belonged to that boot. */
+static void kernel_stopped(struct watcher *w, const char *why)
 {
+	vg_watch_clear(&w->w, w->emit, w->emit_ctx);
+	kernel_lost(w, "the guest's kernel stopped; waiting for it", why);
+	w->stale_have_jiffies = false; /* whatever runs next is another boot */
+}
+
+/* The rediscovered kernel's clock moved (now at j): it is live. The kernel we lost, found
+ * again with its clock going on, was only unreadable for a while; anything else is a new
+ * boot, whose findings are alerted afresh. */
+static void confirm_fresh(struct watcher *w, uint64_t j)
+{
+	bool same = w->stale_have_jiffies && w->g.lx.banner_pa == w->stale_banner_pa &&
+		    w->g.lx.text_va == w->stale_text_va && j >= w->stale_jiffies;
+
 	w->fresh_pending = false;
 	w->stale_banner_pa = 0;
+	w->stale_have_jiffies = false;
+	if (same) {
+		state_event(w, "readable", VG_SEV_INFO, "the guest's kernel can be read again",
+			    NULL);
+		return;
+	}
+	vg_watch_clear(&w->w, w->emit, w->emit_ctx);
 	state_event(w, "rebooted", VG_SEV_MEDIUM, "the guest rebooted", w->g.lx.banner);
 }
 
@@ -223,11 +251,19 @@ static uint64_t ram_sample(struct watcher *w)
 	return h;
 }
 
+/* Did the clock go from last_jiffies (read at jiffies_since_ms) to j as a clock can? */
+static bool plausible_step(const struct watcher *w, uint64_t j, uint64_t now)
+{
+	return j >= w->last_jiffies &&
+	       j - w->last_jiffies <= now - w->jiffies_since_ms + WATCHER_JIFFY_SLACK;
+}
+
 /*
  * False when the guest went away or its kernel stopped (closed; rediscovered next tick).
  * Jiffies standing still mean one of two things, told apart by RAM: unchanged, the guest is
  * paused; changing, the kernel we read has stopped while something else runs — a reboot, with
- * the new kernel elsewhere in memory.
+ * the new kernel elsewhere in memory. Jiffies going backwards or leaping ahead are not a
+ * clock at all: the kernel's memory is being overwritten.
  */
 static bool check_liveness(struct watcher *w)
 {
@@ -235,6 +271,7 @@ static bool check_liveness(struct watcher *w)
 	uint64_t j, sample, now = watcher_now_ms();
 	bool stood_still;
 
+	w->clock_moved = false;
 	if (stat(w->a->vmi.vm, &st)) {
 		went_away(w, strerror(errno));
 		return false;
@@ -245,16 +282,25 @@ static bool check_liveness(struct watcher *w)
 	}
 	if (!read_jiffies(w, &j))
 		return true; /* the look below will tell whether the kernel is readable */
-	if (w->have_jiffies && j < w->last_jiffies) {
-		kernel_stopped(w, "the kernel's clock went backwards");
+	if (w->have_jiffies && !plausible_step(w, j, now)) {
+		if (w->fresh_pending) {
+			close_guest(w); /* not a live kernel after all: rediscover next tick */
+			return false;
+		}
+		if (j < w->last_jiffies)
+			kernel_stopped(w, "the kernel's clock went backwards");
+		else
+			kernel_lost(w, "the guest's kernel cannot be read",
+				    "the kernel's clock leapt ahead of wall time");
 		return false;
 	}
 	sample = ram_sample(w);
 	if (!w->have_jiffies || j != w->last_jiffies) {
 		if (w->fresh_pending)
-			confirm_fresh(w);
+			confirm_fresh(w, j);
 		else if (w->state == WS_PAUSED)
 			state_event(w, "resumed", VG_SEV_INFO, "the guest runs again", NULL);
+		w->clock_moved = w->have_jiffies;
 		w->state = WS_RUNNING;
 		w->last_jiffies = j;
 		w->have_jiffies = true;
@@ -286,6 +332,20 @@ static bool check_liveness(struct watcher *w)
 	return true;
 }
 
+/* May what the looks of this tick showed be committed? Only if the kernel was alive around
+ * them (see ids_watcher.h): a paused guest, a kernel without a readable clock symbol, or a
+ * clock that moved since the last tick and is still where a clock could be after the looks. */
+static bool seen_alive(struct watcher *w)
+{
+	uint64_t j;
+
+	if (!w->jiffies_va || w->state == WS_PAUSED)
+		return true;
+	if (!w->clock_moved || !read_jiffies(w, &j))
+		return false;
+	return plausible_step(w, j, watcher_now_ms());
+}
+
 static int look(struct watcher *w, struct vg_findings *f)
 {
 	struct vg_err err = { 0 };
@@ -294,14 +354,9 @@ static int look(struct watcher *w, struct vg_findings *f)
 	if (ids_look(&w->g, w->c, f, warn, sizeof(warn), &err)) {
 		vg_findings_free(f);
 		if (++w->errors >= 2) {
-			/* twice in a row: the kernel moved (reboot) or memory is torn; rediscover
-			 */
-			close_guest(w);
-			if (w->state != WS_UNREADABLE) {
-				w->state = WS_UNREADABLE;
-				state_event(w, "unreadable", VG_SEV_MEDIUM,
-					    "the guest's kernel cannot be read", err.msg);
-			}
+			/* twice in a row: the kernel moved (reboot) or memory is torn */
+			w->errors = 0;
+			kernel_lost(w, "the guest's kernel cannot be read", err.msg);
 		}
 		return -EIO;
 	}
@@ -337,7 +392,8 @@ int watcher_tick(struct watcher *w)
 			vg_findings_free(&a);
 			return 0;
 		}
-		ret = vg_watch_commit(&w->w, &a, &b, w->emit, w->emit_ctx);
+		/* a change is believed only from a kernel seen alive around both looks */
+		ret = seen_alive(w) ? vg_watch_commit(&w->w, &a, &b, w->emit, w->emit_ctx) : 0;
 	} else {
 		ret = vg_watch_commit(&w->w, &a, &a, w->emit, w->emit_ctx);
 	}

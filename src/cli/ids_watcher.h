@@ -2,7 +2,8 @@
 /*
  * The watch loop's body, shared by `ids watch` and `ids serve`: one tick looks at the guest
  * and emits what changed — findings appearing ("alert") and clearing ("resolved"), and the
- * guest's own state ("state" events: paused, resumed, gone, returned, rebooted, unreadable).
+ * guest's own state ("state" events: paused, resumed, gone, returned, rebooted, unreadable,
+ * readable).
  * It never exits on the guest's account: a vanished or unreadable guest is reported and
  * retried each tick; only the policy's on-gone=exit ends the loop.
  *
@@ -11,7 +12,17 @@
  * same mean it is paused (an idle tickless guest can leave jiffies alone for a while, hence
  * the grace); jiffies that stand still while RAM changes, or go backwards, mean the kernel we
  * read stopped and another runs: a reboot, confirmed once the rediscovered kernel's clock
- * moves.
+ * moves. Two failed looks in a row are treated the same way (a reboot often tears memory
+ * before the clock has stood still long enough to tell), except that the kernel's findings
+ * are kept: when the same kernel is found again with its clock going on, it was only
+ * unreadable for a while ("readable"), not rebooted.
+ *
+ * A kernel's memory is overwritten from the moment its guest resets, seconds before its clock
+ * has stood still long enough to call it stopped, and a look then reads garbage that looks
+ * like tampering. So what a look shows is committed (alerted or resolved) only when the
+ * kernel was seen alive around it: its clock moved since the last tick and was still moving
+ * plausibly (forwards, no faster than 1000 Hz) after the look — or the guest is paused, its
+ * memory frozen. Otherwise the look is kept back and the next tick decides.
  */
 #ifndef VIGIL_CLI_IDS_WATCHER_H
 #define VIGIL_CLI_IDS_WATCHER_H
@@ -22,6 +33,9 @@
 #include "vigil/ids_watch.h"
 
 #define WATCHER_PAUSE_MS 3000
+/* No kernel ticks faster than 1000 Hz: a clock running ahead of wall time by more than this
+ * slack (in jiffies) is not a clock but memory being overwritten. */
+#define WATCHER_JIFFY_SLACK 1000
 #define WATCHER_SAMPLE_PAGES 256
 
 enum watcher_state { WS_START, WS_RUNNING, WS_PAUSED, WS_GONE, WS_UNREADABLE };
@@ -37,11 +51,15 @@ struct watcher {
 	ino_t ino;
 	uint64_t jiffies_va, last_jiffies, jiffies_since_ms;
 	bool have_jiffies;
+	bool clock_moved; /* at this tick's liveness check, since the last tick's */
 	char banner[256];
 	uint64_t text_va;
 	bool seen_boot, reboot_pending;
 	bool live;		  /* some process (QEMU) mapped the file when it was opened */
 	uint64_t stale_banner_pa; /* the stopped kernel's banner, avoided when rediscovering */
+	uint64_t stale_text_va;	  /* ... its text address, and the last clock read from it: */
+	uint64_t stale_jiffies;	  /* the same kernel found again with its clock going on was */
+	bool stale_have_jiffies;  /* unreadable for a while, it did not reboot */
 	bool fresh_pending;	  /* rediscovered after a stop: not trusted until its clock moves */
 	uint64_t last_sample;	  /* ram_sample() at the last tick */
 	int errors;		  /* consecutive failed looks */
