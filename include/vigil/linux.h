@@ -37,9 +37,11 @@ extern const char *const vg_core_sym_names[VG_CORE_SYMS];
 #define VG_PATH_MAX 1024
 
 struct vg_ksym {
-	uint64_t addr;
+	uint64_t addr;	   /* read through vg_ksym_addr(): relative to bias when slides */
 	uint32_t name_off; /* into vg_kallsyms.names */
 	char type;	   /* kallsyms type letter: T, t, D, d, R, r, B, b, ... */
+	uint8_t slides;	   /* addr is relative to vg_kallsyms.bias (a table cached per build) */
+	uint8_t pad[2];
 };
 
 struct vg_kallsyms {
@@ -52,6 +54,9 @@ struct vg_kallsyms {
 	uint64_t relative_base;
 	bool absolute_percpu;
 	uint64_t token_off; /* offset of kallsyms_token_table in the parsed image */
+	uint64_t bias;	    /* added to the address of every symbol that slides */
+	void *map;	    /* when set, syms, names and hash live in this mapping */
+	size_t map_len;
 };
 
 /* Struct member offsets (bytes) vigil reads; -1 when the kernel lacks the member. */
@@ -157,6 +162,9 @@ int vg_kallsyms_parse(struct vg_kallsyms *ks, const uint8_t *img, size_t len, ui
 		      size_t hint, struct vg_err *err);
 /* FNV-1a 64 over bytes (cache keys and build fingerprints). */
 uint64_t vg_fnv64(const void *p, size_t n, uint64_t h);
+/* A fast non-cryptographic 64-bit hash over 8-byte words in four independent lanes (several
+ * times FNV's speed on megabytes): damaged-file checks and table fingerprints. */
+uint64_t vg_fasthash64(const void *p, size_t n, uint64_t seed);
 #define VG_FNV64_INIT 0xcbf29ce484222325ull
 int vg_kallsyms_from_text(struct vg_kallsyms *ks, const char *text, size_t len, uint64_t slide,
 			  struct vg_err *err);
@@ -167,6 +175,10 @@ int vg_kallsyms_fingerprint(const uint8_t *img, size_t len, size_t hint, uint64_
 int vg_kallsyms_build_index(struct vg_kallsyms *ks);
 const struct vg_ksym *vg_kallsyms_lookup(const struct vg_kallsyms *ks, const char *name);
 const struct vg_ksym *vg_kallsyms_near(const struct vg_kallsyms *ks, uint64_t addr);
+static inline uint64_t vg_ksym_addr(const struct vg_kallsyms *ks, const struct vg_ksym *s)
+{
+	return s->slides ? s->addr + ks->bias : s->addr;
+}
 static inline const char *vg_ksym_name(const struct vg_kallsyms *ks, const struct vg_ksym *s)
 {
 	return ks->names + s->name_off;

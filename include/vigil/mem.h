@@ -73,6 +73,10 @@ int vg_mem_read(struct vg_mem *m, uint64_t pa, void *buf, size_t len);
 
 /* Zero-copy: a pointer to LEN bytes at PA when they lie inside one range, else NULL. */
 const uint8_t *vg_mem_ptr(struct vg_mem *m, uint64_t pa, size_t len);
+/* Like vg_mem_ptr, for a large range about to be read whole: its pages are mapped in one
+ * step (MADV_POPULATE_READ) instead of a fault per few pages, which on a virtualised host
+ * costs more than reading them. Falls back to plain vg_mem_ptr behaviour. */
+const uint8_t *vg_mem_ptr_bulk(struct vg_mem *m, uint64_t pa, size_t len);
 
 /* CPU registers from the dump, -ENOENT when the source has none (live files, raw, LiME). */
 int vg_mem_cpu_state(const struct vg_mem *m, struct vg_cpu_state *out);

@@ -245,10 +245,10 @@ static void gather_sct(struct vg_linux *lx, struct vg_snapshot *s, const char *n
 	/* the table's size: up to the next symbol */
 	sym = vg_kallsyms_near(ks, base);
 	if (sym && sym + 1 < ks->syms + ks->count)
-		next = sym[1].addr;
+		next = vg_ksym_addr(ks, sym + 1);
 	for (const struct vg_ksym *q = sym; q && q < ks->syms + ks->count && !next; q++)
-		if (q->addr > base)
-			next = q->addr;
+		if (vg_ksym_addr(ks, q) > base)
+			next = vg_ksym_addr(ks, q);
 	t->n = next > base ? (int)((next - base) / 8) : 0;
 	if (t->n <= 0 || t->n > VG_IDS_MAX_SYSCALLS)
 		t->n = t->n > VG_IDS_MAX_SYSCALLS ? VG_IDS_MAX_SYSCALLS : 0;
@@ -265,7 +265,7 @@ static void gather_sct(struct vg_linux *lx, struct vg_snapshot *s, const char *n
 		if (vg_as_read_u64(&lx->kas, base + 8 * (uint64_t)i, &e->target))
 			e->target = 0;
 		at = vg_kallsyms_near(ks, e->target);
-		if (at && at->addr == e->target)
+		if (at && vg_ksym_addr(ks, at) == e->target)
 			snprintf(e->sym, sizeof(e->sym), "%s", vg_ksym_name(ks, at));
 		snprintf(e->owner, sizeof(e->owner), "%s", vg_ids_owner(s, e->target));
 	}

@@ -43,7 +43,7 @@ static int map_text(struct vg_linux *lx, uint64_t start, uint64_t end, const uin
 		for (; va < end; va = (va & ~(ps - 1)) + ps)
 			if (vg_as_translate(&lx->kas, va, &pa, &ps) || pa != pa0 + (va - start))
 				break;
-		if (va >= end && (*text = vg_mem_ptr(lx->mem, pa0, end - start)))
+		if (va >= end && (*text = vg_mem_ptr_bulk(lx->mem, pa0, end - start)))
 			return 0;
 	}
 	b = malloc(end - start);
@@ -199,7 +199,8 @@ static void find_branch(struct vg_linux *lx, struct vg_snapshot *s, const struct
 			csh h, cs_insn *ci)
 {
 	const struct vg_ksym *k = vg_kallsyms_near(&lx->ksyms, d->va);
-	uint64_t from = k && k->addr >= start && k->addr <= d->va ? k->addr : d->va;
+	uint64_t ka = k ? vg_ksym_addr(&lx->ksyms, k) : 0;
+	uint64_t from = k && ka >= start && ka <= d->va ? ka : d->va;
 	uint64_t addr, stop = d->va + d->len;
 	const uint8_t *p;
 	size_t left;
@@ -242,7 +243,8 @@ static void chunk_funcs(struct vg_linux *lx, struct vg_text_diff *d)
 	size_t used = 0;
 
 	vg_ids_symoff(lx, d->va, d->where, sizeof(d->where));
-	for (int n = 0; k && k < ks->syms + ks->count && k->addr < d->va + d->len && n < 64;
+	for (int n = 0;
+	     k && k < ks->syms + ks->count && vg_ksym_addr(ks, k) < d->va + d->len && n < 64;
 	     k++, n++) {
 		const char *name = vg_ksym_name(ks, k);
 
@@ -394,9 +396,11 @@ int vg_ids_gather_text_cached(struct vg_linux *lx, const struct vg_text_ref *bas
 		vg_ids_note(s, "kernel text unreadable");
 		return 0;
 	}
-	if (cache_matches(cache, base, lx, start, end, text)) {
+	if (cache_matches(cache, base, lx, start, end, text) ||
+	    text_verdict_clean(lx, base, start, end, text)) {
 		/* byte for byte the text a full comparison found clean: nothing to report */
-		cache->fast++;
+		if (cache)
+			cache->fast++;
 		s->text_chunks = base->n;
 		s->have_text = true;
 		free(copy);
@@ -410,6 +414,8 @@ int vg_ids_gather_text_cached(struct vg_linux *lx, const struct vg_text_ref *bas
 	}
 	ret = compare(lx, base, s, &ts, text);
 	s->have_text = !ret;
+	if (!ret && s->ntext_diffs == 0)
+		text_verdict_store(lx, base, start, end, text);
 	if (cache) {
 		/* copying 15 MB costs more than it saves a one-shot scan that looks once: keep the
 		 * copy from the second full comparison on (watch, serve, a confirming look) */

@@ -7,10 +7,12 @@
 #ifndef VIGIL_IDS_TEXT_INT_H
 #define VIGIL_IDS_TEXT_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "vigil/ids.h"
+#include "vigil/ids_text.h"
 
 enum text_site_kind {
 	SITE_JUMP,   /* jump label */
@@ -59,5 +61,12 @@ size_t text_site_check(const struct text_sites *ts, const struct text_site *site
 /* Keyed digest of the non-kprobe sites' kinds and offsets from START (kprobes come and go). */
 uint64_t text_sites_digest(const struct text_sites *ts, uint64_t start, const uint8_t key[16],
 			   uint32_t *count);
+
+/* A clean comparison against BASE remembered across processes (text_verdict.c): true when
+ * the raw text [start, end) is byte for byte what one found clean on this boot. */
+bool text_verdict_clean(const struct vg_linux *lx, const struct vg_text_ref *base, uint64_t start,
+			uint64_t end, const uint8_t *text);
+void text_verdict_store(const struct vg_linux *lx, const struct vg_text_ref *base, uint64_t start,
+			uint64_t end, const uint8_t *text);
 
 #endif

@@ -34,19 +34,33 @@ const char *text_site_kind_name(uint8_t kind)
 	return kind < sizeof(names) / sizeof(names[0]) ? names[kind] : "site";
 }
 
+/* Room for `more` sites in one step. Each table says how many entries it holds before they
+ * are read, and growing by doubling would touch (and copy) twice the memory: fresh pages are
+ * what a one-shot scan pays most for. */
+static int reserve(struct text_sites *ts, size_t more)
+{
+	size_t cap = ts->n + more;
+	void *p;
+
+	if (cap <= ts->cap)
+		return 0;
+	if (cap > MAX_SITES)
+		return -E2BIG;
+	p = realloc(ts->v, cap * sizeof(*ts->v));
+	if (!p)
+		return -ENOMEM;
+	ts->v = p;
+	ts->cap = cap;
+	return 0;
+}
+
 static int add(struct text_sites *ts, uint64_t va, uint64_t target, uint8_t kind)
 {
 	if (ts->n == ts->cap) {
-		size_t cap = ts->cap ? ts->cap * 2 : 16384;
-		void *p;
+		int ret = reserve(ts, ts->cap / 4 + 1024);
 
-		if (cap > MAX_SITES)
-			return -E2BIG;
-		p = realloc(ts->v, cap * sizeof(*ts->v));
-		if (!p)
-			return -ENOMEM;
-		ts->v = p;
-		ts->cap = cap;
+		if (ret)
+			return ret;
 	}
 	ts->v[ts->n++] = (struct text_site){ .va = va, .target = target, .kind = kind };
 	return 0;
@@ -94,6 +108,7 @@ static int jump_labels(struct vg_linux *lx, uint64_t start, uint64_t end, struct
 
 	if (ret)
 		return ret == -ENOENT ? 0 : ret; /* a kernel without jump labels */
+	ret = reserve(ts, len / 16);
 	for (size_t o = 0; o + 16 <= len && !ret; o += 16) {
 		int32_t code, target;
 		uint64_t va;
@@ -121,6 +136,8 @@ static int static_calls(struct vg_linux *lx, uint64_t start, uint64_t end, struc
 
 	if (ret && ret != -ENOENT)
 		return ret; /* -ENOENT: no static call sites, there may still be trampolines */
+	if (!ret)
+		ret = reserve(ts, len / 8 + 1024);
 	for (size_t o = 0; !ret && o + 8 <= len; o += 8) {
 		int32_t addr;
 		uint64_t va;
@@ -135,9 +152,10 @@ static int static_calls(struct vg_linux *lx, uint64_t start, uint64_t end, struc
 		return ret;
 	for (uint32_t i = 0; i < ks->count; i++) {
 		const struct vg_ksym *k = &ks->syms[i];
+		uint64_t a = vg_ksym_addr(ks, k);
 
-		if (k->addr >= start && k->addr < end && (k->type == 'T' || k->type == 't') &&
-		    !strncmp(vg_ksym_name(ks, k), "__SCT__", 7) && add(ts, k->addr, 0, SITE_STRAMP))
+		if (a >= start && a < end && (k->type == 'T' || k->type == 't') &&
+		    !strncmp(vg_ksym_name(ks, k), "__SCT__", 7) && add(ts, a, 0, SITE_STRAMP))
 			return -ENOMEM;
 	}
 	return 0;
@@ -152,7 +170,8 @@ static int ftrace_sites(struct vg_linux *lx, uint64_t start, uint64_t end, struc
 	int32_t index = vg_linux_btf_offset(lx, "ftrace_page", "index");
 	int32_t ip = vg_linux_btf_offset(lx, "dyn_ftrace", "ip");
 	int64_t rsz = vg_linux_btf_sizeof(lx, "dyn_ftrace", NULL);
-	uint64_t pg, caller, total = 0;
+	uint64_t pg, first, caller, total = 0;
+	uint32_t cnt;
 	int ret = 0, n = 0;
 
 	if (vg_linux_sym(lx, "ftrace_pages_start", &pg))
@@ -160,9 +179,18 @@ static int ftrace_sites(struct vg_linux *lx, uint64_t start, uint64_t end, struc
 	if (next < 0 || recs < 0 || index < 0 || ip < 0 || ip + 8 > rsz || rsz > 64 ||
 	    vg_as_read_u64(&lx->kas, pg, &pg))
 		return -EINVAL;
-	for (; pg && !ret; n++) {
+	/* a first pass for the count alone (two reads a page), so the sites are stored once */
+	for (first = pg; pg; n++) {
+		if (n >= MAX_FTRACE_PAGES || !vg_ids_kptr(pg) ||
+		    vg_as_read_u32(&lx->kas, pg + index, &cnt) || cnt > MAX_RECS_PER_PAGE ||
+		    (total += cnt) > MAX_RECS || vg_as_read_u64(&lx->kas, pg + next, &pg))
+			return -EFAULT;
+	}
+	ret = reserve(ts, total + 2);
+	total = 0;
+	n = 0;
+	for (pg = first; pg && !ret; n++) {
 		uint64_t rec;
-		uint32_t cnt;
 		uint8_t *b;
 
 		if (n >= MAX_FTRACE_PAGES || !vg_ids_kptr(pg) ||

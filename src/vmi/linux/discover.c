@@ -320,7 +320,7 @@ static int try_candidate(struct vg_linux *lx, uint64_t banner_pa, const struct v
 	if (ret)
 		return ret;
 	b = vg_kallsyms_lookup(&lx->ksyms, "linux_banner");
-	if (!b || b->addr != c->banner_va) {
+	if (!b || vg_ksym_addr(&lx->ksyms, b) != c->banner_va) {
 		vg_kallsyms_free(&lx->ksyms);
 		return vg_errf(err, ENOENT, "symbols disagree with the banner's mapping");
 	}
@@ -527,7 +527,7 @@ int vg_linux_sym(struct vg_linux *lx, const char *name, uint64_t *addr)
 	s = vg_kallsyms_lookup(&lx->ksyms, name);
 	if (!s)
 		return -ENOENT;
-	*addr = s->addr;
+	*addr = vg_ksym_addr(&lx->ksyms, s);
 	return 0;
 }
 
@@ -541,7 +541,7 @@ const char *vg_linux_sym_near(struct vg_linux *lx, uint64_t addr, uint64_t *off)
 	s = vg_kallsyms_near(&lx->ksyms, addr);
 	if (!s)
 		return NULL;
-	*off = addr - s->addr;
+	*off = addr - vg_ksym_addr(&lx->ksyms, s);
 	return vg_ksym_name(&lx->ksyms, s);
 }
 

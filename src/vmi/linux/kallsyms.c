@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "vigil/linux.h"
 
@@ -372,9 +373,13 @@ static int decode(struct vg_kallsyms *ks, const uint8_t *img, const struct ks_lo
 
 void vg_kallsyms_free(struct vg_kallsyms *ks)
 {
-	free(ks->syms);
-	free(ks->names);
-	free(ks->hash);
+	if (ks->map) {
+		munmap(ks->map, ks->map_len);
+	} else {
+		free(ks->syms);
+		free(ks->names);
+		free(ks->hash);
+	}
 	memset(ks, 0, sizeof(*ks));
 }
 
@@ -411,7 +416,7 @@ int vg_kallsyms_parse(struct vg_kallsyms *ks, const uint8_t *img, size_t len, ui
 		if (ret == -ENOMEM)
 			return vg_errf(err, ENOMEM, "out of memory decoding kallsyms");
 		t = ret ? NULL : vg_kallsyms_lookup(ks, "_text");
-		if (t && t->addr == ks->relative_base) {
+		if (t && vg_ksym_addr(ks, t) == ks->relative_base) {
 			ks->token_off = loc.token_table;
 			return 0;
 		}
@@ -429,6 +434,34 @@ uint64_t vg_fnv64(const void *p, size_t n, uint64_t h)
 
 	for (size_t i = 0; i < n; i++)
 		h = (h ^ b[i]) * 0x100000001b3ull;
+	return h;
+}
+
+uint64_t vg_fasthash64(const void *p, size_t n, uint64_t seed)
+{
+	const uint64_t m = 0x9e3779b97f4a7c15ull;
+	uint64_t l[4] = { seed, seed ^ m, seed + m, ~seed };
+	const uint8_t *b = p;
+	uint64_t h;
+	size_t i = 0;
+
+	/* four chains keep four multiplies in flight; each word is mixed into its lane */
+	for (; i + 32 <= n; i += 32) {
+		for (int k = 0; k < 4; k++) {
+			uint64_t w;
+
+			memcpy(&w, b + i + 8 * k, 8);
+			l[k] = (l[k] ^ w) * m;
+			l[k] ^= l[k] >> 31;
+		}
+	}
+	for (; i < n; i++)
+		l[0] = (l[0] ^ b[i]) * m;
+	h = (uint64_t)n * m;
+	for (int k = 0; k < 4; k++) {
+		h = (h ^ l[k]) * 0xff51afd7ed558ccdull;
+		h ^= h >> 33;
+	}
 	return h;
 }
 
@@ -457,7 +490,7 @@ const struct vg_ksym *vg_kallsyms_near(const struct vg_kallsyms *ks, uint64_t ad
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
 
-		if (ks->syms[mid].addr <= addr)
+		if (vg_ksym_addr(ks, &ks->syms[mid]) <= addr)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -466,7 +499,7 @@ const struct vg_ksym *vg_kallsyms_near(const struct vg_kallsyms *ks, uint64_t ad
 }
 
 /*
- * A fingerprint of the whole symbol table without decoding it: FNV-1a over the compressed
+ * A fingerprint of the whole symbol table without decoding it: a hash of the compressed
  * names, the offsets and the count, located the way vg_kallsyms_parse locates them. Two
  * builds that share a token table still differ here, so a cached decode (ksymcache.c) is only
  * reused for the very table in guest memory.
@@ -497,9 +530,8 @@ int vg_kallsyms_fingerprint(const uint8_t *img, size_t len, size_t hint, uint64_
 		if (!find_markers(img, len, &loc) || !find_offsets(img, len, &loc) ||
 		    loc.markers <= loc.names || loc.offsets + (size_t)loc.n * 4 > len)
 			continue;
-		h = vg_fnv64(img + loc.names, loc.markers - loc.names, VG_FNV64_INIT);
-		h = vg_fnv64(img + loc.offsets, (size_t)loc.n * 4, h);
-		*fp = vg_fnv64(&loc.n, sizeof(loc.n), h);
+		h = vg_fasthash64(img + loc.names, loc.markers - loc.names, loc.n);
+		*fp = vg_fasthash64(img + loc.offsets, (size_t)loc.n * 4, h);
 		return 0;
 	}
 	return -ENOENT;

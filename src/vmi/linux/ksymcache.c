@@ -9,7 +9,8 @@
  * compressed table in guest memory (names, offsets, count) equals the one recorded, sizes are
  * bounded, every name offset and the index are checked, and after loading, _text and
  * linux_banner must land exactly where this boot's discovery found them; otherwise kallsyms
- * is decoded from guest memory as before.
+ * is decoded from guest memory as before. The file is written by the host's own user into
+ * its cache directory and replaced atomically, so it is mapped rather than copied (below).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,49 +19,36 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "lxcache.h"
 
-#define KSC_MAGIC 0x31534b4c47495657ull /* "VWIGLKS1" */
+#define KSC_MAGIC 0x32534b4c47495657ull /* "VWIGLKS2" */
 #define KSC_MAX_SYMS (1u << 21)
 #define KSC_MAX_NAMES (64u << 20)
 
+/*
+ * The file is the table itself, mapped read-only and used in place (no read, no copy: a
+ * one-shot scan pays for the pages it touches, not for 5 MB of fresh memory): the header,
+ * then struct vg_ksym[count] with each sliding symbol's address relative to _text (the
+ * mapping's bias is this boot's _text), then the names, padded to 8, then the index.
+ */
 struct ksc_head {
 	uint64_t magic, ks_hash, text_va, table_fp;
-	uint64_t sum; /* checksum() of everything after the header: catches a damaged file */
+	uint64_t sum; /* vg_fasthash64 of everything after the header: catches a damaged file */
 	uint32_t count, hash_mask;
 	uint64_t names_len;
 	uint8_t absolute_percpu, pad[7];
+	uint64_t reserved;
 };
 
-/* On disk per symbol: address relative to _text (or absolute), name offset, type, slides. */
-struct ksc_sym {
-	uint64_t addr;
-	uint32_t name_off;
-	char type;
-	uint8_t slides;
-	uint8_t pad[2];
-};
+_Static_assert(sizeof(struct vg_ksym) == 16, "the cache file holds struct vg_ksym as is");
 
-/* Word-wise FNV-style mix: a damaged-file check, not a defence against whoever can write the
- * operator's cache directory (they could as well replace vigil). */
-static uint64_t checksum(const void *p, size_t n, uint64_t h)
+static size_t pad8(size_t n)
 {
-	const uint8_t *b = p;
-	size_t i = 0;
-
-	for (; i + 8 <= n; i += 8) {
-		uint64_t w;
-
-		memcpy(&w, b + i, 8);
-		h = (h ^ w) * 0x100000001b3ull;
-		h ^= h >> 29;
-	}
-	for (; i < n; i++)
-		h = (h ^ b[i]) * 0x100000001b3ull;
-	return h;
+	return (n + 7) & ~(size_t)7;
 }
 
 /* The fingerprint of the table in guest memory now (vg_kallsyms_fingerprint). */
@@ -99,55 +87,45 @@ void vg_ksymcache_store(const struct vg_linux *lx)
 			      .hash_mask = ks->hash_mask,
 			      .names_len = ks->names_len,
 			      .absolute_percpu = ks->absolute_percpu };
+	size_t nsyms = (size_t)ks->count * sizeof(struct vg_ksym);
+	size_t nnames = pad8(ks->names_len), nhash = ((size_t)ks->hash_mask + 1) * 4;
 	char path[PATH_MAX], tmp[PATH_MAX + 16];
-	struct ksc_sym *v;
+	uint8_t *body;
 	bool ok;
 	FILE *f;
 
-	if (lx->symbols_file || !ks->count || !ks->hash || path_for(lx, path, sizeof(path)) ||
-	    table_fp(lx, &h.table_fp))
+	if (lx->symbols_file || ks->map || !ks->count || !ks->hash ||
+	    path_for(lx, path, sizeof(path)) || table_fp(lx, &h.table_fp))
 		return;
-	v = calloc(ks->count, sizeof(*v));
-	if (!v)
+	body = calloc(1, nsyms + nnames + nhash);
+	if (!body)
 		return;
 	for (uint32_t i = 0; i < ks->count; i++) {
-		v[i].slides = slides(lx, ks->syms[i].addr);
-		v[i].addr = v[i].slides ? ks->syms[i].addr - lx->text_va : ks->syms[i].addr;
-		v[i].name_off = ks->syms[i].name_off;
-		v[i].type = ks->syms[i].type;
+		struct vg_ksym *v = (struct vg_ksym *)body + i;
+		uint64_t a = vg_ksym_addr(ks, &ks->syms[i]);
+
+		v->slides = slides(lx, a);
+		v->addr = v->slides ? a - lx->text_va : a;
+		v->name_off = ks->syms[i].name_off;
+		v->type = ks->syms[i].type;
 	}
-	h.sum = checksum(v, (size_t)ks->count * sizeof(*v), VG_FNV64_INIT);
-	h.sum = checksum(ks->names, ks->names_len, h.sum);
-	h.sum = checksum(ks->hash, ((size_t)ks->hash_mask + 1) * sizeof(*ks->hash), h.sum);
+	memcpy(body + nsyms, ks->names, ks->names_len);
+	memcpy(body + nsyms + nnames, ks->hash, nhash);
+	h.sum = vg_fasthash64(body, nsyms + nnames + nhash, KSC_MAGIC);
 	snprintf(tmp, sizeof(tmp), "%s.%d", path, (int)getpid());
 	f = fopen(tmp, "w");
 	if (!f) {
-		free(v);
+		free(body);
 		return;
 	}
-	ok = fwrite(&h, sizeof(h), 1, f) == 1 && fwrite(v, sizeof(*v), ks->count, f) == ks->count &&
-	     fwrite(ks->names, 1, ks->names_len, f) == ks->names_len &&
-	     fwrite(ks->hash, sizeof(*ks->hash), (size_t)ks->hash_mask + 1, f) ==
-		     (size_t)ks->hash_mask + 1;
-	free(v);
+	ok = fwrite(&h, sizeof(h), 1, f) == 1 &&
+	     fwrite(body, 1, nsyms + nnames + nhash, f) == nsyms + nnames + nhash;
+	free(body);
+	/* written whole, then renamed: a reader never sees half a file */
 	if (fclose(f) == 0 && ok)
 		rename(tmp, path);
 	else
 		unlink(tmp);
-}
-
-static int read_all(int fd, void *buf, size_t n)
-{
-	size_t got = 0;
-
-	while (got < n) {
-		ssize_t r = read(fd, (char *)buf + got, n - got);
-
-		if (r <= 0)
-			return -EIO;
-		got += r;
-	}
-	return 0;
 }
 
 static bool index_ok(const struct vg_kallsyms *ks)
@@ -156,7 +134,7 @@ static bool index_ok(const struct vg_kallsyms *ks)
 		if (ks->hash[i] > ks->count)
 			return false;
 	for (uint32_t i = 0; i < ks->count; i++)
-		if (ks->syms[i].name_off >= ks->names_len)
+		if (ks->syms[i].name_off >= ks->names_len || ks->syms[i].slides > 1)
 			return false;
 	return ks->names_len && ks->names[ks->names_len - 1] == '\0';
 }
@@ -164,12 +142,12 @@ static bool index_ok(const struct vg_kallsyms *ks)
 int vg_ksymcache_load(struct vg_linux *lx)
 {
 	struct vg_kallsyms ks = { 0 };
-	struct ksc_sym *v = NULL;
 	char path[PATH_MAX];
-	struct ksc_head h;
+	const struct ksc_head *h;
 	struct stat st;
-	uint64_t want, nhash, fp;
+	uint64_t want, nsyms, nnames, nhash, fp;
 	const struct vg_ksym *s;
+	uint8_t *map = MAP_FAILED;
 	int fd, ret = -EINVAL;
 
 	if (lx->symbols_file || path_for(lx, path, sizeof(path)))
@@ -177,56 +155,52 @@ int vg_ksymcache_load(struct vg_linux *lx)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -ENOENT;
-	if (fstat(fd, &st) || read_all(fd, &h, sizeof(h)) || h.magic != KSC_MAGIC ||
-	    h.ks_hash != lx->ks_hash || !h.count || h.count > KSC_MAX_SYMS ||
-	    h.names_len > KSC_MAX_NAMES || h.hash_mask + 1ull < 2ull * h.count ||
-	    (h.hash_mask & (h.hash_mask + 1ull)) || h.hash_mask >= 4u * KSC_MAX_SYMS ||
-	    table_fp(lx, &fp) || fp != h.table_fp)
+	if (fstat(fd, &st) || st.st_size < (off_t)sizeof(*h) ||
+	    (uint64_t)st.st_size > sizeof(*h) + 64ull * KSC_MAX_SYMS + KSC_MAX_NAMES)
 		goto out;
-	nhash = (uint64_t)h.hash_mask + 1;
-	want = sizeof(h) + (uint64_t)h.count * sizeof(*v) + h.names_len + nhash * 4;
-	if ((uint64_t)st.st_size != want)
+	/* private and read-only: what we use cannot change under us, and we never write it */
+	map = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+	if (map == MAP_FAILED)
 		goto out;
-	v = malloc((size_t)h.count * sizeof(*v));
-	ks.syms = malloc((size_t)h.count * sizeof(*ks.syms));
-	ks.names = malloc(h.names_len);
-	ks.hash = malloc(nhash * sizeof(*ks.hash));
-	if (!v || !ks.syms || !ks.names || !ks.hash) {
-		ret = -ENOMEM;
+	h = (const struct ksc_head *)map;
+	if (h->magic != KSC_MAGIC || h->ks_hash != lx->ks_hash || !h->count ||
+	    h->count > KSC_MAX_SYMS || h->names_len > KSC_MAX_NAMES ||
+	    h->hash_mask + 1ull < 2ull * h->count || (h->hash_mask & (h->hash_mask + 1ull)) ||
+	    h->hash_mask >= 4u * KSC_MAX_SYMS || table_fp(lx, &fp) || fp != h->table_fp)
 		goto out;
-	}
-	if (read_all(fd, v, (size_t)h.count * sizeof(*v)) || read_all(fd, ks.names, h.names_len) ||
-	    read_all(fd, ks.hash, nhash * sizeof(*ks.hash)))
+	nsyms = (uint64_t)h->count * sizeof(struct vg_ksym);
+	nnames = pad8(h->names_len);
+	nhash = ((uint64_t)h->hash_mask + 1) * 4;
+	want = sizeof(*h) + nsyms + nnames + nhash;
+	if ((uint64_t)st.st_size != want ||
+	    vg_fasthash64(map + sizeof(*h), want - sizeof(*h), KSC_MAGIC) != h->sum)
 		goto out;
-	if (checksum(ks.hash, nhash * sizeof(*ks.hash),
-		     checksum(ks.names, h.names_len,
-			      checksum(v, (size_t)h.count * sizeof(*v), VG_FNV64_INIT))) != h.sum)
-		goto out;
-	ks.count = h.count;
-	ks.names_len = h.names_len;
-	ks.hash_mask = h.hash_mask;
-	ks.absolute_percpu = h.absolute_percpu;
-	for (uint32_t i = 0; i < h.count; i++) {
-		ks.syms[i].addr = v[i].slides ? v[i].addr + lx->text_va : v[i].addr;
-		ks.syms[i].name_off = v[i].name_off;
-		ks.syms[i].type = v[i].type;
-	}
+	ks.count = h->count;
+	ks.names_len = h->names_len;
+	ks.hash_mask = h->hash_mask;
+	ks.absolute_percpu = h->absolute_percpu;
+	ks.syms = (struct vg_ksym *)(map + sizeof(*h));
+	ks.names = (char *)map + sizeof(*h) + nsyms;
+	ks.hash = (uint32_t *)(map + sizeof(*h) + nsyms + nnames);
+	ks.bias = lx->text_va;
 	if (!index_ok(&ks))
 		goto out;
 	/* the table must describe this boot: _text and the banner where discovery saw them */
 	s = vg_kallsyms_lookup(&ks, "_text");
-	if (!s || s->addr != lx->text_va)
+	if (!s || vg_ksym_addr(&ks, s) != lx->text_va)
 		goto out;
 	s = vg_kallsyms_lookup(&ks, "linux_banner");
-	if (!s || (lx->banner_va && s->addr != lx->banner_va))
+	if (!s || (lx->banner_va && vg_ksym_addr(&ks, s) != lx->banner_va))
 		goto out;
+	ks.map = map;
+	ks.map_len = st.st_size;
+	map = MAP_FAILED;
 	vg_kallsyms_free(&lx->ksyms);
 	lx->ksyms = ks;
-	memset(&ks, 0, sizeof(ks));
 	ret = 0;
 out:
+	if (map != MAP_FAILED)
+		munmap(map, st.st_size);
 	close(fd);
-	free(v);
-	vg_kallsyms_free(&ks);
 	return ret;
 }

@@ -61,7 +61,7 @@ int vg_kallsyms_from_text(struct vg_kallsyms *ks, const char *text, size_t len, 
 					ks->names = q;
 				}
 				memcpy(ks->names + used, name, nlen + 1);
-				ks->syms[n].addr = addr + slide;
+				ks->syms[n] = (struct vg_ksym){ .addr = addr + slide };
 				ks->syms[n].type = type;
 				ks->syms[n].name_off = used;
 				used += nlen + 1;

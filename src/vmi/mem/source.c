@@ -387,6 +387,24 @@ const uint8_t *vg_mem_ptr(struct vg_mem *m, uint64_t pa, size_t len)
 	return m->base + r->file_off + (pa - r->start);
 }
 
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22 /* Linux 5.14 */
+#endif
+
+const uint8_t *vg_mem_ptr_bulk(struct vg_mem *m, uint64_t pa, size_t len)
+{
+	const uint8_t *p = vg_mem_ptr(m, pa, len);
+	uintptr_t lo, hi;
+
+	if (!p || !len)
+		return p;
+	lo = (uintptr_t)p & ~(uintptr_t)4095;
+	hi = ((uintptr_t)p + len + 4095) & ~(uintptr_t)4095;
+	/* advice only: an older kernel (EINVAL) or a hole (EFAULT) leaves ordinary faults */
+	(void)madvise((void *)lo, hi - lo, MADV_POPULATE_READ);
+	return p;
+}
+
 int vg_mem_read(struct vg_mem *m, uint64_t pa, void *buf, size_t len)
 {
 	const struct vg_mem_layout *l = &m->layouts[m->cur];
