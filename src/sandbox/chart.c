@@ -176,6 +176,9 @@ int sbx_report_chart(struct sbx_store *st, const char *path, struct vg_err *err)
 
 	if (rc)
 		return rc;
+	rc = sbx_cairo_load(err);
+	if (rc)
+		return rc;
 	sf = cairo_image_surface_create(CAIRO_FORMAT_RGB24, W, H);
 	cr = cairo_create(sf);
 	draw(cr, &s);

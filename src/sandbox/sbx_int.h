@@ -51,4 +51,7 @@ bool sbx_persist_path(const char *path);
  * near-random: small files cannot reach 8 bits, so the bar follows log2(size). */
 double sbx_entropy_bar(uint64_t size);
 
+/* Opens libcairo for chart.c (cairo_lazy.c); 0, or -errno with ERR set when it is missing. */
+int sbx_cairo_load(struct vg_err *err);
+
 #endif
