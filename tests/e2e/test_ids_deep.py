@@ -97,6 +97,34 @@ def test_inline_patch(deep_guest, run_vigil, baseline):
     assert_clean(run_vigil, deep_guest, "--baseline", path)
 
 
+def test_remembered_clean_state_hides_no_patch(deep_guest, baseline, tmp_path):
+    """A one-shot scan remembers a clean text comparison (textok-*) and the dispatchers'
+    decoded branches (dispatch-*) in the cache directory. Neither may hide a patch made
+    afterwards: changed bytes must run the full comparison and a fresh disassembly."""
+    import os
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path))
+    path, _ = baseline
+    cache = tmp_path / "vigil" / "discovery"
+
+    def scan_env(*extra):
+        rc, out, err = run_vigil_once("ids", "scan", "-j", "--vm", deep_guest.mem_path, *extra,
+                                      env=env)
+        assert rc in (0, 1), err
+        return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+    assert scan_env("--baseline", path) == []
+    assert len(list(cache.glob("textok-*"))) == 1 and list(cache.glob("dispatch-*"))
+    assert scan_env("--baseline", path) == []  # from the records this time
+    with attacks.inline_patch(deep_guest, "__x64_sys_sysfs") as a:
+        text = text_findings(scan_env("--baseline", path))
+        assert len(text) == 1 and int(text[0]["evidence"]["branch"], 16) == a.address, text
+    with attacks.dispatcher_hook(deep_guest) as a:
+        hooks = by_check(scan_env(), "syscall-hook")
+        assert len(hooks) == 1 and int(hooks[0]["evidence"]["site"], 16) == a.site, hooks
+    time.sleep(0.3)
+    assert scan_env("--baseline", path) == []
+
+
 def test_dispatcher_redirect(deep_guest, run_vigil):
     a = attacks.dispatcher_hook(deep_guest)
     try:
