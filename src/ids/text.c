@@ -373,6 +373,7 @@ int vg_ids_gather_text_cached(struct vg_linux *lx, const struct vg_text_ref *bas
 	uint64_t start, end;
 	const uint8_t *text;
 	uint8_t *copy;
+	bool hit;
 	int ret;
 
 	if (base->text_va != lx->text_va) {
@@ -396,11 +397,15 @@ int vg_ids_gather_text_cached(struct vg_linux *lx, const struct vg_text_ref *bas
 		vg_ids_note(s, "kernel text unreadable");
 		return 0;
 	}
-	if (cache_matches(cache, base, lx, start, end, text) ||
-	    text_verdict_clean(lx, base, start, end, text)) {
+	hit = cache_matches(cache, base, lx, start, end, text);
+	if (hit || text_verdict_clean(lx, base, start, end, text)) {
 		/* byte for byte the text a full comparison found clean: nothing to report */
-		if (cache)
+		if (hit)
 			cache->fast++;
+		else if (cache && cache->full++ > 0)
+			/* the remembered verdict costs a SipHash of 15 MB per look; a copy, a
+			 * memcmp: worth it from a watch's second look on */
+			cache_store(cache, base, lx, start, end, text);
 		s->text_chunks = base->n;
 		s->have_text = true;
 		free(copy);
