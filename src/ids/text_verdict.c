@@ -3,14 +3,13 @@
  * A clean full text comparison, remembered across processes. Comparing kernel text against
  * a baseline means reading the guest's patch-site tables, checking every site and hashing
  * every chunk with the sites masked: most of a one-shot scan. When a comparison finds
- * nothing, this file records a keyed hash of the raw text it verified (a fresh random
- * SipHash key, kept with the record in the operator's cache directory, which the guest
- * cannot reach), tied to the baseline (its key, chunk hashes and site digest) and to this
- * boot's text range. A later scan whose raw text hashes to the same value is looking at the
- * very bytes found clean, and needs no comparison; any other byte anywhere in the text
- * makes the hashes differ (a 2^-64 chance under a key the guest never sees) and the full
- * comparison runs. It is the in-process verified copy (vg_text_cache) for one-shot scans,
- * with 64 bytes on disk instead of 15 MB in memory.
+ * nothing, this file keeps a copy of the raw text it verified in the operator's cache
+ * directory (mode 0600; the guest cannot reach it), tied to the baseline (its key, chunk
+ * hashes and site digest) and to this boot's text range. A later scan whose raw text equals
+ * the copy byte for byte is looking at the very text found clean and needs no comparison;
+ * any other byte anywhere runs the full comparison. It is the in-process verified copy
+ * (vg_text_cache) for one-shot scans: one file per baseline (about 15 MB, replaced at the
+ * next boot), mapped and compared with memcmp, which costs a third of hashing the text.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,18 +17,17 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
-
-#include <sodium.h>
 
 #include "text_int.h"
 
-#define VERDICT_MAGIC 0x31544b4f47495657ull /* "VWIGOKT1" */
+#define VERDICT_MAGIC 0x32544b4f47495657ull /* "VWIGOKT2" */
 
-struct verdict {
+struct verdict_head {
 	uint64_t magic, id, text_va, start, end;
-	uint8_t key[crypto_shorthash_KEYBYTES];
-	uint8_t hash[crypto_shorthash_BYTES];
+	uint64_t pad[3]; /* the text starts 64 bytes in */
 };
 
 /* Which baseline the record belongs to: everything that decides its comparison's outcome. */
@@ -54,48 +52,67 @@ static int path_for(const struct vg_linux *lx, uint64_t id, char *out, size_t le
 bool text_verdict_clean(const struct vg_linux *lx, const struct vg_text_ref *base, uint64_t start,
 			uint64_t end, const uint8_t *text)
 {
-	uint64_t id = baseline_id(base);
-	uint8_t h[crypto_shorthash_BYTES];
+	struct verdict_head want = { .magic = VERDICT_MAGIC,
+				     .id = baseline_id(base),
+				     .text_va = lx->text_va,
+				     .start = start,
+				     .end = end };
+	size_t len = sizeof(want) + (end - start);
 	char path[PATH_MAX];
-	struct verdict v;
-	ssize_t got;
+	struct stat st;
+	uint8_t *map;
+	bool same;
 	int fd;
 
-	if (path_for(lx, id, path, sizeof(path)))
+	if (path_for(lx, want.id, path, sizeof(path)))
 		return false;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return false;
-	got = read(fd, &v, sizeof(v));
-	close(fd);
-	if (got != (ssize_t)sizeof(v) || v.magic != VERDICT_MAGIC || v.id != id ||
-	    v.text_va != lx->text_va || v.start != start || v.end != end)
+	if (fstat(fd, &st) || (uint64_t)st.st_size != len) {
+		close(fd);
 		return false;
-	crypto_shorthash(h, text, end - start, v.key);
-	return sodium_memcmp(h, v.hash, sizeof(h)) == 0;
+	}
+	map = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED)
+		return false;
+	same = !memcmp(map, &want, sizeof(want)) && !memcmp(map + sizeof(want), text, end - start);
+	munmap(map, len);
+	return same;
+}
+
+static bool write_all(int fd, const void *p, size_t n)
+{
+	for (size_t done = 0; done < n;) {
+		ssize_t w = write(fd, (const char *)p + done, n - done);
+
+		if (w <= 0)
+			return false;
+		done += w;
+	}
+	return true;
 }
 
 void text_verdict_store(const struct vg_linux *lx, const struct vg_text_ref *base, uint64_t start,
 			uint64_t end, const uint8_t *text)
 {
-	struct verdict v = { .magic = VERDICT_MAGIC,
-			     .id = baseline_id(base),
-			     .text_va = lx->text_va,
-			     .start = start,
-			     .end = end };
+	struct verdict_head h = { .magic = VERDICT_MAGIC,
+				  .id = baseline_id(base),
+				  .text_va = lx->text_va,
+				  .start = start,
+				  .end = end };
 	char path[PATH_MAX], tmp[PATH_MAX + 16];
-	int fd;
 	bool ok;
+	int fd;
 
-	if (path_for(lx, v.id, path, sizeof(path)))
+	if (path_for(lx, h.id, path, sizeof(path)))
 		return;
-	randombytes_buf(v.key, sizeof(v.key));
-	crypto_shorthash(v.hash, text, end - start, v.key);
 	snprintf(tmp, sizeof(tmp), "%s.%d", path, (int)getpid());
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return;
-	ok = write(fd, &v, sizeof(v)) == (ssize_t)sizeof(v);
+	ok = write_all(fd, &h, sizeof(h)) && write_all(fd, text, end - start);
 	/* whole or not at all: a reader sees the old record or the new one */
 	if (close(fd) == 0 && ok)
 		rename(tmp, path);
