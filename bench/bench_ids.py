@@ -41,12 +41,24 @@ CHKROOTKIT = os.environ.get("BENCH_CHKROOTKIT", "1") == "1"
 
 
 def timed(cmd):
-    t = time.perf_counter()
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    dt = (time.perf_counter() - t) * 1000
-    if r.returncode not in (0, 1):
-        raise SystemExit(f"{cmd}: exit {r.returncode}: {r.stderr.strip()}")
-    return dt, r
+    """Wall time of one run of cmd, from posix_spawn to its exit (output to /dev/null, so
+    the launcher's pipes are not timed: subprocess.run with captured output adds ~3 ms
+    here). A failing run is rerun with its output captured, to say why."""
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        t = time.perf_counter()
+        pid = os.posix_spawn(cmd[0], cmd, os.environ,
+                             file_actions=[(os.POSIX_SPAWN_DUP2, null, 1),
+                                           (os.POSIX_SPAWN_DUP2, null, 2)])
+        _, status = os.waitpid(pid, 0)
+        dt = (time.perf_counter() - t) * 1000
+    finally:
+        os.close(null)
+    rc = os.waitstatus_to_exitcode(status)
+    if rc not in (0, 1):
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        raise SystemExit(f"{cmd}: exit {rc}: {r.stderr.strip()}")
+    return dt, rc
 
 
 def cpu_seconds(pid):
@@ -104,7 +116,7 @@ def main():
             out["scan_cli_first_ms"] = timed(scan)[0]
             scans = [timed(scan) for _ in range(RUNS)]
             out["scan_cli_ms"] = statistics.median(s[0] for s in scans)
-            out["scan_cli_findings_exit"] = max(s[1].returncode for s in scans)
+            out["scan_cli_findings_exit"] = max(s[1] for s in scans)
             out["watch_cpu_pct"], out["watch_alerts"] = watch_cpu(mem, baseline)
             out["watch_seconds"] = WATCH_SECONDS
     look = out["look"]
