@@ -133,6 +133,16 @@ void vg_linux_close(struct vg_linux *lx);
 /* Symbol lookup by exact name; -ENOENT when absent. Decodes kallsyms on first use after a
  * cached discovery. */
 int vg_linux_sym(struct vg_linux *lx, const char *name, uint64_t *addr);
+
+/* Files in the discovery cache directory (lxcache.c), for the per-build caches of this and
+ * other parts (ksyms, BTF memo, dispatcher memo, text verdict): the path of PREFIX-KEY, or
+ * -ENOENT when caching is disabled; and a file written whole from N pieces under a temporary
+ * name and renamed into place, so a reader never sees half of it (best effort: a cache that
+ * cannot be written is not an error). */
+int vg_linux_cache_path(const struct vg_linux *lx, const char *prefix, uint64_t key, char *out,
+			size_t len);
+struct iovec;
+void vg_linux_cache_write(const char *path, int mode, const struct iovec *parts, int n);
 /* Nearest symbol at or below addr: returns its name and sets *off, or NULL. */
 const char *vg_linux_sym_near(struct vg_linux *lx, uint64_t addr, uint64_t *off);
 /* The kernel's BTF, parsed on first use after a cached discovery; NULL on failure. */

@@ -249,7 +249,7 @@ static uint64_t ram_sample(struct watcher *w)
 		for (size_t i = 0; i < nr; i++) {
 			if (o < r[i].size) {
 				if (vg_mem_read(w->g.mem, r[i].start + o, page, sizeof(page)) == 0)
-					h = vg_fnv64(page, sizeof(page), h);
+					h = vg_fasthash64(page, sizeof(page), h);
 				break;
 			}
 			o -= r[i].size;

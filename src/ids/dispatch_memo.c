@@ -4,7 +4,7 @@
  * branches; it is used only when the bytes equal, all of them, the bytes read from the guest
  * now (a hash names the file, the comparison decides), so a dispatcher changed by one bit is
  * disassembled afresh. Direct branches are rel32: the same bytes decode to the same branches
- * at any address. Records are written whole and renamed into place.
+ * at any address.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "dispatch_memo.h"
@@ -28,13 +29,7 @@ struct dm_head {
 static int path_for(const struct vg_linux *lx, const uint8_t *code, size_t size, char *out,
 		    size_t len)
 {
-	uint64_t h = vg_fasthash64(code, size, DM_MAGIC);
-
-	if (!lx->cache_dir[0])
-		return -ENOENT;
-	if ((size_t)snprintf(out, len, "%s/dispatch-%016" PRIx64, lx->cache_dir, h) >= len)
-		return -ENAMETOOLONG;
-	return 0;
+	return vg_linux_cache_path(lx, "dispatch", vg_fasthash64(code, size, DM_MAGIC), out, len);
 }
 
 static int read_all(int fd, void *buf, size_t n)
@@ -95,21 +90,14 @@ void dispatch_memo_store(const struct vg_linux *lx, const uint8_t *code, size_t 
 			 const struct dm_branch *v, size_t n)
 {
 	struct dm_head h = { .magic = DM_MAGIC, .size = size, .n = n };
-	char path[PATH_MAX], tmp[PATH_MAX + 16];
-	bool ok;
-	FILE *f;
+	char path[PATH_MAX];
 
 	if (!size || size > DM_MAX_CODE || n > DM_MAX_BRANCHES ||
 	    path_for(lx, code, size, path, sizeof(path)))
 		return;
-	snprintf(tmp, sizeof(tmp), "%s.%d", path, (int)getpid());
-	f = fopen(tmp, "w");
-	if (!f)
-		return;
-	ok = fwrite(&h, sizeof(h), 1, f) == 1 && fwrite(code, 1, size, f) == size &&
-	     fwrite(v, sizeof(*v), n, f) == n;
-	if (fclose(f) == 0 && ok)
-		rename(tmp, path);
-	else
-		unlink(tmp);
+	vg_linux_cache_write(path, 0644,
+			     (struct iovec[]){ { &h, sizeof(h) },
+					       { (void *)code, size },
+					       { (void *)v, n * sizeof(*v) } },
+			     3);
 }

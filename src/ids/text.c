@@ -403,8 +403,8 @@ int vg_ids_gather_text_cached(struct vg_linux *lx, const struct vg_text_ref *bas
 		if (hit)
 			cache->fast++;
 		else if (cache && cache->full++ > 0)
-			/* the remembered verdict costs a SipHash of 15 MB per look; a copy, a
-			 * memcmp: worth it from a watch's second look on */
+			/* the remembered verdict maps a 15 MB file per look; a copy in
+			 * memory saves that from a watch's second look on */
 			cache_store(cache, base, lx, start, end, text);
 		s->text_chunks = base->n;
 		s->have_text = true;

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "text_int.h"
@@ -40,15 +41,6 @@ static uint64_t baseline_id(const struct vg_text_ref *base)
 	return vg_fasthash64(base->hash, base->n * sizeof(*base->hash), h);
 }
 
-static int path_for(const struct vg_linux *lx, uint64_t id, char *out, size_t len)
-{
-	if (!lx->cache_dir[0])
-		return -ENOENT;
-	if ((size_t)snprintf(out, len, "%s/textok-%016" PRIx64, lx->cache_dir, id) >= len)
-		return -ENAMETOOLONG;
-	return 0;
-}
-
 bool text_verdict_clean(const struct vg_linux *lx, const struct vg_text_ref *base, uint64_t start,
 			uint64_t end, const uint8_t *text)
 {
@@ -64,7 +56,7 @@ bool text_verdict_clean(const struct vg_linux *lx, const struct vg_text_ref *bas
 	bool same;
 	int fd;
 
-	if (path_for(lx, want.id, path, sizeof(path)))
+	if (vg_linux_cache_path(lx, "textok", want.id, path, sizeof(path)))
 		return false;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -82,18 +74,6 @@ bool text_verdict_clean(const struct vg_linux *lx, const struct vg_text_ref *bas
 	return same;
 }
 
-static bool write_all(int fd, const void *p, size_t n)
-{
-	for (size_t done = 0; done < n;) {
-		ssize_t w = write(fd, (const char *)p + done, n - done);
-
-		if (w <= 0)
-			return false;
-		done += w;
-	}
-	return true;
-}
-
 void text_verdict_store(const struct vg_linux *lx, const struct vg_text_ref *base, uint64_t start,
 			uint64_t end, const uint8_t *text)
 {
@@ -102,20 +82,11 @@ void text_verdict_store(const struct vg_linux *lx, const struct vg_text_ref *bas
 				  .text_va = lx->text_va,
 				  .start = start,
 				  .end = end };
-	char path[PATH_MAX], tmp[PATH_MAX + 16];
-	bool ok;
-	int fd;
+	char path[PATH_MAX];
 
-	if (path_for(lx, h.id, path, sizeof(path)))
+	if (vg_linux_cache_path(lx, "textok", h.id, path, sizeof(path)))
 		return;
-	snprintf(tmp, sizeof(tmp), "%s.%d", path, (int)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return;
-	ok = write_all(fd, &h, sizeof(h)) && write_all(fd, text, end - start);
-	/* whole or not at all: a reader sees the old record or the new one */
-	if (close(fd) == 0 && ok)
-		rename(tmp, path);
-	else
-		unlink(tmp);
+	vg_linux_cache_write(path, 0600,
+			     (struct iovec[]){ { &h, sizeof(h) }, { (void *)text, end - start } },
+			     2);
 }

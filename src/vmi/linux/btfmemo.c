@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "lxcache.h"
@@ -55,15 +56,6 @@ static int blob_key(const struct vg_linux *lx, uint64_t *key)
 	return 0;
 }
 
-static int memo_path(const struct vg_linux *lx, uint64_t key, char *out, size_t len)
-{
-	if (!lx->cache_dir[0])
-		return -ENOENT;
-	if ((size_t)snprintf(out, len, "%s/btfmemo-%016" PRIx64, lx->cache_dir, key) >= len)
-		return -ENAMETOOLONG;
-	return 0;
-}
-
 static void memo_load(struct vg_btf_memo *m, const struct vg_linux *lx)
 {
 	char path[PATH_MAX];
@@ -71,7 +63,7 @@ static void memo_load(struct vg_btf_memo *m, const struct vg_linux *lx)
 	struct stat st;
 	int fd;
 
-	if (memo_path(lx, m->key, path, sizeof(path)))
+	if (vg_linux_cache_path(lx, "btfmemo", m->key, path, sizeof(path)))
 		return;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -89,26 +81,19 @@ static void memo_load(struct vg_btf_memo *m, const struct vg_linux *lx)
 void vg_btfmemo_save(struct vg_linux *lx)
 {
 	struct vg_btf_memo *m = lx->btf_memo;
-	char path[PATH_MAX], tmp[PATH_MAX + 16];
+	char path[PATH_MAX];
 	uint64_t head[4];
-	bool ok;
-	FILE *f;
 
-	if (!m || !m->dirty || memo_path(lx, m->key, path, sizeof(path)))
+	if (!m || !m->dirty || vg_linux_cache_path(lx, "btfmemo", m->key, path, sizeof(path)))
 		return;
 	head[0] = MEMO_MAGIC;
 	head[1] = m->key;
 	head[2] = m->n;
 	head[3] = vg_fnv64(m->e, (size_t)m->n * sizeof(*m->e), VG_FNV64_INIT);
-	snprintf(tmp, sizeof(tmp), "%s.%d", path, (int)getpid());
-	f = fopen(tmp, "w");
-	if (!f)
-		return;
-	ok = fwrite(head, sizeof(head), 1, f) == 1 && fwrite(m->e, sizeof(*m->e), m->n, f) == m->n;
-	if (fclose(f) == 0 && ok)
-		rename(tmp, path);
-	else
-		unlink(tmp);
+	vg_linux_cache_write(
+		path, 0644,
+		(struct iovec[]){ { head, sizeof(head) }, { m->e, (size_t)m->n * sizeof(*m->e) } },
+		2);
 	m->dirty = false;
 }
 

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "lxcache.h"
@@ -63,11 +64,7 @@ static int table_fp(const struct vg_linux *lx, uint64_t *fp)
 
 static int path_for(const struct vg_linux *lx, char *out, size_t len)
 {
-	if (!lx->cache_dir[0] || !lx->ks_hash)
-		return -ENOENT;
-	if ((size_t)snprintf(out, len, "%s/ksyms-%016" PRIx64, lx->cache_dir, lx->ks_hash) >= len)
-		return -ENAMETOOLONG;
-	return 0;
+	return lx->ks_hash ? vg_linux_cache_path(lx, "ksyms", lx->ks_hash, out, len) : -ENOENT;
 }
 
 /* Symbols inside the kernel image slide with it; absolute per-cpu offsets (small values far
@@ -89,10 +86,8 @@ void vg_ksymcache_store(const struct vg_linux *lx)
 			      .absolute_percpu = ks->absolute_percpu };
 	size_t nsyms = (size_t)ks->count * sizeof(struct vg_ksym);
 	size_t nnames = pad8(ks->names_len), nhash = ((size_t)ks->hash_mask + 1) * 4;
-	char path[PATH_MAX], tmp[PATH_MAX + 16];
+	char path[PATH_MAX];
 	uint8_t *body;
-	bool ok;
-	FILE *f;
 
 	if (lx->symbols_file || ks->map || !ks->count || !ks->hash ||
 	    path_for(lx, path, sizeof(path)) || table_fp(lx, &h.table_fp))
@@ -112,20 +107,10 @@ void vg_ksymcache_store(const struct vg_linux *lx)
 	memcpy(body + nsyms, ks->names, ks->names_len);
 	memcpy(body + nsyms + nnames, ks->hash, nhash);
 	h.sum = vg_fasthash64(body, nsyms + nnames + nhash, KSC_MAGIC);
-	snprintf(tmp, sizeof(tmp), "%s.%d", path, (int)getpid());
-	f = fopen(tmp, "w");
-	if (!f) {
-		free(body);
-		return;
-	}
-	ok = fwrite(&h, sizeof(h), 1, f) == 1 &&
-	     fwrite(body, 1, nsyms + nnames + nhash, f) == nsyms + nnames + nhash;
+	vg_linux_cache_write(
+		path, 0644, (struct iovec[]){ { &h, sizeof(h) }, { body, nsyms + nnames + nhash } },
+		2);
 	free(body);
-	/* written whole, then renamed: a reader never sees half a file */
-	if (fclose(f) == 0 && ok)
-		rename(tmp, path);
-	else
-		unlink(tmp);
 }
 
 static bool index_ok(const struct vg_kallsyms *ks)

@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "lxcache.h"
@@ -280,4 +282,39 @@ stale : {
 	vg_mem_set_layout(mem, 0);
 }
 	return -ESTALE;
+}
+
+int vg_linux_cache_path(const struct vg_linux *lx, const char *prefix, uint64_t key, char *out,
+			size_t len)
+{
+	if (!lx->cache_dir[0])
+		return -ENOENT;
+	if ((size_t)snprintf(out, len, "%s/%s-%016" PRIx64, lx->cache_dir, prefix, key) >= len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+void vg_linux_cache_write(const char *path, int mode, const struct iovec *parts, int n)
+{
+	char tmp[PATH_MAX + 16];
+	bool ok = true;
+	int fd;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.%d", path, (int)getpid()) >= sizeof(tmp))
+		return;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0)
+		return;
+	for (int i = 0; ok && i < n; i++)
+		for (size_t done = 0; ok && done < parts[i].iov_len;) {
+			ssize_t w = write(fd, (const char *)parts[i].iov_base + done,
+					  parts[i].iov_len - done);
+
+			ok = w > 0;
+			done += ok ? (size_t)w : 0;
+		}
+	if (close(fd) == 0 && ok)
+		rename(tmp, path);
+	else
+		unlink(tmp);
 }
