@@ -9,28 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gather_int.h"
 #include "vigil/ids.h"
 
 #define MAX_OPS 256
 #define MAX_HASH_BITS 12
 #define MAX_CHAIN 1024
 #define KPROBE_TABLE_SIZE 64
-
-static bool kptr(uint64_t p)
-{
-	return p >= 0xff00000000000000ull;
-}
-
-static void sym_of(struct vg_linux *lx, uint64_t a, char *out, size_t len)
-{
-	uint64_t off = 0;
-	const char *n = vg_linux_sym_near(lx, a, &off);
-
-	if (n && off < 0x100000)
-		snprintf(out, len, off ? "%s+0x%llx" : "%s", n, (unsigned long long)off);
-	else
-		snprintf(out, len, "0x%llx", (unsigned long long)a);
-}
 
 static struct vg_hook *new_hook(struct vg_snapshot *s)
 {
@@ -50,9 +35,9 @@ static void hash_targets(struct vg_linux *lx, uint64_t hash, char *out, size_t l
 	size_t used = 0;
 
 	out[0] = '\0';
-	if (bits_off < 0 || bk_off < 0 || ip_off < 0 || !kptr(hash) ||
+	if (bits_off < 0 || bk_off < 0 || ip_off < 0 || !vg_ids_kptr(hash) ||
 	    vg_as_read_u64(&lx->kas, hash + bits_off, &bits) || bits > MAX_HASH_BITS ||
-	    vg_as_read_u64(&lx->kas, hash + bk_off, &buckets) || !kptr(buckets))
+	    vg_as_read_u64(&lx->kas, hash + bk_off, &buckets) || !vg_ids_kptr(buckets))
 		return;
 	for (uint64_t b = 0; b < (1ull << bits); b++) {
 		uint64_t node;
@@ -60,13 +45,13 @@ static void hash_targets(struct vg_linux *lx, uint64_t hash, char *out, size_t l
 
 		if (vg_as_read_u64(&lx->kas, buckets + 8 * b, &node))
 			return;
-		while (node && kptr(node) && n++ < MAX_CHAIN) {
+		while (node && vg_ids_kptr(node) && n++ < MAX_CHAIN) {
 			uint64_t ip;
 			char name[128];
 
 			if (vg_as_read_u64(&lx->kas, node + ip_off, &ip))
 				return;
-			sym_of(lx, ip, name, sizeof(name));
+			vg_ids_symoff(lx, ip, name, sizeof(name));
 			if (used + strlen(name) + 2 < len)
 				used += snprintf(out + used, len - used, "%s%s", used ? "," : "",
 						 name);
@@ -88,7 +73,7 @@ static void gather_ftrace(struct vg_linux *lx, struct vg_snapshot *s)
 	    vg_linux_sym(lx, "ftrace_ops_list", &head) ||
 	    vg_linux_sym(lx, "ftrace_list_end", &end) || vg_as_read_u64(&lx->kas, head, &ops))
 		return;
-	for (int n = 0; ops && ops != end && kptr(ops) && n < MAX_OPS; n++) {
+	for (int n = 0; ops && ops != end && vg_ids_kptr(ops) && n < MAX_OPS; n++) {
 		struct vg_hook *h = new_hook(s);
 		uint64_t fh, hash;
 
@@ -96,8 +81,8 @@ static void gather_ftrace(struct vg_linux *lx, struct vg_snapshot *s)
 			return;
 		h->kind = "ftrace";
 		h->obj = ops;
-		sym_of(lx, h->handler, h->handler_sym, sizeof(h->handler_sym));
-		if (!vg_as_read_u64(&lx->kas, ops + fhash, &fh) && kptr(fh) &&
+		vg_ids_symoff(lx, h->handler, h->handler_sym, sizeof(h->handler_sym));
+		if (!vg_as_read_u64(&lx->kas, ops + fhash, &fh) && vg_ids_kptr(fh) &&
 		    !vg_as_read_u64(&lx->kas, fh + filt, &hash))
 			hash_targets(lx, hash, h->target, sizeof(h->target));
 		if (vg_as_read_u64(&lx->kas, ops + next, &ops))
@@ -123,8 +108,8 @@ static void add_kprobe(struct vg_linux *lx, struct vg_snapshot *s, uint64_t kp, 
 	}
 	if (!h->handler)
 		h->handler = post;
-	sym_of(lx, addr, h->target, sizeof(h->target));
-	sym_of(lx, h->handler, h->handler_sym, sizeof(h->handler_sym));
+	vg_ids_symoff(lx, addr, h->target, sizeof(h->target));
+	vg_ids_symoff(lx, h->handler, h->handler_sym, sizeof(h->handler_sym));
 }
 
 static void gather_kprobes(struct vg_linux *lx, struct vg_snapshot *s)
@@ -144,7 +129,7 @@ static void gather_kprobes(struct vg_linux *lx, struct vg_snapshot *s)
 
 		if (vg_as_read_u64(&lx->kas, table + 8 * b, &node))
 			return;
-		while (node && kptr(node) && n++ < MAX_CHAIN) {
+		while (node && vg_ids_kptr(node) && n++ < MAX_CHAIN) {
 			uint64_t kp = node, h;
 
 			/* hlist is the first member: the node is the kprobe */
@@ -153,7 +138,7 @@ static void gather_kprobes(struct vg_linux *lx, struct vg_snapshot *s)
 				int k = 0;
 
 				if (!vg_as_read_u64(&lx->kas, head, &cur))
-					while (cur != head && kptr(cur) && k++ < MAX_CHAIN) {
+					while (cur != head && vg_ids_kptr(cur) && k++ < MAX_CHAIN) {
 						add_kprobe(lx, s, cur - list, addr, pre, post);
 						if (vg_as_read_u64(&lx->kas, cur, &cur))
 							break;

@@ -54,9 +54,8 @@ static void candidate(struct modscan *m, uint64_t mod)
 			      ? (size_t)o->module_name_len
 			      : sizeof(img.name) - 1;
 
-	for (size_t i = 0; i < m->s->nmodimg; i++)
-		if (m->s->modimg[i].mod == mod)
-			return;
+	/* each address is offered once (the scan visits every word once), so no lookup for a
+	 * repeat; the cap comes before any guest read */
 	if (m->s->nmodimg >= VG_IDS_MAX_MODIMG ||
 	    vg_as_read(&m->lx->kas, mod + o->module_name, img.name, nlen) ||
 	    vg_as_read_u32(&m->lx->kas, mod + o->module_state, (uint32_t *)&img.state) ||

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gather_int.h"
 #include "vigil/ids.h"
 
 #define MAX_BUCKETS (1u << 20)
@@ -23,11 +24,6 @@
 struct skoff {
 	int32_t nulls_node, node, num, family, state, rcv_saddr, v6_rcv_saddr;
 };
-
-static bool kptr(uint64_t p)
-{
-	return p >= 0xff00000000000000ull;
-}
 
 static void add_listen(struct vg_snapshot *s, struct vg_linux *lx, const struct skoff *o,
 		       uint64_t sk, const char *proto)
@@ -71,7 +67,7 @@ static void gather_tcp(struct vg_linux *lx, struct vg_snapshot *s, const struct 
 	if (mask_off < 0 || l2_off < 0 || head_off < 0 || bsz <= 0 ||
 	    vg_linux_sym(lx, "tcp_hashinfo", &hi) ||
 	    vg_as_read_u32(&lx->kas, hi + mask_off, &mask) || mask >= MAX_BUCKETS ||
-	    vg_as_read_u64(&lx->kas, hi + l2_off, &lhash2) || !kptr(lhash2)) {
+	    vg_as_read_u64(&lx->kas, hi + l2_off, &lhash2) || !vg_ids_kptr(lhash2)) {
 		strncat(s->gather_errors,
 			s->gather_errors[0] ? "; TCP listeners unknown" : "TCP listeners unknown",
 			sizeof(s->gather_errors) - strlen(s->gather_errors) - 1);
@@ -88,7 +84,7 @@ static void gather_tcp(struct vg_linux *lx, struct vg_snapshot *s, const struct 
 			uint64_t sk = node - o->nulls_node;
 			uint8_t st = 0;
 
-			if (!kptr(node) || vg_as_read(&lx->kas, sk + o->state, &st, 1))
+			if (!vg_ids_kptr(node) || vg_as_read(&lx->kas, sk + o->state, &st, 1))
 				break;
 			if (st == TCP_LISTEN)
 				add_listen(s, lx, o, sk, "tcp");
@@ -109,7 +105,8 @@ static void gather_udp(struct vg_linux *lx, struct vg_snapshot *s, const struct 
 
 	if (hash_off < 0 || mask_off < 0 || head_off < 0 || ssz <= 0 ||
 	    vg_linux_sym(lx, "udp_table", &t) || vg_as_read_u32(&lx->kas, t + mask_off, &mask) ||
-	    mask >= MAX_BUCKETS || vg_as_read_u64(&lx->kas, t + hash_off, &hash) || !kptr(hash))
+	    mask >= MAX_BUCKETS || vg_as_read_u64(&lx->kas, t + hash_off, &hash) ||
+	    !vg_ids_kptr(hash))
 		return;
 	for (uint64_t b = 0; b <= mask; b++) {
 		uint64_t node;
@@ -117,7 +114,7 @@ static void gather_udp(struct vg_linux *lx, struct vg_snapshot *s, const struct 
 
 		if (vg_as_read_u64(&lx->kas, hash + b * ssz + head_off, &node))
 			continue;
-		while (node && n++ < MAX_CHAIN && kptr(node)) {
+		while (node && n++ < MAX_CHAIN && vg_ids_kptr(node)) {
 			add_listen(s, lx, o, node - o->node, "udp");
 			if (vg_as_read_u64(&lx->kas, node, &node))
 				break;
@@ -146,19 +143,19 @@ static void find_owners(struct vg_linux *lx, struct vg_snapshot *s)
 		uint32_t n;
 
 		if (t->kthread || t->pid != t->tgid ||
-		    vg_as_read_u64(&lx->kas, t->addr + files, &fs) || !kptr(fs) ||
-		    vg_as_read_u64(&lx->kas, fs + fdt, &tab) || !kptr(tab) ||
+		    vg_as_read_u64(&lx->kas, t->addr + files, &fs) || !vg_ids_kptr(fs) ||
+		    vg_as_read_u64(&lx->kas, fs + fdt, &tab) || !vg_ids_kptr(tab) ||
 		    vg_as_read_u32(&lx->kas, tab + maxfds, &n) ||
-		    vg_as_read_u64(&lx->kas, tab + fdarr, &arr) || !kptr(arr))
+		    vg_as_read_u64(&lx->kas, tab + fdarr, &arr) || !vg_ids_kptr(arr))
 			continue;
 		if (n > MAX_FDS)
 			n = MAX_FDS;
 		for (uint32_t fd = 0; fd < n; fd++) {
 			uint64_t f, op, sock, sk;
 
-			if (vg_as_read_u64(&lx->kas, arr + 8ull * fd, &f) || !kptr(f) ||
+			if (vg_as_read_u64(&lx->kas, arr + 8ull * fd, &f) || !vg_ids_kptr(f) ||
 			    vg_as_read_u64(&lx->kas, f + fop, &op) || op != sops ||
-			    vg_as_read_u64(&lx->kas, f + priv, &sock) || !kptr(sock) ||
+			    vg_as_read_u64(&lx->kas, f + priv, &sock) || !vg_ids_kptr(sock) ||
 			    vg_as_read_u64(&lx->kas, sock + sock_sk, &sk))
 				continue;
 			for (size_t k = 0; k < s->nlisten; k++) {

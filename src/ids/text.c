@@ -73,8 +73,8 @@ static int text_bounds(struct vg_linux *lx, uint64_t *start, uint64_t *end)
 	return 0;
 }
 
-/* Hashes every chunk with the sites masked; when CMP is given, compares instead and calls
- * DIFF for each chunk whose hash differs. TEXT itself is left unmasked. */
+/* Hashes every chunk into HASH with the sites masked (in TMP, one chunk); TEXT itself is left
+ * unmasked. */
 static void hash_chunks(const struct text_sites *ts, const uint8_t *text, uint64_t start,
 			uint64_t end, uint32_t chunk, const uint8_t key[16], uint64_t *hash,
 			uint8_t *tmp)
@@ -282,7 +282,7 @@ static int compare(struct vg_linux *lx, const struct vg_text_ref *base, struct v
 	uint32_t nsites;
 	cs_insn *ci = NULL;
 	csh h = 0;
-	bool cs = false;
+	bool tried = false;
 
 	if (!now || !tmp) {
 		free(now);
@@ -302,11 +302,6 @@ static int compare(struct vg_linux *lx, const struct vg_text_ref *base, struct v
 	hash_chunks(ts, text, base->start, base->end, base->chunk, base->key, now, tmp);
 	s->text_chunks = base->n;
 	s->text_sites = ts->n;
-	if (cs_open(CS_ARCH_X86, CS_MODE_64, &h) == CS_ERR_OK) {
-		cs_option(h, CS_OPT_DETAIL, CS_OPT_ON);
-		ci = cs_malloc(h);
-		cs = ci != NULL;
-	}
 	for (size_t i = 0; i < base->n; i++) {
 		uint64_t va = base->start + i * (uint64_t)base->chunk;
 		struct vg_text_diff *d;
@@ -318,7 +313,15 @@ static int compare(struct vg_linux *lx, const struct vg_text_ref *base, struct v
 		if (!d)
 			break;
 		chunk_funcs(lx, d);
-		if (cs)
+		/* the disassembler is opened (and capstone loaded) for a differing chunk only */
+		if (!tried) {
+			tried = true;
+			if (cs_open(CS_ARCH_X86, CS_MODE_64, &h) == CS_ERR_OK) {
+				cs_option(h, CS_OPT_DETAIL, CS_OPT_ON);
+				ci = cs_malloc(h);
+			}
+		}
+		if (ci)
 			find_branch(lx, s, ts, text, base->start, base->end, d, h, ci);
 	}
 	if (ci)
