@@ -31,6 +31,8 @@
 #define VG_RT_VERSION 2u
 #define VG_RT_ENV "VIGIL_CFA_SHM"
 #define VG_RT_MAX_RINGS 64u
+/* The smallest ring: its chunk (a quarter) must hold at least one event. */
+#define VG_RT_MIN_RING_EVENTS 64u
 #define VG_RT_CHUNK 128u /* events between head publications (a quarter ring if smaller) */
 #define VG_RT_GAP 0xffffffffu
 #define VG_RT_EXIT_BIT 0x80000000u

@@ -6,6 +6,7 @@
  * ring slot is released, so the program cannot rewrite events the verifier is looking at.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -24,8 +25,9 @@ int vg_cfa_shm_create(struct vg_cfa_shm *s, const struct vg_cfa_shm_opts *o, str
 
 	memset(s, 0, sizeof(*s));
 	s->fd = -1;
-	if (ev < 64 || (ev & (ev - 1)))
-		return vg_errf(err, EINVAL, "ring size %u is not a power of two >= 64", ev);
+	if (ev < VG_RT_MIN_RING_EVENTS || (ev & (ev - 1)))
+		return vg_errf(err, EINVAL, "ring size %u is not a power of two >= %u", ev,
+			       VG_RT_MIN_RING_EVENTS);
 	for (uint32_t i = 0; m && i < m->nnodes; i++)
 		if (m->nodes[i].flags & VG_CFA_N_REDUCED) {
 			ndis++;
@@ -91,11 +93,15 @@ static int drain_ring(struct vg_cfa_shm *s, uint32_t i, vg_cfa_sink_fn sink, voi
 	uint64_t open = __atomic_load_n(&r->open, __ATOMIC_ACQUIRE);
 	uint64_t head = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE), tail = r->tail, avail, lim;
 
-	if ((int64_t)(head - tail) > (int64_t)ev || (int64_t)(open - tail) > (int64_t)ev)
+	if ((int64_t)(head - tail) > (int64_t)ev || (int64_t)(open - tail) > (int64_t)ev) {
+		bool h = (int64_t)(head - tail) > (int64_t)ev;
+
 		return vg_errf(err, EPROTO,
-			       "ring %u: head %llu is %llu events past tail (the program corrupted "
+			       "ring %u: %s %llu is %llu events past tail (the program corrupted "
 			       "its trace ring)",
-			       i, (unsigned long long)head, (unsigned long long)(head - tail));
+			       i, h ? "head" : "open", (unsigned long long)(h ? head : open),
+			       (unsigned long long)((h ? head : open) - tail));
+	}
 	avail = (int64_t)(head - tail) > 0 ? head - tail : 0;
 	lim = (int64_t)(open - tail) > (int64_t)avail ? open - tail : avail;
 	while (avail < lim && __atomic_load_n(&src[(tail + avail) & (ev - 1)], __ATOMIC_RELAXED))

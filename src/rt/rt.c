@@ -146,7 +146,7 @@ static NOINSTR void attach(void)
 		return;
 	struct vg_rt_shm *shm = p;
 	if (shm->magic != VG_RT_MAGIC || shm->version != VG_RT_VERSION ||
-	    shm->size != (uint64_t)st.st_size || shm->ring_events < 2 ||
+	    shm->size != (uint64_t)st.st_size || shm->ring_events < VG_RT_MIN_RING_EVENTS ||
 	    (shm->ring_events & (shm->ring_events - 1)) || shm->nrings > VG_RT_MAX_RINGS ||
 	    shm->ring_off + (uint64_t)shm->nrings * shm->ring_stride > shm->size ||
 	    shm->ring_stride < sizeof(struct vg_rt_ring) + 4ull * shm->ring_events ||

@@ -442,14 +442,15 @@ def guest_tracing(guest, kprobe="vfs_read+9"):
               f"echo 1 > {t}/events/kprobes/enable && "
               f"echo vfs_write > {t}/set_ftrace_filter && echo function > {t}/current_tracer")
     kps = guest.run("cat /sys/kernel/debug/kprobes/list 2>/dev/null; true")
-    if "vfs_write" not in guest.run(f"cat {t}/enabled_functions") or \
-            kprobe.split("+")[0] not in kps:
-        raise AttackError(f"tracing not enabled: {kps}")
 
     def undo():
         guest.run(f"echo nop > {t}/current_tracer; echo > {t}/set_ftrace_filter; "
                   f"echo 0 > {t}/events/kprobes/enable; echo 0 > {t}/events/sched/sched_switch/"
                   f"enable; echo > {t}/kprobe_events")
+    if "vfs_write" not in guest.run(f"cat {t}/enabled_functions") or \
+            kprobe.split("+")[0] not in kps:
+        undo()  # the tests after this one must not run with tracing left on
+        raise AttackError(f"tracing not enabled: {kps}")
     return Attack("guest-tracing", undo, kprobes=kps)
 
 
