@@ -102,6 +102,18 @@ const char *sbx_basename(const char *path)
 	return s ? s + 1 : path;
 }
 
+void sbx_guest_name(const char *path, char *out, size_t cap)
+{
+	const char *b = sbx_basename(path);
+	size_t n = strlen(b);
+
+	/* kept as is when it is a plain file name, so self-deletion matches by name */
+	if (n == 0 || n >= cap || b[0] == '.' ||
+	    strspn(b, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != n)
+		b = "sample";
+	snprintf(out, cap, "%s", b);
+}
+
 bool sbx_is_self(const char *path, const char *sample_name)
 {
 	const char *b = sbx_basename(path);

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "env_ns.h"
+#include "sbx_int.h"
 #include "sandbox/sbx_ns_paths.h" /* SBX_ROOTFS_BUILDER, made by meson */
 
 #define NS_GRACE_S 60 /* beyond the sample's timeout: services, probes, diff, teardown */
@@ -159,20 +160,6 @@ void ns_env_close(struct sbx_env *e)
 
 /* ---- one run ---- */
 
-static void sample_name(const char *path, char *out, size_t cap)
-{
-	const char *b = strrchr(path, '/');
-	size_t n;
-
-	b = b ? b + 1 : path;
-	n = strlen(b);
-	/* kept as is when it is a plain file name, so self-deletion matches by name */
-	if (n == 0 || n >= cap || !strcmp(b, ".") || !strcmp(b, "..") ||
-	    strspn(b, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-") != n)
-		b = "sample";
-	snprintf(out, cap, "%s", b);
-}
-
 static int artifact(const char *dir, const char *name, struct vg_err *err)
 {
 	char p[4200];
@@ -264,7 +251,7 @@ int ns_env_run(struct sbx_env *e, const struct sbx_run_req *r, struct vg_err *er
 	if (!r->run_dir || !r->sample || !r->netns)
 		return vg_errf(err, EINVAL, "%s: sample, run directory and netns needed",
 			       e->p->name);
-	sample_name(r->sample, j.name, sizeof(j.name));
+	sbx_guest_name(r->sample, j.name, sizeof(j.name));
 	j.sample_fd = open(r->sample, O_RDONLY | O_CLOEXEC);
 	if (j.sample_fd < 0) {
 		rc = vg_errf(err, errno, "%s: %m", r->sample);

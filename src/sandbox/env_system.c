@@ -30,6 +30,7 @@
 
 #include "sandbox/env.h"
 #include "sandbox/qemu_ctl.h"
+#include "sandbox/sbx_int.h"
 #include "sandbox/sbx_system_paths.h" /* SBX_SYSTEM_BUILDER, made by meson */
 #include "sandbox/sys_proto.h"
 
@@ -408,26 +409,6 @@ static int read_sample(const char *path, char **data, uint32_t *len, struct vg_e
 	return 0;
 }
 
-/* The sample's base name as the guest sees it (like the container environment's /tmp/run/NAME):
- * characters outside [A-Za-z0-9._-] become '_', and a name of dots only becomes "sample". */
-static void sample_name(const char *path, char *out, size_t n)
-{
-	const char *b = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-	size_t i = 0;
-	bool dots = true;
-
-	for (; b[i] && i < n - 1; i++) {
-		char c = b[i];
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			  (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-		out[i] = ok ? c : '_';
-		dots = dots && c == '.';
-	}
-	out[i] = 0;
-	if (!i || dots)
-		snprintf(out, n, "sample");
-}
-
 /* The host-side timing of a run, for bench/: where the per-sample overhead goes. */
 static void save_timing(const char *dir, long restore_ms, long send_ms, long wait_ms, long recv_ms,
 			long total_ms)
@@ -497,7 +478,7 @@ static int sys_run(struct sbx_env *env, const struct sbx_run_req *r, struct vg_e
 	rq.time_sec_hi = (uint32_t)((uint64_t)now >> 32);
 	if (getrandom(rq.seed, sizeof(rq.seed), 0) != sizeof(rq.seed))
 		memset(rq.seed, 0x5a, sizeof(rq.seed)); /* reseeding is best effort */
-	sample_name(r->sample, rq.name, sizeof(rq.name));
+	sbx_guest_name(r->sample, rq.name, sizeof(rq.name));
 	e = write_full(chan, &rq, sizeof(rq), deadline);
 	if (!e)
 		e = write_full(chan, sample, len, deadline);

@@ -42,6 +42,10 @@ const char *sbx_basename(const char *path);
 /* Is PATH the sample's own file? Its name inside the environment is either its host file
  * name or "sample" (the name the system environment's agent gives it). */
 bool sbx_is_self(const char *path, const char *sample_name);
+/* The sample's file name inside an environment (/tmp/run/NAME), the same in all of them: its
+ * base name when that is a plain name ([A-Za-z0-9._-], not starting with '.', fits CAP),
+ * otherwise "sample". Either way sbx_is_self() recognises it. */
+void sbx_guest_name(const char *path, char *out, size_t cap);
 
 /* Is PATH a place a program writes to survive a reboot (init scripts, rc files, inittab,
  * crontabs, systemd units, shell profiles)? */
