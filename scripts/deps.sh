@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages vigil needs (scripts/packages.txt), only those missing.
+# A mirror that is mid-sync makes `apt-get update` exit 100 for one index while the others are
+# fine, so a failed update is retried once and then tolerated: what decides is whether the
+# packages install.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 mapfile -t pkgs < <(grep -v '^\s*#' "$here/packages.txt" | sed 's/\s.*//' | grep -v '^$')
@@ -12,5 +15,15 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 echo "installing: ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq >&2
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+update() {
+	$SUDO apt-get update -qq >&2 && return 0
+	echo "deps.sh: apt-get update failed; retrying once" >&2
+	sleep 5
+	$SUDO apt-get update -qq >&2 && return 0
+	echo "deps.sh: warning: some package indexes could not be updated; installing from the rest" >&2
+}
+update
+if ! $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2; then
+	echo "deps.sh: could not install: ${missing[*]}" >&2
+	exit 1
+fi
