@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "vigil/alert.h"
 #include "vigil/linux.h"
 #include "vigil/lxobj.h"
 
@@ -173,8 +174,6 @@ void vg_ids_gather_dispatch(struct vg_linux *lx, struct vg_snapshot *s);
 void vg_ids_gather_sched(struct vg_linux *lx, struct vg_snapshot *s);
 void vg_ids_gather_modscan(struct vg_linux *lx, struct vg_snapshot *s);
 
-enum vg_severity { VG_SEV_INFO, VG_SEV_LOW, VG_SEV_MEDIUM, VG_SEV_HIGH, VG_SEV_CRITICAL };
-
 struct vg_finding {
 	const char *check; /* stable id, e.g. "hidden-process" */
 	enum vg_severity severity;
@@ -196,7 +195,6 @@ struct vg_findings {
 };
 
 void vg_findings_free(struct vg_findings *f);
-const char *vg_severity_name(enum vg_severity s);
 
 /* Options for the checks: which to run (NULL = all) and the policy's allowlists. */
 struct vg_ids_opts {
@@ -221,8 +219,8 @@ int vg_finding_add(struct vg_findings *f, const char *check, enum vg_severity se
 		   const char *attack, const char *kind, const char *id, const char *summary,
 		   const char *evidence_fmt, ...) __attribute__((format(printf, 8, 9)));
 
-/* Writes one alert (DESIGN.md §6 schema) as a JSON line. */
-void vg_alert_write(FILE *out, const char *host, const char *source, const struct vg_finding *x,
-		    const char *event);
+/* The alert that reports X (source "ids"; EVENT "alert", "resolved" or NULL for a scan); A
+ * borrows X's strings. */
+void vg_finding_alert(const struct vg_finding *x, const char *event, struct vg_alert *a);
 
 #endif

@@ -15,6 +15,8 @@
 
 struct vg_json {
 	FILE *out;
+	char *mem; /* vg_json_init_mem: the buffer OUT writes into */
+	size_t memlen;
 	int depth;
 	bool pretty;
 	bool first[VG_JSON_MAX_DEPTH]; /* no element written yet at this depth */
@@ -22,6 +24,14 @@ struct vg_json {
 };
 
 void vg_json_init(struct vg_json *j, FILE *out, bool pretty);
+/* Writes into a growing memory buffer instead of a FILE (evidence objects, alert lines);
+ * -ENOMEM when the buffer cannot be made. */
+int vg_json_init_mem(struct vg_json *j, bool pretty);
+/* Ends a memory writer and hands over its NUL-terminated text (*len bytes; len may be NULL);
+ * NULL when a write ran out of memory. The caller frees it. */
+char *vg_json_mem_take(struct vg_json *j, size_t *len);
+/* Ends a memory writer, discarding its text. */
+void vg_json_mem_free(struct vg_json *j);
 void vg_json_obj_open(struct vg_json *j);
 void vg_json_obj_close(struct vg_json *j);
 void vg_json_arr_open(struct vg_json *j);

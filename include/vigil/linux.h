@@ -170,12 +170,6 @@ int vg_banner_find(struct vg_mem *mem, uint64_t *pas, int max);
  * kernel virtual address img_va; the search starts at offset HINT (e.g. the banner). */
 int vg_kallsyms_parse(struct vg_kallsyms *ks, const uint8_t *img, size_t len, uint64_t img_va,
 		      size_t hint, struct vg_err *err);
-/* FNV-1a 64 over bytes (cache keys and build fingerprints). */
-uint64_t vg_fnv64(const void *p, size_t n, uint64_t h);
-/* A fast non-cryptographic 64-bit hash over 8-byte words in four independent lanes (several
- * times FNV's speed on megabytes): damaged-file checks and table fingerprints. */
-uint64_t vg_fasthash64(const void *p, size_t n, uint64_t seed);
-#define VG_FNV64_INIT 0xcbf29ce484222325ull
 int vg_kallsyms_from_text(struct vg_kallsyms *ks, const char *text, size_t len, uint64_t slide,
 			  struct vg_err *err);
 void vg_kallsyms_free(struct vg_kallsyms *ks);

@@ -83,9 +83,12 @@ static int do_scan(int argc, char **argv)
 		if (!confirmed)
 			continue;
 		rc = EXIT_FINDINGS;
-		if (a.vmi.json)
-			vg_alert_write(stdout, a.vmi.vm, "ids", x, NULL);
-		else
+		if (a.vmi.json) {
+			struct vg_alert al;
+
+			vg_finding_alert(x, NULL, &al);
+			vg_alert_fprint(stdout, a.vmi.vm, &al, a.vmi.pretty);
+		} else
 			printf("%-18s %-9s %-24.24s %s\n", x->check, vg_severity_name(x->severity),
 			       x->target_id, x->summary);
 	}

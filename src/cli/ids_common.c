@@ -338,18 +338,8 @@ int ids_look(struct vmi_guest *g, struct ids_ctx *c, struct vg_findings *f, char
 
 char *ids_alert_line(const char *host, const struct vg_finding *x, const char *event, size_t *len)
 {
-	char *buf = NULL;
-	FILE *m = open_memstream(&buf, len);
+	struct vg_alert al;
 
-	if (!m)
-		return NULL;
-	vg_alert_write(m, host, "ids", x, event);
-	if (fclose(m)) {
-		free(buf);
-		return NULL;
-	}
-	/* vg_alert_write ends the line; sinks add their own newline */
-	while (*len && buf[*len - 1] == '\n')
-		buf[--*len] = 0;
-	return buf;
+	vg_finding_alert(x, event, &al);
+	return vg_alert_format(host, &al, len);
 }

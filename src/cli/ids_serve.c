@@ -44,7 +44,7 @@ struct client {
 struct server {
 	int lfd;
 	struct client cl[MAX_CLIENTS];
-	struct ids_sinks sinks;
+	struct vg_alerter sinks;
 	struct watcher w;
 	struct ids_ctx *c;
 	const char *vm;
@@ -333,7 +333,7 @@ static void loop(struct server *sv, uint32_t interval)
 		uint64_t now = watcher_now_ms();
 
 		if (ids_take_reopen())
-			ids_sinks_reopen(&sv->sinks);
+			vg_alerter_reopen(&sv->sinks);
 		if (now >= next) {
 			if (watcher_tick(&sv->w))
 				return;
@@ -387,7 +387,6 @@ int cmd_ids_serve(int argc, char **argv)
 		sv.cl[i].fd = -1;
 	sv.c = &c;
 	sv.vm = a.vmi.vm;
-	sv.sinks.host = a.vmi.vm;
 	ids_install_signals();
 	watcher_init(&sv.w, &a, &c, emit, &sv);
 	fprintf(stderr, "%s: serving %s on %s\n", PROG_NAME, a.vmi.vm, a.socket);
@@ -399,7 +398,7 @@ int cmd_ids_serve(int argc, char **argv)
 	unlink(a.socket);
 	rc = EXIT_OK;
 out_sinks:
-	ids_sinks_close(&sv.sinks);
+	vg_alerter_close(&sv.sinks);
 out_ctx:
 	ids_ctx_free(&c);
 out_args:

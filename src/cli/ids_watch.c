@@ -54,57 +54,27 @@ bool ids_take_reopen(void)
 	return r;
 }
 
-int ids_sinks_open(struct ids_sinks *s, const struct ids_args *a)
+static void print_warning(void *ctx, const char *msg)
+{
+	fprintf(stderr, "%s: warning: %s\n", PROG_NAME, msg);
+}
+
+int ids_sinks_open(struct vg_alerter *s, const struct ids_args *a)
 {
 	struct vg_err err = { 0 };
 
-	s->n = 0;
-	s->host = a->vmi.vm;
-	for (int i = 0; i < (a->noutputs ? a->noutputs : 1); i++) {
-		if (vg_sink_open(&s->v[i], a->noutputs ? a->outputs[i] : "stdout", &err)) {
-			ids_sinks_close(s);
-			return cli_fail_err(&err);
-		}
-		s->n++;
-	}
+	if (vg_alerter_open(s, a->vmi.vm, a->outputs, a->noutputs, &err))
+		return cli_fail_err(&err);
+	s->warn = print_warning;
 	return 0;
 }
 
-void ids_sinks_close(struct ids_sinks *s)
+void ids_sinks_emit(struct vg_alerter *s, const struct vg_finding *x, const char *event)
 {
-	for (int i = 0; i < s->n; i++)
-		vg_sink_close(&s->v[i]);
-	s->n = 0;
-}
+	struct vg_alert al;
 
-void ids_sinks_reopen(struct ids_sinks *s)
-{
-	for (int i = 0; i < s->n; i++) {
-		struct vg_err err = { 0 };
-
-		if (vg_sink_reopen(&s->v[i], &err))
-			fprintf(stderr, "%s: warning: %s\n", PROG_NAME, err.msg);
-	}
-}
-
-void ids_sinks_emit(struct ids_sinks *s, const struct vg_finding *x, const char *event)
-{
-	size_t len = 0;
-	char *line = ids_alert_line(s->host, x, event, &len);
-
-	if (!line) {
-		fprintf(stderr, "%s: warning: an alert could not be formatted (out of memory)\n",
-			PROG_NAME);
-		return;
-	}
-	for (int i = 0; i < s->n; i++) {
-		bool was_ok = !s->v[i].failed;
-
-		if (vg_sink_write(&s->v[i], line, len, vg_severity_name(x->severity)) && was_ok)
-			fprintf(stderr, "%s: warning: alert output %d failed: %s\n", PROG_NAME,
-				i + 1, strerror(s->v[i].failed));
-	}
-	free(line);
+	vg_finding_alert(x, event, &al);
+	vg_alerter_emit(s, &al);
 }
 
 static void emit_to_sinks(void *ctx, const struct vg_finding *x, const char *event)
@@ -130,7 +100,7 @@ static void watch_help(void)
 	       "it clears, and \"state\" events when the guest pauses, resumes, reboots or goes\n"
 	       "away. Carries on through all of them; with the policy's on-gone = exit it stops\n"
 	       "(exit 0) once the guest has been gone for gone-grace.\n"
-	       "  --output SINK   stdout (default), file:PATH or syslog; repeatable\n"
+	       "  --output SINK   stdout (default), file:PATH, syslog or unix:PATH; repeatable\n"
 	       "  SIGHUP reopens file outputs; SIGINT/SIGTERM stop.\n",
 	       PROG_NAME);
 }
@@ -146,7 +116,7 @@ static void sleep_until(uint64_t deadline_ms)
 
 int cmd_ids_watch(int argc, char **argv)
 {
-	struct ids_sinks sinks = { 0 };
+	struct vg_alerter sinks = { 0 };
 	struct watcher w;
 	struct ids_args a;
 	struct ids_ctx c;
@@ -171,7 +141,7 @@ int cmd_ids_watch(int argc, char **argv)
 		int t;
 
 		if (ids_take_reopen())
-			ids_sinks_reopen(&sinks);
+			vg_alerter_reopen(&sinks);
 		t = watcher_tick(&w);
 		if (t < 0) {
 			rc = cli_fail("watch: out of memory");
@@ -185,7 +155,7 @@ int cmd_ids_watch(int argc, char **argv)
 		sleep_until(next);
 	}
 	watcher_free(&w);
-	ids_sinks_close(&sinks);
+	vg_alerter_close(&sinks);
 out_ctx:
 	ids_ctx_free(&c);
 out_args:

@@ -6,18 +6,11 @@
 #include <stdbool.h>
 
 #include "ids_common.h"
-#include "vigil/sink.h"
+#include "vigil/alert.h"
 
-struct ids_sinks {
-	struct vg_sink v[IDS_MAX_OUTPUTS];
-	int n;
-	const char *host;
-};
-
-int ids_sinks_open(struct ids_sinks *s, const struct ids_args *a);
-void ids_sinks_emit(struct ids_sinks *s, const struct vg_finding *x, const char *event);
-void ids_sinks_reopen(struct ids_sinks *s);
-void ids_sinks_close(struct ids_sinks *s);
+/* Opens the --output sinks (stdout when none) with warnings printed on stderr. */
+int ids_sinks_open(struct vg_alerter *s, const struct ids_args *a);
+void ids_sinks_emit(struct vg_alerter *s, const struct vg_finding *x, const char *event);
 
 void ids_install_signals(void);
 bool ids_stop_requested(void);

@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "ids_watcher.h"
+#include "vigil/util.h"
 #include "vigil/json.h"
 
 uint64_t watcher_now_ms(void)

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
+#include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <math.h>
 #include <string.h>
 
@@ -11,6 +13,40 @@ void vg_json_init(struct vg_json *j, FILE *out, bool pretty)
 	j->out = out;
 	j->pretty = pretty;
 	j->first[0] = true;
+}
+
+int vg_json_init_mem(struct vg_json *j, bool pretty)
+{
+	vg_json_init(j, NULL, pretty);
+	j->out = open_memstream(&j->mem, &j->memlen);
+	return j->out ? 0 : -ENOMEM;
+}
+
+char *vg_json_mem_take(struct vg_json *j, size_t *len)
+{
+	char *text;
+	bool bad;
+
+	if (!j->out)
+		return NULL;
+	bad = ferror(j->out);
+	if (fclose(j->out))
+		bad = true;
+	j->out = NULL;
+	text = j->mem;
+	j->mem = NULL;
+	if (bad) {
+		free(text);
+		return NULL;
+	}
+	if (len)
+		*len = j->memlen;
+	return text;
+}
+
+void vg_json_mem_free(struct vg_json *j)
+{
+	free(vg_json_mem_take(j, NULL));
 }
 
 static void indent(struct vg_json *j)

@@ -17,6 +17,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "vigil/util.h"
 #include "dispatch_memo.h"
 
 #define DM_MAGIC 0x31504d4447495657ull /* "VWIGDMP1" */

@@ -1,21 +1,11 @@
 // SPDX-License-Identifier: MIT
-/* Findings and their alert form (DESIGN.md §6: EVE-like JSON lines). */
+/* Findings and their alert form (the envelope itself is core/alert.c's). */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
-#include <time.h>
 
 #include "vigil/ids.h"
-#include "vigil/json.h"
-
-const char *vg_severity_name(enum vg_severity s)
-{
-	static const char *const names[] = { "info", "low", "medium", "high", "critical" };
-
-	return (unsigned)s < 5 ? names[s] : "info";
-}
 
 int vg_finding_add(struct vg_findings *f, const char *check, enum vg_severity sev,
 		   const char *attack, const char *kind, const char *id, const char *summary,
@@ -65,41 +55,17 @@ void vg_findings_free(struct vg_findings *f)
 	memset(f, 0, sizeof(*f));
 }
 
-void vg_alert_write(FILE *out, const char *host, const char *source, const struct vg_finding *x,
-		    const char *event)
+void vg_finding_alert(const struct vg_finding *x, const char *event, struct vg_alert *a)
 {
-	struct timeval tv;
-	struct tm tm;
-	char ts[64];
-	struct vg_json j;
-
-	gettimeofday(&tv, NULL);
-	gmtime_r(&tv.tv_sec, &tm);
-	snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900,
-		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)tv.tv_usec);
-	vg_json_init(&j, out, false);
-	vg_json_obj_open(&j);
-	vg_json_kstr(&j, "ts", ts);
-	vg_json_kstr(&j, "host", host);
-	vg_json_kstr(&j, "source", source);
-	if (event)
-		vg_json_kstr(&j, "event", event);
-	vg_json_key(&j, "target");
-	vg_json_obj_open(&j);
-	vg_json_kstr(&j, "kind", x->target_kind);
-	vg_json_kstr(&j, "id", x->target_id);
-	vg_json_obj_close(&j);
-	vg_json_kstr(&j, "check", x->check);
-	vg_json_kstr(&j, "severity", vg_severity_name(x->severity));
-	vg_json_kstr(&j, "summary", x->summary);
-	/* evidence is already a JSON object built from escaped values */
-	vg_json_kraw(&j, "evidence", x->evidence);
-	if (x->attack) {
-		vg_json_key(&j, "attack");
-		vg_json_arr_open(&j);
-		vg_json_str(&j, x->attack);
-		vg_json_arr_close(&j);
-	}
-	vg_json_obj_close(&j);
-	vg_json_end(&j);
+	*a = (struct vg_alert){
+		.source = "ids",
+		.event = event,
+		.target_kind = x->target_kind,
+		.target_id = x->target_id,
+		.check = x->check,
+		.severity = x->severity,
+		.summary = x->summary,
+		.evidence = x->evidence,
+		.attack = x->attack,
+	};
 }

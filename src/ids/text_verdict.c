@@ -22,6 +22,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "vigil/util.h"
 #include "text_int.h"
 
 #define VERDICT_MAGIC 0x32544b4f47495657ull /* "VWIGOKT2" */

@@ -24,26 +24,12 @@
 #include <unistd.h>
 
 #include "env_ns.h"
+#include "vigil/util.h"
 #include "sbx_int.h"
 #include "sandbox/sbx_ns_paths.h" /* SBX_ROOTFS_BUILDER, made by meson */
 
 #define NS_GRACE_S 60 /* beyond the sample's timeout: services, probes, diff, teardown */
 
-static int mkdirs(const char *path)
-{
-	char p[1024];
-
-	if (snprintf(p, sizeof(p), "%s", path) >= (int)sizeof(p))
-		return -ENAMETOOLONG;
-	for (char *s = p + 1; *s; s++)
-		if (*s == '/') {
-			*s = '\0';
-			if (mkdir(p, 0755) < 0 && errno != EEXIST)
-				return -errno;
-			*s = '/';
-		}
-	return mkdir(p, 0755) < 0 && errno != EEXIST ? -errno : 0;
-}
 
 /* The builder script: $VIGIL_SANDBOX_BUILDER, or the source tree's (its path is compiled in).
  * It returns at once when the cached userland matches it. -ENOENT when there is none. */
@@ -115,7 +101,7 @@ int ns_env_open(struct sbx_env **out, const struct sbx_env_opts *o, const struct
 		r = vg_errf(err, errno, "%s: %m (install qemu-user-static)", NS_QEMU);
 		goto fail;
 	}
-	if ((r = mkdirs(e->work)) < 0) {
+	if ((r = vg_mkdir_p(e->work, 0755)) < 0) {
 		r = vg_errf(err, -r, "%s: %s", e->work, strerror(-r));
 		goto fail;
 	}

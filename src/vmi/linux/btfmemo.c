@@ -19,6 +19,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "vigil/util.h"
 #include "lxcache.h"
 
 #define MEMO_MAGIC 0x314f4d4546544256ull /* "VBTFEMO1" */

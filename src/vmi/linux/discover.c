@@ -13,6 +13,7 @@
 
 #include <bpf/btf.h>
 
+#include "vigil/util.h"
 #include "vigil/linux.h"
 #include "kpgd.h"
 #include "lxcache.h"

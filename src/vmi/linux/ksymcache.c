@@ -24,6 +24,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "vigil/util.h"
 #include "lxcache.h"
 
 #define KSC_MAGIC 0x32534b4c47495657ull /* "VWIGLKS2" */

@@ -19,24 +19,10 @@
 #include <unistd.h>
 
 #include "lxcache.h"
+#include "vigil/util.h"
 
 #define CACHE_MAGIC "vigil-discovery 2"
 
-/* mkdir -p: a fresh machine may have no ~/.cache, a new XDG_CACHE_HOME no parent at all */
-static void mkdir_p(const char *path)
-{
-	char tmp[PATH_MAX + 16];
-
-	snprintf(tmp, sizeof(tmp), "%s", path);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p == '/') {
-			*p = '\0';
-			mkdir(tmp, 0700);
-			*p = '/';
-		}
-	}
-	mkdir(tmp, 0700);
-}
 
 static int cache_path(const struct vg_linux *lx, const struct vg_linux_opts *opts, char *out,
 		      size_t len, bool create)
@@ -64,7 +50,7 @@ static int cache_path(const struct vg_linux *lx, const struct vg_linux_opts *opt
 		char sub[PATH_MAX + 16];
 
 		snprintf(sub, sizeof(sub), "%s/discovery", dir);
-		mkdir_p(sub);
+		vg_mkdir_p(sub, 0700);
 	}
 	if ((size_t)snprintf(out, len, "%s/discovery/%016" PRIx64, dir, key) >= len)
 		return -ENAMETOOLONG;
@@ -91,7 +77,7 @@ void vg_lxcache_set_dir(struct vg_linux *lx, const struct vg_linux_opts *opts)
 	    sizeof(lx->cache_dir))
 		lx->cache_dir[0] = '\0';
 	else
-		mkdir_p(lx->cache_dir);
+		vg_mkdir_p(lx->cache_dir, 0700);
 }
 
 static void hex_encode(char *out, const void *p, size_t n)
