@@ -197,7 +197,7 @@ class QMP:
 class Guest:
     def __init__(self, name="guest", mem="512M", kaslr=True, la57=False, smp=1,
                  machine="q35", image_dir=None, extra_append="", qemu="qemu-system-x86_64",
-                 reboot=False):
+                 reboot=False, extra_args=()):
         if not re.fullmatch(r"[A-Za-z0-9_.]+", name):
             raise ValueError("guest name: letters, digits, '_' and '.' only")
         self.name = name
@@ -210,6 +210,9 @@ class Guest:
         self.extra_append = extra_append
         self.qemu = qemu
         self.reboot = reboot  # a reset reboots (default: QEMU exits, -no-reboot)
+        # more QEMU arguments: NICs (-netdev/-device), disks (-drive); the modules their
+        # drivers need are loaded with extra_append="vigil.load=e1000,virtio_blk,ext4"
+        self.extra_args = list(extra_args)
         self.mem_path = f"/dev/shm/{SHM_PREFIX}{name}-{os.getpid()}"
         self.proc = None
         self.qmp_conn = None
@@ -248,6 +251,7 @@ class Guest:
             "-chardev", f"socket,id=ser0,path={self.tmpdir}/serial.sock,server=on,wait=off",
             "-serial", "chardev:ser0",
             "-qmp", f"unix:{self.tmpdir}/qmp.sock,server=on,wait=off",
+            *self.extra_args,
             # Paused until both sockets are connected, so no console output is lost.
             "-S",
         ]
