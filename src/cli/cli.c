@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -48,4 +49,28 @@ int cli_fail(const char *fmt, ...)
 int cli_fail_err(const struct vg_err *err)
 {
 	return cli_fail("%s", err->code ? err->msg : "unknown error");
+}
+
+bool cli_common_opt(int c, struct cli_common *o)
+{
+	switch (c) {
+	case 'j':
+		o->json = true;
+		return true;
+	case 'p':
+		o->json = o->pretty = true;
+		return true;
+	case 'h':
+		o->help = true;
+		return true;
+	default:
+		return false;
+	}
+}
+
+int cli_bad_option(const char *cmd, int argc, char **argv)
+{
+	const char *what = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
+
+	return cli_fail("%s: unknown option or missing value '%s'; see --help", cmd, what);
 }

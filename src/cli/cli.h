@@ -26,6 +26,27 @@ struct cli_cmd {
  * GROUP is the group's name for usage lines. */
 int cli_dispatch(const char *group, const struct cli_cmd *table, int argc, char **argv);
 
+/*
+ * The options every command takes, parsed the same way everywhere: -j/--json (JSON output),
+ * -p/--pretty (indented JSON, implies -j), -h/--help. Put CLI_COMMON_SHORT in the getopt
+ * string and CLI_COMMON_LONG in the option table; cli_common_opt() takes the three.
+ */
+#define CLI_COMMON_SHORT "jph"
+#define CLI_COMMON_LONG                                                                    \
+	{ "json", no_argument, NULL, 'j' }, { "pretty", no_argument, NULL, 'p' },          \
+	{                                                                                  \
+		"help", no_argument, NULL, 'h'                                             \
+	}
+
+struct cli_common {
+	bool json, pretty, help;
+};
+
+/* Records C when it is one of the common options; false for any other. */
+bool cli_common_opt(int c, struct cli_common *o);
+/* The "unknown option or missing value" error for getopt's '?' and ':' (exit status 2). */
+int cli_bad_option(const char *cmd, int argc, char **argv);
+
 /* Prints "vigil: <msg>" on stderr and returns EXIT_ERROR. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_fail_err(const struct vg_err *err);
