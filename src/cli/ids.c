@@ -34,7 +34,7 @@ static void scan_help(void)
 	       PROG_NAME);
 }
 
-static int look(struct vmi_guest *g, struct ids_ctx *c, struct vg_findings *f)
+static int look(struct vg_guest *g, struct ids_ctx *c, struct vg_findings *f)
 {
 	struct vg_err err = { 0 };
 	char warn[1024];
@@ -51,7 +51,7 @@ static int do_scan(int argc, char **argv)
 	struct vg_findings f1 = { 0 }, f2 = { 0 };
 	struct ids_args a;
 	struct ids_ctx c;
-	struct vmi_guest g;
+	struct vg_guest g;
 	int rc;
 
 	rc = ids_parse(argc, argv, IDS_OPT_CHECKS, scan_help, &a);
@@ -100,7 +100,7 @@ static int do_scan(int argc, char **argv)
 out:
 	vg_findings_free(&f1);
 	vg_findings_free(&f2);
-	vmi_close(&g);
+	vg_guest_close(&g);
 out_ctx:
 	ids_ctx_free(&c);
 out_args:
@@ -118,7 +118,7 @@ static void baseline_help(void)
 	       PROG_NAME);
 }
 
-static int record(struct vmi_guest *g, const char *path, struct vg_baseline *b)
+static int record(struct vg_guest *g, const char *path, struct vg_baseline *b)
 {
 	struct vg_text_ref *text = calloc(1, sizeof(*text));
 	struct vg_err err = { 0 };
@@ -159,7 +159,7 @@ static int do_baseline(int argc, char **argv)
 	struct vg_baseline b = { 0 };
 	struct ids_args a;
 	struct ids_ctx c;
-	struct vmi_guest g;
+	struct vg_guest g;
 	int rc;
 
 	rc = ids_parse(argc, argv, IDS_OPT_OUT | IDS_OPT_POLICY, baseline_help, &a);
@@ -195,7 +195,7 @@ static int do_baseline(int argc, char **argv)
 		       b.text ? "hashed" : "not recorded");
 	vg_baseline_free(&b);
 	vg_findings_free(&f);
-	vmi_close(&g);
+	vg_guest_close(&g);
 out_ctx:
 	ids_ctx_free(&c);
 out_args:

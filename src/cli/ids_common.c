@@ -309,7 +309,7 @@ void ids_ctx_free(struct ids_ctx *c)
 	memset(c, 0, sizeof(*c));
 }
 
-int ids_look(struct vmi_guest *g, struct ids_ctx *c, struct vg_findings *f, char *warn, size_t wlen,
+int ids_look(struct vg_guest *g, struct ids_ctx *c, struct vg_findings *f, char *warn, size_t wlen,
 	     struct vg_err *err)
 {
 	struct vg_snapshot s;

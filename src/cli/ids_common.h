@@ -66,7 +66,7 @@ int ids_ctx_init(struct ids_ctx *c, const struct ids_args *a);
 void ids_ctx_free(struct ids_ctx *c);
 
 /* One look: findings into F (empty on entry). WARN gets gather warnings (may be ""). */
-int ids_look(struct vmi_guest *g, struct ids_ctx *c, struct vg_findings *f, char *warn, size_t wlen,
+int ids_look(struct vg_guest *g, struct ids_ctx *c, struct vg_findings *f, char *warn, size_t wlen,
 	     struct vg_err *err);
 
 /* Writes an alert for X (EVENT "alert", "resolved" or NULL for scan) as one JSON line. */

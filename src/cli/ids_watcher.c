@@ -105,7 +105,7 @@ static void state_event(struct watcher *w, const char *state, enum vg_severity s
 static void close_guest(struct watcher *w)
 {
 	if (w->open)
-		vmi_close(&w->g);
+		vg_guest_close(&w->g);
 	w->open = false;
 	w->have_jiffies = false;
 }
@@ -176,6 +176,7 @@ static void confirm_fresh(struct watcher *w, uint64_t j)
 int watcher_ensure_open(struct watcher *w)
 {
 	struct vg_err err = { 0 };
+	struct vg_guest_opts go;
 	struct stat st;
 	bool other_kernel;
 
@@ -191,9 +192,11 @@ int watcher_ensure_open(struct watcher *w)
 	}
 	/* after a stop, prefer a kernel other than the stopped one; without KASLR the new one
 	 * sits where the old one did, so fall back to taking any */
-	if ((!w->stale_banner_pa ||
-	     vmi_open_avoiding(&w->a->vmi, &w->g, w->stale_banner_pa, &err)) &&
-	    (vg_err_clear(&err), vmi_open_err(&w->a->vmi, &w->g, &err))) {
+	vmi_guest_opts(&w->a->vmi, &go);
+	if (vg_guest_open_source(&w->g, &go, &err) ||
+	    ((!w->stale_banner_pa || vg_guest_discover(&w->g, &go, w->stale_banner_pa, &err)) &&
+	     (vg_err_clear(&err), vg_guest_discover(&w->g, &go, 0, &err)))) {
+		vg_guest_close(&w->g);
 		if (w->state != WS_UNREADABLE && w->state != WS_GONE) {
 			w->state = WS_UNREADABLE;
 			state_event(w, "unreadable", VG_SEV_MEDIUM,

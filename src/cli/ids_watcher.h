@@ -43,7 +43,7 @@ enum watcher_state { WS_START, WS_RUNNING, WS_PAUSED, WS_GONE, WS_UNREADABLE };
 struct watcher {
 	const struct ids_args *a;
 	struct ids_ctx *c;
-	struct vmi_guest g;
+	struct vg_guest g;
 	bool open;
 	struct vg_watch w;
 	enum watcher_state state;

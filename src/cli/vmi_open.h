@@ -1,13 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* Options shared by the commands that read a guest (--vm, --symbols, --btf, -j), and opening
- * the guest: memory source, then kernel discovery. */
+ * the guest through src/vmi/guest.c. */
 #ifndef VIGIL_CLI_VMI_OPEN_H
 #define VIGIL_CLI_VMI_OPEN_H
 
 #include <stdbool.h>
 
-#include "vigil/linux.h"
-#include "vigil/mem.h"
+#include "vigil/guest.h"
 
 struct vmi_args {
 	const char *vm, *symbols, *btf, *format;
@@ -21,18 +20,9 @@ enum { VMI_OPT_THREADS = 1 }; /* extra options a command accepts */
 /* Parses argv; returns 0, or EXIT_ERROR after printing the problem. */
 int vmi_parse(int argc, char **argv, unsigned extra, struct vmi_args *a);
 
-struct vmi_guest {
-	struct vg_mem *mem;
-	struct vg_linux lx;
-};
-
-/* Opens the memory source and discovers the kernel; prints the error and returns EXIT_ERROR. */
-int vmi_open(const struct vmi_args *a, struct vmi_guest *g);
-/* Same without printing: for callers that retry (ids watch). */
-int vmi_open_err(const struct vmi_args *a, struct vmi_guest *g, struct vg_err *err);
-/* Same, passing over the banner of a kernel known to have stopped (vg_linux_opts). */
-int vmi_open_avoiding(const struct vmi_args *a, struct vmi_guest *g, uint64_t stale_banner_pa,
-		      struct vg_err *err);
-void vmi_close(struct vmi_guest *g);
+/* The guest options as the library takes them (borrowing A's strings). */
+void vmi_guest_opts(const struct vmi_args *a, struct vg_guest_opts *o);
+/* Opens the guest (vg_guest_open); prints the error and returns EXIT_ERROR. */
+int vmi_open(const struct vmi_args *a, struct vg_guest *g);
 
 #endif
