@@ -32,10 +32,10 @@ int cli_dispatch(const char *group, const struct cli_cmd *table, int argc, char 
  * string and CLI_COMMON_LONG in the option table; cli_common_opt() takes the three.
  */
 #define CLI_COMMON_SHORT "jph"
-#define CLI_COMMON_LONG                                                                    \
-	{ "json", no_argument, NULL, 'j' }, { "pretty", no_argument, NULL, 'p' },          \
-	{                                                                                  \
-		"help", no_argument, NULL, 'h'                                             \
+#define CLI_COMMON_LONG                                                           \
+	{ "json", no_argument, NULL, 'j' }, { "pretty", no_argument, NULL, 'p' }, \
+	{                                                                         \
+		"help", no_argument, NULL, 'h'                                    \
 	}
 
 struct cli_common {

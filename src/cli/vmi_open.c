@@ -17,17 +17,16 @@ int vmi_parse(int argc, char **argv, unsigned extra, struct vmi_args *a)
 		{ "no-cache", no_argument, NULL, O_NO_CACHE },
 		{ "format", required_argument, NULL, O_FORMAT },
 		{ "threads", no_argument, NULL, O_THREADS },
-		{ "json", no_argument, NULL, 'j' },
-		{ "pretty", no_argument, NULL, 'p' },
-		{ "help", no_argument, NULL, 'h' },
+		CLI_COMMON_LONG,
 		{ NULL, 0, NULL, 0 },
 	};
+	struct cli_common co = { 0 };
 	int c;
 
 	memset(a, 0, sizeof(*a));
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "v:jph", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "v:" CLI_COMMON_SHORT, opts, NULL)) != -1) {
 		switch (c) {
 		case 'v':
 			a->vm = optarg;
@@ -49,20 +48,18 @@ int vmi_parse(int argc, char **argv, unsigned extra, struct vmi_args *a)
 				return cli_fail("%s: unknown option --threads", argv[0]);
 			a->threads = true;
 			break;
-		case 'j':
-			a->json = true;
-			break;
-		case 'p':
-			a->json = a->pretty = true;
-			break;
-		case 'h':
+		default:
+			if (cli_common_opt(c, &co))
+				break;
+			return cli_bad_option(argv[0], argc, argv);
+		}
+		if (co.help) {
 			a->help = true;
 			return 0;
-		default:
-			return cli_fail("%s: unknown option or missing value '%s'; see --help",
-					argv[0], argv[optind - 1]);
 		}
 	}
+	a->json = co.json;
+	a->pretty = co.pretty;
 	for (; optind < argc; optind++) {
 		if (a->npos == (int)(sizeof(a->pos) / sizeof(a->pos[0])))
 			return cli_fail("%s: too many arguments", argv[0]);
