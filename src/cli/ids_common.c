@@ -54,13 +54,8 @@ static unsigned needs(int c)
 
 int ids_parse(int argc, char **argv, unsigned allowed, void (*help)(void), struct ids_args *a)
 {
-	enum { O_NO_CACHE = 256, O_FORMAT, O_SYMBOLS, O_BTF };
 	static const struct option opts[] = {
-		{ "vm", required_argument, NULL, 'v' },
-		{ "format", required_argument, NULL, O_FORMAT },
-		{ "symbols", required_argument, NULL, O_SYMBOLS },
-		{ "btf", required_argument, NULL, O_BTF },
-		{ "no-cache", no_argument, NULL, O_NO_CACHE },
+		VMI_GUEST_LONG,
 		{ "check", required_argument, NULL, 'c' },
 		{ "allow-modules", required_argument, NULL, 'A' },
 		{ "allow-ports", required_argument, NULL, 'P' },
@@ -78,26 +73,13 @@ int ids_parse(int argc, char **argv, unsigned allowed, void (*help)(void), struc
 	memset(a, 0, sizeof(*a));
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "v:o:" CLI_COMMON_SHORT, opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, VMI_GUEST_SHORT "o:" CLI_COMMON_SHORT, opts, NULL)) != -1) {
 		if (needs(c) && !(needs(c) & allowed))
 			return cli_fail("%s: option '%s' does not apply; see --help", argv[0],
 					argv[optind - 1]);
+		if (vmi_guest_opt(c, optarg, &a->vmi))
+			continue;
 		switch (c) {
-		case 'v':
-			a->vmi.vm = optarg;
-			break;
-		case O_FORMAT:
-			a->vmi.format = optarg;
-			break;
-		case O_SYMBOLS:
-			a->vmi.symbols = optarg;
-			break;
-		case O_BTF:
-			a->vmi.btf = optarg;
-			break;
-		case O_NO_CACHE:
-			a->vmi.no_cache = true;
-			break;
 		case 'c':
 			if (!vg_ids_check_known(optarg))
 				return cli_fail("%s: unknown check '%s'; see 'vigil ids checks'",

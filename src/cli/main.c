@@ -3,27 +3,43 @@
  * vigil: the command table (wireguard-tools style). Each group lives in its own file and
  * dispatches its commands through cli_dispatch().
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <bpf/libbpf.h>
 
 #include "cli.h"
+#include "vigil/json.h"
 
 static int cmd_version(int argc, char **argv)
 {
-	bool json = argc > 1 && (!strcmp(argv[1], "-j") || !strcmp(argv[1], "--json"));
+	static const struct option opts[] = { CLI_COMMON_LONG, { NULL, 0, NULL, 0 } };
+	struct cli_common co = { 0 };
+	struct vg_json j;
+	int c;
 
-	if (argc > 1 && !json) {
-		if (strcmp(argv[1], "--help") && strcmp(argv[1], "-h"))
-			return cli_fail("version: unknown option '%s'", argv[1]);
-		printf("Usage: %s version [-j]\n", PROG_NAME);
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT, opts, NULL)) != -1)
+		if (!cli_common_opt(c, &co))
+			return cli_bad_option(argv[0], argc, argv);
+	if (co.help) {
+		printf("Usage: %s version [-j|-p]\n", PROG_NAME);
 		return EXIT_OK;
 	}
-	if (json)
-		printf("{\"name\":\"%s\",\"version\":\"%s\"}\n", PROG_NAME, VIGIL_VERSION);
-	else
+	if (optind < argc)
+		return cli_fail("version: unexpected argument '%s'", argv[optind]);
+	if (!co.json) {
 		printf("%s %s\n", PROG_NAME, VIGIL_VERSION);
+		return EXIT_OK;
+	}
+	vg_json_init(&j, stdout, co.pretty);
+	vg_json_obj_open(&j);
+	vg_json_kstr(&j, "name", PROG_NAME);
+	vg_json_kstr(&j, "version", VIGIL_VERSION);
+	vg_json_obj_close(&j);
+	vg_json_end(&j);
 	return EXIT_OK;
 }
 
