@@ -44,6 +44,9 @@ struct cli_common {
 
 /* Records C when it is one of the common options; false for any other. */
 bool cli_common_opt(int c, struct cli_common *o);
+/* Parses the arguments of a command that takes only the common options and no operands;
+ * 0, or EXIT_ERROR after printing the problem. */
+int cli_parse_common(int argc, char **argv, struct cli_common *co);
 /* The "unknown option or missing value" error for getopt's '?' and ':' (exit status 2). */
 int cli_bad_option(const char *cmd, int argc, char **argv);
 

@@ -157,23 +157,16 @@ out_args:
 
 static int do_checks(int argc, char **argv)
 {
-	static const struct option opts[] = { CLI_COMMON_LONG, { NULL, 0, NULL, 0 } };
-	struct cli_common co = { 0 };
+	struct cli_common co;
 	struct vg_json j;
-	int c;
 
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT, opts, NULL)) != -1)
-		if (!cli_common_opt(c, &co))
-			return cli_bad_option(argv[0], argc, argv);
+	if (cli_parse_common(argc, argv, &co))
+		return EXIT_ERROR;
 	if (co.help) {
 		printf("Usage: %s ids checks [-j|-p]\n\nLists the checks 'ids scan' runs.\n",
 		       PROG_NAME);
 		return EXIT_OK;
 	}
-	if (optind < argc)
-		return cli_fail("checks: unexpected argument '%s'", argv[optind]);
 	if (co.json) {
 		vg_json_init(&j, stdout, co.pretty);
 		vg_json_arr_open(&j);

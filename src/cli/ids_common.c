@@ -73,7 +73,8 @@ int ids_parse(int argc, char **argv, unsigned allowed, void (*help)(void), struc
 	memset(a, 0, sizeof(*a));
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, VMI_GUEST_SHORT "o:" CLI_COMMON_SHORT, opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, VMI_GUEST_SHORT "o:" CLI_COMMON_SHORT, opts, NULL)) !=
+	       -1) {
 		if (needs(c) && !(needs(c) & allowed))
 			return cli_fail("%s: option '%s' does not apply; see --help", argv[0],
 					argv[optind - 1]);

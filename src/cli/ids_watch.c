@@ -95,37 +95,61 @@ static void watch_help(void)
 	       PROG_NAME);
 }
 
+/* What watch and serve set up alike: options, configuration, outputs, signals. */
+struct daemon {
+	struct ids_args a;
+	struct vg_ids_config c;
+	struct vg_alerter sinks;
+	struct vg_guest_opts go;
+	int stage; /* how far start() got, for end() */
+};
+
+/* 0 to run, 1 when --help was answered, EXIT_ERROR after printing the problem. SINKS_ALWAYS:
+ * stdout when no --output is given (watch); otherwise only the outputs named (serve). */
+static int start(struct daemon *d, int argc, char **argv, unsigned opts, void (*help)(void),
+		 bool sinks_always)
+{
+	memset(d, 0, sizeof(*d));
+	if (ids_parse(argc, argv, opts, help, &d->a))
+		return EXIT_ERROR;
+	d->stage = 1;
+	if (d->a.help)
+		return 1;
+	if (ids_config(&d->a, &d->c))
+		return EXIT_ERROR;
+	d->stage = 2;
+	if ((sinks_always || d->a.noutputs) && ids_sinks_open(&d->sinks, &d->a))
+		return EXIT_ERROR;
+	d->stage = 3;
+	vmi_guest_opts(&d->a.vmi, &d->go);
+	install_signals();
+	return 0;
+}
+
+static int end(struct daemon *d, int rc)
+{
+	if (d->stage >= 3)
+		vg_alerter_close(&d->sinks);
+	if (d->stage >= 2)
+		vg_ids_config_free(&d->c);
+	ids_args_free(&d->a);
+	return rc;
+}
+
 int cmd_ids_watch(int argc, char **argv)
 {
-	struct vg_alerter sinks = { 0 };
-	struct vg_guest_opts go;
-	struct vg_ids_config c;
 	struct vg_watcher w;
-	struct ids_args a;
-	int rc;
+	struct daemon d;
+	int rc = start(&d, argc, argv, IDS_OPT_CHECKS | IDS_OPT_WATCH, watch_help, true);
 
-	rc = ids_parse(argc, argv, IDS_OPT_CHECKS | IDS_OPT_WATCH, watch_help, &a);
-	if (rc || a.help)
-		goto out_args;
-	rc = ids_config(&a, &c);
 	if (rc)
-		goto out_args;
-	rc = ids_sinks_open(&sinks, &a);
-	if (rc)
-		goto out_cfg;
-	install_signals();
-	vmi_guest_opts(&a.vmi, &go);
-	vg_watcher_init(&w, &go, &c, emit_to_sinks, &sinks);
+		return end(&d, rc == 1 ? EXIT_OK : rc);
+	vg_watcher_init(&w, &d.go, &d.c, emit_to_sinks, &d.sinks);
 	w.warn = print_warning;
-	if (vg_watcher_run(&w, interval_ms(&a, &c), &loop_ctl, &sinks))
+	if (vg_watcher_run(&w, interval_ms(&d.a, &d.c), &loop_ctl, &d.sinks))
 		rc = cli_fail("watch: out of memory");
 	vg_watcher_free(&w);
-	vg_alerter_close(&sinks);
-out_cfg:
-	vg_ids_config_free(&c);
-out_args:
-	ids_args_free(&a);
-	return rc;
+	return end(&d, rc);
 }
 
 static void serve_help(void)
@@ -142,38 +166,20 @@ static void serve_help(void)
 
 int cmd_ids_serve(int argc, char **argv)
 {
-	struct vg_alerter sinks = { 0 };
 	struct vg_err err = { 0 };
 	struct vg_ids_server sv;
-	struct vg_guest_opts go;
-	struct vg_ids_config c;
-	struct ids_args a;
-	int rc;
+	struct daemon d;
+	int rc = start(&d, argc, argv, IDS_OPT_CHECKS | IDS_OPT_WATCH | IDS_OPT_SOCKET, serve_help,
+		       false);
 
-	rc = ids_parse(argc, argv, IDS_OPT_CHECKS | IDS_OPT_WATCH | IDS_OPT_SOCKET, serve_help, &a);
-	if (rc || a.help)
-		goto out_args;
-	rc = ids_config(&a, &c);
 	if (rc)
-		goto out_args;
+		return end(&d, rc == 1 ? EXIT_OK : rc);
 	/* serve's alerts go to subscribers; sinks only when asked for */
-	if (a.noutputs && (rc = ids_sinks_open(&sinks, &a)))
-		goto out_cfg;
-	vmi_guest_opts(&a.vmi, &go);
-	if (vg_ids_server_open(&sv, a.socket, &go, &c, a.noutputs ? &sinks : NULL, &err)) {
-		rc = cli_fail("serve: %s", err.msg);
-		goto out_sinks;
-	}
+	if (vg_ids_server_open(&sv, d.a.socket, &d.go, &d.c, d.a.noutputs ? &d.sinks : NULL, &err))
+		return end(&d, cli_fail("serve: %s", err.msg));
 	sv.w.warn = print_warning;
-	install_signals();
-	fprintf(stderr, "%s: serving %s on %s\n", PROG_NAME, a.vmi.vm, a.socket);
-	rc = vg_ids_server_run(&sv, interval_ms(&a, &c), &loop_ctl) ? EXIT_ERROR : EXIT_OK;
+	fprintf(stderr, "%s: serving %s on %s\n", PROG_NAME, d.a.vmi.vm, d.a.socket);
+	rc = vg_ids_server_run(&sv, interval_ms(&d.a, &d.c), &loop_ctl) ? EXIT_ERROR : EXIT_OK;
 	vg_ids_server_close(&sv);
-out_sinks:
-	vg_alerter_close(&sinks);
-out_cfg:
-	vg_ids_config_free(&c);
-out_args:
-	ids_args_free(&a);
-	return rc;
+	return end(&d, rc);
 }

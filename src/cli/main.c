@@ -3,7 +3,6 @@
  * vigil: the command table (wireguard-tools style). Each group lives in its own file and
  * dispatches its commands through cli_dispatch().
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,22 +13,15 @@
 
 static int cmd_version(int argc, char **argv)
 {
-	static const struct option opts[] = { CLI_COMMON_LONG, { NULL, 0, NULL, 0 } };
-	struct cli_common co = { 0 };
+	struct cli_common co;
 	struct vg_json j;
-	int c;
 
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT, opts, NULL)) != -1)
-		if (!cli_common_opt(c, &co))
-			return cli_bad_option(argv[0], argc, argv);
+	if (cli_parse_common(argc, argv, &co))
+		return EXIT_ERROR;
 	if (co.help) {
 		printf("Usage: %s version [-j|-p]\n", PROG_NAME);
 		return EXIT_OK;
 	}
-	if (optind < argc)
-		return cli_fail("version: unexpected argument '%s'", argv[optind]);
 	if (!co.json) {
 		printf("%s %s\n", PROG_NAME, VIGIL_VERSION);
 		return EXIT_OK;

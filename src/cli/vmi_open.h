@@ -22,13 +22,13 @@ enum { VMI_OPT_THREADS = 1 }; /* extra options a command accepts */
  * vmi_guest_opt() first. */
 enum { VMI_O_SYMBOLS = 0x200, VMI_O_BTF, VMI_O_NO_CACHE, VMI_O_FORMAT };
 #define VMI_GUEST_SHORT "v:"
-#define VMI_GUEST_LONG                                                                     \
-	{ "vm", required_argument, NULL, 'v' },                                            \
-		{ "symbols", required_argument, NULL, VMI_O_SYMBOLS },                     \
-		{ "btf", required_argument, NULL, VMI_O_BTF },                             \
-		{ "no-cache", no_argument, NULL, VMI_O_NO_CACHE },                         \
-	{                                                                                  \
-		"format", required_argument, NULL, VMI_O_FORMAT                            \
+#define VMI_GUEST_LONG                                                 \
+	{ "vm", required_argument, NULL, 'v' },                        \
+		{ "symbols", required_argument, NULL, VMI_O_SYMBOLS }, \
+		{ "btf", required_argument, NULL, VMI_O_BTF },         \
+		{ "no-cache", no_argument, NULL, VMI_O_NO_CACHE },     \
+	{                                                              \
+		"format", required_argument, NULL, VMI_O_FORMAT        \
 	}
 
 /* Records C (with ARG) when it is a guest option; false for any other. */
