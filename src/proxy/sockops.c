@@ -351,8 +351,9 @@ int64_t px_op_sockcall(struct px_sup *s, struct px_call *c)
 	}
 }
 
-/* dup, dup2, dup3, fcntl(F_DUPFD*): a copy of a placeholder must stay in the placeholder range
- * (calls on it are caught by number), so the copy is installed by us, at or above the base. */
+/* fcntl(F_GETFL) answers as for a socket. dup, dup2, dup3, fcntl(F_DUPFD*): a copy of a placeholder
+ * must stay in the placeholder range (calls on it are caught by number), so the copy is installed
+ * by us, at or above the base. */
 int64_t px_op_dup(struct px_sup *s, struct px_call *c)
 {
 	int old = (int)c->a[0], want = -1, min = VG_PROXY_FD_BASE, dup, ret;
@@ -366,6 +367,17 @@ int64_t px_op_dup(struct px_sup *s, struct px_call *c)
 		return PX_CONTINUE;
 	switch (c->nr) {
 	case SYS_fcntl:
+		if (c->a[1] == F_GETFL) {
+			int fl;
+
+			dup = px_target_getfd(s, c, old);
+			if (dup < 0)
+				return dup;
+			fl = fcntl(dup, F_GETFL);
+			close(dup);
+			/* a socket is open for reading and writing (fdopen "r+" checks) */
+			return fl < 0 ? -EBADF : (fl & ~O_ACCMODE) | O_RDWR;
+		}
 		if (c->a[1] != F_DUPFD && c->a[1] != F_DUPFD_CLOEXEC)
 			return PX_CONTINUE;
 		if ((int)c->a[2] < 0)
