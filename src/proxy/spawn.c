@@ -131,6 +131,11 @@ static void outer(const struct vg_proxy_opts *o, int sp)
 	int st, ret;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* nothing of the supervisor's (the executor's channel above all) may enter the domain */
+	if (sp != 3 && dup3(sp, 3, O_CLOEXEC) < 0)
+		_exit(127);
+	sp = 3;
+	close_range(4, ~0u, 0);
 	ret = join(o);
 	if (ret)
 		report(sp, STAGE_NS, -ret);

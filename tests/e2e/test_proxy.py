@@ -28,7 +28,7 @@ N = 10 + os.getpid() % 200
 SRV = f"10.203.{N}.1"
 HTTP_PORT, HTTPS_PORT, SSH_PORT, SERVE_PORT, SLOW_PORT = 18080, 18443, 18022, 18090, 18081
 
-# A paced HTTP/1.0 file server (about 4 MB/s) with byte ranges, so a transfer lasts long
+# A paced HTTP/1.0 file server (about 1.6 MB/s) with byte ranges, so a transfer lasts long
 # enough to look at, kill things in the middle of, and resume.
 SLOW_SERVER = r"""
 import socket, sys, threading, time, re
@@ -51,7 +51,7 @@ def serve(c):
         c.sendall((head + '\r\n').encode())
         for i in range(0, len(body), 65536):
             c.sendall(body[i:i + 65536])
-            time.sleep(0.016)
+            time.sleep(0.04)
     except OSError:
         pass
     finally:
