@@ -41,6 +41,7 @@ static const struct cli_cmd groups[] = {
 	{ "cfa", cmd_cfa, "control-flow attestation: model, trace, verify, run, reports" },
 	{ "sandbox", cmd_sandbox,
 	  "malware sandbox: run ARM samples, verdicts, behaviours, scores" },
+	{ "proxy", cmd_proxy, "run a service with its network calls executed in another domain" },
 	{ "version", cmd_version, "print vigil's version" },
 	{ NULL, NULL, NULL },
 };
