@@ -48,7 +48,7 @@ static double look(struct vg_linux *lx, const struct vg_text_ref *ref, struct vg
 	}
 	if (ref)
 		vg_ids_gather_text_cached(lx, ref, tc, &s);
-	vg_ids_run(&s, NULL, &f);
+	vg_ids_run(&s, NULL, &f, &err);
 	t = now_ms() - t;
 	*nfind = f.n;
 	vg_findings_free(&f);

@@ -67,6 +67,6 @@ bool vg_baseline_has_port(const struct vg_baseline *b, uint16_t port);
  * ports not in the baseline are reported by unknown-module and backdoor-port, which get the
  * baseline's lists through vg_ids_opts. */
 int vg_baseline_compare(const struct vg_baseline *b, const struct vg_snapshot *s, bool new_exes,
-			const struct vg_ids_opts *o, struct vg_findings *f);
+			const struct vg_ids_opts *o, struct vg_findings *f, struct vg_err *err);
 
 #endif

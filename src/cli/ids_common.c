@@ -324,14 +324,15 @@ int ids_look(struct vg_guest *g, struct ids_ctx *c, struct vg_findings *f, char 
 	if (c->have_baseline && strcmp(c->baseline.release, s.release))
 		snprintf(warn, wlen, "baseline was recorded on kernel %s, the guest runs %s; ",
 			 c->baseline.release, s.release);
-	ret = vg_ids_run(&s, &c->io, f);
+	ret = vg_ids_run(&s, &c->io, f, err);
 	if (!ret && c->have_baseline)
-		ret = vg_baseline_compare(&c->baseline, &s, c->policy.new_executables, &c->io, f);
+		ret = vg_baseline_compare(&c->baseline, &s, c->policy.new_executables, &c->io, f,
+					  err);
 	if (s.gather_errors[0])
 		snprintf(warn + strlen(warn), wlen - strlen(warn), "%s", s.gather_errors);
 	vg_ids_snapshot_free(&s);
 	if (ret)
-		return vg_errf(err, ENOMEM, "running the checks: out of memory");
+		return ret;
 	vg_policy_apply(&c->policy, f);
 	return 0;
 }

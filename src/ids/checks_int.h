@@ -14,9 +14,10 @@ bool vg_ids_sched_has(const struct vg_snapshot *s, const uint64_t *sched_sorted,
 /* Whether the module scan found the struct module at MOD. */
 bool vg_ids_modimg_has(const struct vg_snapshot *s, uint64_t mod);
 
-int vg_ids_check_sched(const struct vg_snapshot *s, struct vg_findings *f);
-int vg_ids_check_modimg(const struct vg_snapshot *s, struct vg_findings *f);
-int vg_ids_check_dispatch(const struct vg_snapshot *s, struct vg_findings *f);
-int vg_ids_check_text(const struct vg_snapshot *s, struct vg_findings *f);
+/* Each appends its findings to F: 0, or -ENOMEM with ERR saying what could not be built. */
+int vg_ids_check_sched(const struct vg_snapshot *s, struct vg_findings *f, struct vg_err *err);
+int vg_ids_check_modimg(const struct vg_snapshot *s, struct vg_findings *f, struct vg_err *err);
+int vg_ids_check_dispatch(const struct vg_snapshot *s, struct vg_findings *f, struct vg_err *err);
+int vg_ids_check_text(const struct vg_snapshot *s, struct vg_findings *f, struct vg_err *err);
 
 #endif

@@ -125,10 +125,16 @@ static void durations(void **state)
 	assert_int_not_equal(vg_parse_duration("100000m", &ms), 0);
 }
 
-static void add(struct vg_findings *f, const char *check, const char *id, const char *ev)
+/* A finding whose evidence is one member, KEY with the JSON value RAW. */
+static void add(struct vg_findings *f, const char *check, const char *id, const char *key,
+		const char *raw)
 {
-	assert_int_equal(
-		vg_finding_add(f, check, VG_SEV_MEDIUM, NULL, "process", id, "s", "%s", ev), 0);
+	struct vg_err err = { 0 };
+	struct vg_json *j = vg_finding_begin(f, check, VG_SEV_MEDIUM, NULL, "process", id, &err);
+
+	assert_non_null(j);
+	vg_json_kraw(j, key, raw);
+	assert_int_equal(vg_finding_end(f, &err, "s"), 0);
 }
 
 static void applies_overrides_and_exemptions(void **state)
@@ -138,10 +144,10 @@ static void applies_overrides_and_exemptions(void **state)
 	struct vg_findings f = { 0 };
 
 	assert_int_equal(vg_policy_parse(&p, good, strlen(good), &err), 0);
-	add(&f, "backdoor-port", "tcp/2001", "\"port\":2001");
-	add(&f, "unknown-module", "x", "\"module\":\"x\"");
-	add(&f, "suspicious-process", "7", "\"exe\":\"/tmp/known-tool\"");
-	add(&f, "suspicious-process", "8", "\"exe\":\"/tmp/other\"");
+	add(&f, "backdoor-port", "tcp/2001", "port", "2001");
+	add(&f, "unknown-module", "x", "module", "\"x\"");
+	add(&f, "suspicious-process", "7", "exe", "\"/tmp/known-tool\"");
+	add(&f, "suspicious-process", "8", "exe", "\"/tmp/other\"");
 	vg_policy_apply(&p, &f);
 	assert_int_equal(f.n, 2);
 	assert_string_equal(f.v[0].check, "backdoor-port");
@@ -173,13 +179,13 @@ static void watch_needs_two_agreeing_looks(void **state)
 	struct vg_findings a = { 0 }, b = { 0 }, none = { 0 };
 	struct events e = { 0 };
 
-	add(&a, "hidden-process", "42", "\"pid\":42");
+	add(&a, "hidden-process", "42", "pid", "42");
 	/* seen by one look only: a task forking between views, not a finding */
 	assert_true(vg_watch_differs(&w, &a));
 	assert_int_equal(vg_watch_commit(&w, &a, &none, record, &e), 0);
 	assert_int_equal(e.alerts, 0);
 	/* both looks agree: alerted once */
-	add(&b, "hidden-process", "42", "\"pid\":42");
+	add(&b, "hidden-process", "42", "pid", "42");
 	assert_int_equal(vg_watch_commit(&w, &a, &b, record, &e), 0);
 	assert_int_equal(e.alerts, 1);
 	assert_false(vg_watch_differs(&w, &a));
@@ -204,7 +210,7 @@ static void findings_are_capped(void **state)
 	struct vg_findings f = { 0 };
 
 	for (int i = 0; i < VG_MAX_FINDINGS + 10; i++)
-		add(&f, "hidden-process", "1", "\"pid\":1");
+		add(&f, "hidden-process", "1", "pid", "1");
 	assert_int_equal(f.n, VG_MAX_FINDINGS);
 	assert_int_equal(f.dropped, 10);
 	vg_findings_free(&f);
