@@ -56,6 +56,8 @@ struct vg_sct {
 	struct vg_sct_entry *e;
 };
 
+#define VG_LISTEN_PEERS 4
+
 struct vg_listen {
 	char proto[8]; /* tcp, tcp6, udp, udp6 */
 	uint16_t family, port;
@@ -63,6 +65,12 @@ struct vg_listen {
 	uint64_t sock;
 	int32_t owner_pid; /* 0 when no task holds it */
 	char owner_comm[VG_COMM_LEN + 1];
+	const struct vg_task
+		*owner; /* that task in the snapshot's task list (exe, argv), or NULL */
+	/* processes holding the other end of a pipe that is the owner's stdin or stdout (a shell
+	 * there is fed by, or feeds, the connection: mkfifo bind shells) */
+	const struct vg_task *peers[VG_LISTEN_PEERS];
+	int npeers;
 };
 
 struct vg_hook {
@@ -198,6 +206,15 @@ struct vg_findings {
 
 void vg_findings_free(struct vg_findings *f);
 
+/* A listener the operator accepts (docs/policy.md): its port and the executable of the process
+ * holding it and, for one recorded in a baseline, that process's argv too. backdoor-port does
+ * not report it unless it runs a shell for each connection. */
+struct vg_listener_rule {
+	uint16_t port;
+	const char *exe;     /* absolute path */
+	const char *cmdline; /* argv joined by spaces; NULL: any */
+};
+
 /* Options for the checks: which to run (NULL = all) and the policy's allowlists. */
 struct vg_ids_opts {
 	const char *const *only;	    /* NULL-terminated check ids, or NULL */
@@ -205,6 +222,8 @@ struct vg_ids_opts {
 	const uint16_t *allowed_ports;	    /* listening ports allowed; NULL = only the
 					     * built-in bindshell heuristics apply */
 	size_t nallowed_ports;
+	const struct vg_listener_rule *allowed_listeners; /* vg_policy_listener_opts */
+	size_t nallowed_listeners;
 };
 
 /* A check appends its findings to F; 0, or -errno (out of memory) with ERR saying where. */

@@ -28,6 +28,8 @@ struct vg_bl_listen {
 	char proto[8];
 	uint16_t port;
 	char addr[48];
+	char *exe;     /* the executable of the process holding it; NULL when none or unknown */
+	char *cmdline; /* its argv joined by spaces; NULL likewise */
 };
 
 struct vg_baseline {

@@ -294,6 +294,11 @@ int ids_ctx_init(struct ids_ctx *c, const struct ids_args *a)
 		ids_ctx_free(c);
 		return cli_fail("out of memory");
 	}
+	if (vg_policy_listener_opts(&c->policy, c->have_baseline ? &c->baseline : NULL, &c->io,
+				    &c->listener_rules, &err)) {
+		ids_ctx_free(c);
+		return cli_fail_err(&err);
+	}
 	select_checks(c, a);
 	return 0;
 }
@@ -302,6 +307,7 @@ void ids_ctx_free(struct ids_ctx *c)
 {
 	free(c->mods);
 	free(c->ports);
+	free(c->listener_rules);
 	vg_policy_free(&c->policy);
 	if (c->have_baseline)
 		vg_baseline_free(&c->baseline);

@@ -57,6 +57,7 @@ struct ids_ctx {
 	char **mods; /* merged module allowlist, NULL-terminated */
 	uint16_t *ports;
 	size_t nports;
+	struct vg_listener_rule *listener_rules; /* what c->io.allowed_listeners points at */
 	char last_warning[1024];	 /* the last gather warning, so watch reports each once */
 	struct vg_text_cache text_cache; /* verified kernel text between looks */
 };

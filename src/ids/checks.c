@@ -490,83 +490,6 @@ static int syscall_hook(const struct vg_snapshot *s, const struct vg_ids_opts *o
 	return vg_ids_check_dispatch(s, f, err);
 }
 
-/* chkrootkit's bindshell list: ports classic backdoors and trojans listen on */
-static const uint16_t bindshell_ports[] = {
-	114,   145,   465,   511,   600,   1008,  1524,	 1999,	1978,  2881,  3049,
-	3133,  3879,  4000,  4369,  5190,  5665,  6667,	 7222,	10008, 12321, 23132,
-	27374, 29364, 30999, 31336, 31337, 37998, 45454, 47017, 47889, 60001
-};
-
-static bool shell_like(const char *comm)
-{
-	static const char *const names[] = { "sh",  "bash", "dash", "ash",    "zsh",
-					     "ksh", "nc",   "ncat", "netcat", "socat" };
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (!strcmp(comm, names[i]))
-			return true;
-	return false;
-}
-
-static bool port_in(const uint16_t *v, size_t n, uint16_t p)
-{
-	for (size_t i = 0; i < n; i++)
-		if (v[i] == p)
-			return true;
-	return false;
-}
-
-static int backdoor_port(const struct vg_snapshot *s, const struct vg_ids_opts *o,
-			 struct vg_findings *f, struct vg_err *err)
-{
-	for (size_t i = 0; i < s->nlisten; i++) {
-		const struct vg_listen *l = &s->listen[i];
-		const char *reason = NULL;
-		enum vg_severity sev = VG_SEV_MEDIUM;
-		struct vg_json *j;
-		char id[64];
-		int ret;
-
-		if (port_in(bindshell_ports, sizeof(bindshell_ports) / sizeof(bindshell_ports[0]),
-			    l->port)) {
-			reason = "bindshell-port";
-			sev = VG_SEV_CRITICAL;
-		} else if (l->owner_pid && shell_like(l->owner_comm) &&
-			   strncmp(l->proto, "udp", 3)) {
-			reason = "shell-listener";
-			sev = VG_SEV_HIGH;
-		} else if (o && o->allowed_ports &&
-			   !port_in(o->allowed_ports, o->nallowed_ports, l->port)) {
-			reason = "not-allowed";
-		}
-		if (!reason)
-			continue;
-		snprintf(id, sizeof(id), "%s/%u", l->proto, l->port);
-		j = vg_finding_begin(f, "backdoor-port", sev, "T1571", "socket", id, err);
-		if (!j)
-			return -ENOMEM;
-		vg_json_kstr(j, "reason", reason);
-		vg_json_kstr(j, "proto", l->proto);
-		vg_json_kuint(j, "port", l->port);
-		vg_json_kstr(j, "addr", l->addr);
-		vg_json_key(j, "owner");
-		vg_json_obj_open(j);
-		vg_json_kint(j, "pid", l->owner_pid);
-		vg_json_kstr(j, "comm", l->owner_comm);
-		vg_json_obj_close(j);
-		if (l->owner_pid)
-			ret = vg_finding_end(f, err, "%s port %u is open (%s), held by %s (pid %d)",
-					     l->proto, l->port, reason, l->owner_comm,
-					     l->owner_pid);
-		else
-			ret = vg_finding_end(f, err, "%s port %u is open (%s), held by no process",
-					     l->proto, l->port, reason);
-		if (ret)
-			return ret;
-	}
-	return 0;
-}
-
 /* A callback in module memory on a kernel function is how rootkits hook without tables. */
 static int kernel_hook(const struct vg_snapshot *s, const struct vg_ids_opts *o,
 		       struct vg_findings *f, struct vg_err *err)
@@ -607,8 +530,9 @@ const struct vg_ids_check vg_ids_checks[] = {
 	{ "kernel-hook", "ftrace/kprobe handlers in module memory; text differing from baseline",
 	  kernel_hook },
 	{ "promisc-interface", "network devices in promiscuous mode", promisc_interface },
-	{ "backdoor-port", "listening sockets on bindshell ports, held by shells, or not allowed",
-	  backdoor_port },
+	{ "backdoor-port",
+	  "listening sockets on bindshell ports, serving shells or netcat, or not allowed",
+	  vg_ids_check_listen },
 	{ "suspicious-process",
 	  "deleted or world-writable executables, name masquerade, "
 	  "privilege escalation",
