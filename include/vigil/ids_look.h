@@ -40,6 +40,7 @@ struct vg_ids_config {
 	char **mods; /* merged module allowlist, NULL-terminated; strings borrowed */
 	uint16_t *ports;
 	size_t nports;
+	struct vg_listener_rule *listener_rules; /* accepted listeners (policy, baseline) */
 	struct vg_text_cache text_cache; /* verified kernel text between looks */
 };
 

@@ -24,7 +24,7 @@ static void scan_help(void)
 	       "  --check ID           run only this check (repeatable); see 'vigil ids checks'\n"
 	       "  --allow-modules LIST modules the unknown-module check accepts\n"
 	       "  --allow-ports LIST   listening ports backdoor-port accepts (bindshell ports and\n"
-	       "                       shell-held listeners are reported regardless)\n"
+	       "                       shell or netcat listeners are reported regardless)\n"
 	       "  -j, --json           findings as JSON alerts (DESIGN.md schema), one per line\n",
 	       PROG_NAME);
 }

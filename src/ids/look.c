@@ -126,6 +126,12 @@ int vg_ids_config_init(struct vg_ids_config *c, const struct vg_ids_setup *s, st
 		vg_ids_config_free(c);
 		return vg_errf(err, ENOMEM, "merging the allowlists: out of memory");
 	}
+	ret = vg_policy_listener_opts(&c->policy, c->have_baseline ? &c->baseline : NULL, &c->io,
+				      &c->listener_rules, err);
+	if (ret) {
+		vg_ids_config_free(c);
+		return ret;
+	}
 	select_checks(c, s);
 	return 0;
 }
@@ -134,6 +140,7 @@ void vg_ids_config_free(struct vg_ids_config *c)
 {
 	free(c->mods);
 	free(c->ports);
+	free(c->listener_rules);
 	vg_policy_free(&c->policy);
 	if (c->have_baseline)
 		vg_baseline_free(&c->baseline);
@@ -175,14 +182,15 @@ int vg_ids_look(struct vg_guest *g, struct vg_ids_config *c, struct vg_findings 
 	if (c->have_baseline && strcmp(c->baseline.release, s.release))
 		snprintf(warn, wlen, "baseline was recorded on kernel %s, the guest runs %s; ",
 			 c->baseline.release, s.release);
-	ret = vg_ids_run(&s, &c->io, f);
+	ret = vg_ids_run(&s, &c->io, f, err);
 	if (!ret && c->have_baseline)
-		ret = vg_baseline_compare(&c->baseline, &s, c->policy.new_executables, &c->io, f);
+		ret = vg_baseline_compare(&c->baseline, &s, c->policy.new_executables, &c->io, f,
+					  err);
 	if (s.gather_errors[0])
 		snprintf(warn + strlen(warn), wlen - strlen(warn), "%s", s.gather_errors);
 	vg_ids_snapshot_free(&s);
 	if (ret)
-		return vg_errf(err, ENOMEM, "running the checks: out of memory");
+		return ret;
 	vg_policy_apply(&c->policy, f);
 	return 0;
 }
