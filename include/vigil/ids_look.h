@@ -41,7 +41,7 @@ struct vg_ids_config {
 	uint16_t *ports;
 	size_t nports;
 	struct vg_listener_rule *listener_rules; /* accepted listeners (policy, baseline) */
-	struct vg_text_cache text_cache; /* verified kernel text between looks */
+	struct vg_text_cache text_cache;	 /* verified kernel text between looks */
 };
 
 /* Loads the policy and baseline and merges the allowlists. */

@@ -278,8 +278,9 @@ static int suspicious_process(const struct vg_snapshot *s, const struct vg_ids_o
 		}
 		/* privilege escalation: root child of an unprivileged parent, no setuid binary */
 		parent = task_by_pid(s, by_pid, t->ppid);
-		if (t->euid == 0 && parent && !parent->kthread && parent->euid != 0 &&
-		    !(t->exe_mode & S_ISUID)) {
+		/* a parent credential read torn is no evidence of anything */
+		if (t->euid == 0 && parent && !parent->kthread && !parent->cred_torn &&
+		    parent->euid != 0 && !(t->exe_mode & S_ISUID)) {
 			j = process_finding(f, VG_SEV_CRITICAL, "T1068", "privilege-escalation", t,
 					    err);
 			if (!j) {
