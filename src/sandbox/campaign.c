@@ -18,11 +18,12 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "sbx_int.h"
+#include "vigil/clock.h"
 #include "vigil/sandbox.h"
+#include "vigil/util.h"
 
 #define MAX_WORKERS 64
 #define MAX_DIR_SAMPLES 100000
@@ -210,12 +211,9 @@ static void worker_main(const struct sbx_campaign_opts *o, const char *root, int
 
 /* ---- in the campaign process ---- */
 
-static double secs_since(const struct timespec *t0)
+static double secs_since(uint64_t t0_ms)
 {
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+	return (double)(vg_mono_ms() - t0_ms) / 1e3;
 }
 
 struct feed {
@@ -270,7 +268,7 @@ int sbx_campaign_run(const struct sbx_campaign_opts *o, struct sbx_counts *final
 	int fds[MAX_WORKERS];
 	char root[4096], first_err[512] = "";
 	unsigned nw, alive;
-	struct timespec t0;
+	uint64_t t0;
 	struct feed f = { o, { 0 }, 0, 0, 0 };
 	int rc;
 
@@ -279,8 +277,8 @@ int sbx_campaign_run(const struct sbx_campaign_opts *o, struct sbx_counts *final
 		snprintf(root, sizeof(root), "%s", o->run_root);
 	else
 		snprintf(root, sizeof(root), "%s.runs", o->db);
-	if (mkdir(root, 0755) && errno != EEXIST)
-		return vg_errf(err, errno, "creating %s: %m", root);
+	if ((rc = vg_mkdir_p(root, 0755)) < 0)
+		return vg_errf(err, -rc, "creating %s: %s", root, strerror(-rc));
 	if ((rc = sbx_store_open(&st, o->db, true, err)))
 		return rc;
 	for (unsigned i = 0; i < o->nsamples && !rc; i++) {
@@ -304,7 +302,7 @@ int sbx_campaign_run(const struct sbx_campaign_opts *o, struct sbx_counts *final
 	nw = o->workers ? o->workers : 1;
 	nw = nw > MAX_WORKERS ? MAX_WORKERS : nw;
 	nw = nw > f.n.pending ? f.n.pending : nw;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = vg_mono_ms();
 	fflush(NULL);
 	for (alive = 0; alive < nw; alive++) {
 		int p[2];
@@ -341,11 +339,11 @@ int sbx_campaign_run(const struct sbx_campaign_opts *o, struct sbx_counts *final
 			}
 			close(fds[i]);
 		}
-		if (st && report(&f, st, secs_since(&t0), err) < 0)
+		if (st && report(&f, st, secs_since(t0), err) < 0)
 			break;
 	}
 	if (st) {
-		rc = report(&f, st, secs_since(&t0), err);
+		rc = report(&f, st, secs_since(t0), err);
 		sbx_store_close(st);
 	}
 	*final = f.n;

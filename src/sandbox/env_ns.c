@@ -20,16 +20,15 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "env_ns.h"
-#include "vigil/util.h"
 #include "sbx_int.h"
+#include "vigil/clock.h"
+#include "vigil/util.h"
 #include "sandbox/sbx_ns_paths.h" /* SBX_ROOTFS_BUILDER, made by meson */
 
 #define NS_GRACE_S 60 /* beyond the sample's timeout: services, probes, diff, teardown */
-
 
 /* The builder script: $VIGIL_SANDBOX_BUILDER, or the source tree's (its path is compiled in).
  * It returns at once when the cached userland matches it. -ENOENT when there is none. */
@@ -213,14 +212,6 @@ static void __attribute__((noreturn)) middle(struct ns_job *j, int status_r)
 	_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 4);
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int ns_env_run(struct sbx_env *e, const struct sbx_run_req *r, struct vg_err *err)
 {
 	struct ns_job j = { .env = e, .r = r };
@@ -269,10 +260,11 @@ int ns_env_run(struct sbx_env *e, const struct sbx_run_req *r, struct vg_err *er
 		middle(&j, sp[0]);
 	close(sp[1]);
 	sp[1] = j.status_w = -1;
-	deadline = mono_ms() + ((int64_t)(r->timeout_s ? r->timeout_s : 10) + NS_GRACE_S) * 1000;
+	deadline = (int64_t)vg_mono_ms() +
+		   ((int64_t)(r->timeout_s ? r->timeout_s : 10) + NS_GRACE_S) * 1000;
 	while (got < sizeof(st)) {
 		struct pollfd p = { sp[0], POLLIN, 0 };
-		int64_t left = deadline - mono_ms();
+		int64_t left = deadline - (int64_t)vg_mono_ms();
 		ssize_t n;
 
 		if (left <= 0 || poll(&p, 1, (int)left) == 0)

@@ -25,7 +25,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/random.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "sandbox/env.h"
@@ -33,6 +32,8 @@
 #include "sandbox/sbx_int.h"
 #include "sandbox/sbx_system_paths.h" /* SBX_SYSTEM_BUILDER, made by meson */
 #include "sandbox/sys_proto.h"
+#include "vigil/clock.h"
+#include "vigil/util.h"
 
 #define GUEST_MEM_MB 256
 #define BOOT_TIMEOUT_MS 600000 /* first boot under TCG on a loaded 2-core machine */
@@ -50,14 +51,6 @@ struct sbx_env {
 	char snap_key[256];
 	char *manifest; /* the image's path list, "\n"-separated, with a leading "\n" */
 };
-
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Runs the image builder and takes the image directory from its last output line. */
 static int build_image(struct sbx_env *env, const char *cache_dir, struct vg_err *err)
@@ -172,8 +165,8 @@ static int sys_open(struct sbx_env **out, const struct sbx_env_opts *o, struct v
 		return vg_errf(err, EINVAL, "system environment: cache_dir and work_dir required");
 	}
 	snprintf(env->work, sizeof(env->work), "%s", o->work_dir);
-	if (mkdir(env->work, 0700) < 0 && errno != EEXIST) {
-		e = vg_errf(err, errno, "creating %s: %s", env->work, strerror(errno));
+	if ((e = vg_mkdir_p(env->work, 0700)) < 0) {
+		e = vg_errf(err, -e, "creating %s: %s", env->work, strerror(-e));
 		free(env);
 		return e;
 	}
@@ -211,7 +204,7 @@ static bool sys_has_interp(struct sbx_env *env, const char *interp)
 static int io_wait(int fd, short ev, long deadline)
 {
 	struct pollfd p = { fd, ev, 0 };
-	long left = deadline - now_ms();
+	long left = deadline - (long)vg_mono_ms();
 
 	if (left <= 0)
 		return -ETIMEDOUT;
@@ -304,7 +297,7 @@ static int make_snapshot(struct sbx_env *env, const struct sbx_run_req *r, struc
 	struct qemu_cfg c;
 	struct qemu_proc q;
 	struct sysp_rec rec;
-	long deadline = now_ms() + BOOT_TIMEOUT_MS;
+	long deadline = (long)vg_mono_ms() + BOOT_TIMEOUT_MS;
 	int chan = -1, qmp = -1, e;
 
 	drop_snapshot(env);
@@ -435,7 +428,7 @@ static int sys_run(struct sbx_env *env, const struct sbx_run_req *r, struct vg_e
 	struct qemu_cfg c;
 	struct qemu_proc q = { -1 };
 	uint32_t len = 0;
-	long t0 = now_ms(), t_conn, t_sent, t_first = 0, deadline;
+	long t0 = (long)vg_mono_ms(), t_conn, t_sent, t_first = 0, deadline;
 	int chan = -1, e;
 	bool ended = false, status = false;
 
@@ -446,7 +439,7 @@ static int sys_run(struct sbx_env *env, const struct sbx_run_req *r, struct vg_e
 		e = make_snapshot(env, r, err);
 		if (e)
 			return e;
-		t0 = now_ms(); /* the boot is per worker, not per sample */
+		t0 = (long)vg_mono_ms(); /* the boot is per worker, not per sample */
 	}
 	e = read_sample(r->sample, &sample, &len, err);
 	if (e)
@@ -465,7 +458,7 @@ static int sys_run(struct sbx_env *env, const struct sbx_run_req *r, struct vg_e
 	}
 	/* non-blocking: a guest that stops reading must not stall a write past the deadline */
 	fcntl(chan, F_SETFL, fcntl(chan, F_GETFL) | O_NONBLOCK);
-	t_conn = now_ms();
+	t_conn = (long)vg_mono_ms();
 	deadline = t_conn + (long)r->timeout_s * 1000 + RUN_MARGIN_MS;
 
 	memset(&rq, 0, sizeof(rq));
@@ -473,9 +466,9 @@ static int sys_run(struct sbx_env *env, const struct sbx_run_req *r, struct vg_e
 	rq.version = SYSP_VERSION;
 	rq.timeout_s = r->timeout_s ? r->timeout_s : 10;
 	rq.sample_len = len;
-	time_t now = time(NULL);
-	rq.time_sec_lo = (uint32_t)((uint64_t)now & 0xffffffffu);
-	rq.time_sec_hi = (uint32_t)((uint64_t)now >> 32);
+	uint64_t now = (uint64_t)(vg_wall_ms() / 1000);
+	rq.time_sec_lo = (uint32_t)(now & 0xffffffffu);
+	rq.time_sec_hi = (uint32_t)(now >> 32);
 	if (getrandom(rq.seed, sizeof(rq.seed), 0) != sizeof(rq.seed))
 		memset(rq.seed, 0x5a, sizeof(rq.seed)); /* reseeding is best effort */
 	sbx_guest_name(r->sample, rq.name, sizeof(rq.name));
@@ -486,7 +479,7 @@ static int sys_run(struct sbx_env *env, const struct sbx_run_req *r, struct vg_e
 		e = vg_errf(err, -e, "sending the sample to the system guest: %s", strerror(-e));
 		goto out;
 	}
-	t_sent = now_ms();
+	t_sent = (long)vg_mono_ms();
 
 	data = malloc(4u << 20);
 	if (!data) {
@@ -505,7 +498,7 @@ static int sys_run(struct sbx_env *env, const struct sbx_run_req *r, struct vg_e
 			goto out;
 		}
 		if (!t_first)
-			t_first = now_ms();
+			t_first = (long)vg_mono_ms();
 		status = status || rec.kind == SYSP_STATUS;
 		if (rec.kind == SYSP_END)
 			ended = true;
@@ -518,7 +511,7 @@ static int sys_run(struct sbx_env *env, const struct sbx_run_req *r, struct vg_e
 		e = vg_errf(err, EPROTO, "system guest agent sent no status (see %s)", why);
 		goto out;
 	}
-	long t_end = now_ms();
+	long t_end = (long)vg_mono_ms();
 	save_timing(r->run_dir, t_conn - t0, t_sent - t_conn, t_first - t_sent, t_end - t_first,
 		    t_end - t0);
 	e = 0;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "ns_cgroup.h"
+#include "vigil/clock.h"
 
 static const char *const v1_names[NS_CGC__N] = { "memory", "pids", "cpu" };
 static const char *const child_names[NS_CG__N] = { "svc", "sample" };
@@ -286,7 +287,7 @@ static void kill_all(int dir)
 			while (*p == '\n')
 				p++;
 		}
-		usleep(10000);
+		vg_sleep_ms(10);
 	}
 }
 
@@ -308,7 +309,7 @@ void ns_cg_close(struct ns_cg *cg)
 		for (int i = 0; i < NS_CG__N; i++) {
 			snprintf(path, sizeof(path), "%s/%s", cg->top[h], child_names[i]);
 			for (int k = 0; k < 50 && rmdir(path) < 0 && errno == EBUSY; k++)
-				usleep(20000);
+				vg_sleep_ms(20);
 		}
 		rmdir(cg->top[h]);
 		cg->top[h][0] = '\0';

@@ -25,10 +25,10 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "env_ns.h"
+#include "vigil/clock.h"
 #include "vigil/sandbox.h"
 
 #define SVC_READY_MS 8000 /* services' start under qemu-user on a loaded machine */
@@ -41,14 +41,6 @@ struct super {
 	int trace_fd; /* the FIFO qemu writes its system call log into */
 	char why[160];
 };
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void __attribute__((noreturn)) die(struct super *s, const char *what, int e)
 {
@@ -208,11 +200,11 @@ fail:
 static size_t recv_some(int fd, char *buf, size_t cap, size_t need, int ms)
 {
 	size_t got = 0;
-	int64_t end = mono_ms() + ms;
+	int64_t end = (int64_t)vg_mono_ms() + ms;
 
 	while (got < need && got < cap - 1) {
 		struct pollfd p = { fd, POLLIN, 0 };
-		int left = (int)(end - mono_ms());
+		int left = (int)(end - (int64_t)vg_mono_ms());
 		ssize_t n;
 
 		if (left <= 0 || poll(&p, 1, left) != 1)
@@ -257,7 +249,7 @@ static bool probe_telnet(int ms)
 
 static void probe(const struct super *s, bool *http, bool *telnet, int wait_ms)
 {
-	int64_t end = mono_ms() + wait_ms;
+	int64_t end = (int64_t)vg_mono_ms() + wait_ms;
 
 	*http = *telnet = false;
 	for (;;) {
@@ -265,9 +257,10 @@ static void probe(const struct super *s, bool *http, bool *telnet, int wait_ms)
 			*http = probe_http(1000);
 		if (!*telnet && s->j->env->p->full_services)
 			*telnet = probe_telnet(1000);
-		if ((*http && (*telnet || !s->j->env->p->full_services)) || mono_ms() >= end)
+		if ((*http && (*telnet || !s->j->env->p->full_services)) ||
+		    (int64_t)vg_mono_ms() >= end)
 			return;
-		usleep(20000);
+		vg_sleep_ms(20);
 	}
 }
 
@@ -389,7 +382,7 @@ static int kill_sample_tree(const struct super *s)
 		}
 		while (waitpid(-1, NULL, WNOHANG) > 0)
 			;
-		usleep(5000);
+		vg_sleep_ms(5);
 	}
 	return killed;
 }
@@ -419,7 +412,7 @@ static void run_sample(struct super *s, int devnull)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	ns_cg_counters(&s->j->env->cg, &h0);
-	start = mono_ms();
+	start = (int64_t)vg_mono_ms();
 	deadline = start + (int64_t)(s->j->r->timeout_s ? s->j->r->timeout_s : 10) * 1000;
 	main_pid = ns_spawn(s->j->env, NS_CG_SAMPLE, argv, (int[4]){ devnull, out[1], err[1], -1 },
 			    true, &ee);
@@ -435,7 +428,7 @@ static void run_sample(struct super *s, int devnull)
 	s->st.started = 1;
 	for (;;) {
 		struct pollfd pf[5] = { { sfd, POLLIN, 0 }, { ee, POLLIN, 0 } };
-		int64_t now = mono_ms();
+		int64_t now = (int64_t)vg_mono_ms();
 		int status;
 		pid_t p;
 
@@ -477,7 +470,7 @@ static void run_sample(struct super *s, int devnull)
 		if (main_done && cgroup_empty(s))
 			break;
 	}
-	s->st.duration_ms = mono_ms() - start;
+	s->st.duration_ms = (int64_t)vg_mono_ms() - start;
 	if (ee >= 0)
 		close(ee);
 	/* the writers are gone: what is left in the pipes is bounded by their size */

@@ -30,20 +30,12 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "sandbox/qemu_ctl.h"
+#include "vigil/clock.h"
 
 #define QEMU_BIN "qemu-system-arm"
-
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void nl_attr(struct nlmsghdr *h, unsigned short type, const void *data, size_t len)
 {
@@ -327,7 +319,7 @@ int qemu_exited(struct qemu_proc *q)
 int unix_connect_retry(const char *path, int timeout_ms, const struct qemu_proc *q)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	long end = now_ms() + timeout_ms;
+	uint64_t end = vg_mono_ms() + timeout_ms;
 
 	if (strlen(path) >= sizeof(a.sun_path))
 		return -ENAMETOOLONG;
@@ -340,11 +332,11 @@ int unix_connect_retry(const char *path, int timeout_ms, const struct qemu_proc 
 			return fd;
 		int e = errno;
 		close(fd);
-		if ((e != ENOENT && e != ECONNREFUSED) || now_ms() > end)
+		if ((e != ENOENT && e != ECONNREFUSED) || vg_mono_ms() > end)
 			return -e;
 		if (q && q->pid > 0 && waitpid(q->pid, NULL, WNOHANG) == q->pid)
 			return -ECHILD;
-		usleep(5000);
+		vg_sleep_ms(5);
 	}
 }
 
@@ -353,11 +345,11 @@ static json_t *qmp_read(int fd, int timeout_ms, struct vg_err *err)
 {
 	char line[65536];
 	size_t n = 0;
-	long end = now_ms() + timeout_ms;
+	uint64_t end = vg_mono_ms() + timeout_ms;
 
 	while (n < sizeof(line) - 1) {
 		struct pollfd p = { fd, POLLIN, 0 };
-		long left = end - now_ms();
+		int64_t left = (int64_t)(end - vg_mono_ms());
 		if (left <= 0 || poll(&p, 1, (int)left) != 1) {
 			vg_errf(err, ETIMEDOUT, "QMP: no answer within %d ms", timeout_ms);
 			return NULL;
@@ -436,7 +428,7 @@ int qmp_open(int *fd, const char *path, const struct qemu_proc *q, struct vg_err
 int qmp_save(int fd, const char *path, int timeout_ms, struct vg_err *err)
 {
 	char cmd[700], st[4096];
-	long end = now_ms() + timeout_ms;
+	uint64_t end = vg_mono_ms() + timeout_ms;
 	int e;
 
 	/* the default bandwidth cap (32 MiB/s) is for live migration over a network */
@@ -459,10 +451,10 @@ int qmp_save(int fd, const char *path, int timeout_ms, struct vg_err *err)
 			return 0;
 		if (strstr(st, "\"status\":\"failed\"") || strstr(st, "\"status\":\"cancelled\""))
 			return vg_errf(err, EIO, "saving the guest failed: %.300s", st);
-		if (now_ms() > end)
+		if (vg_mono_ms() > end)
 			return vg_errf(err, ETIMEDOUT, "saving the guest took over %d ms",
 				       timeout_ms);
-		usleep(20000);
+		vg_sleep_ms(20);
 	}
 	return e;
 }
