@@ -149,7 +149,8 @@ mkdir -p "$gen"
 [[ $(wc -l <"$gen/arm_sysnames.h") -gt 300 ]] || die "could not read syscall numbers from $unistd"
 cflags=(-static -O2 -s -std=gnu17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -I"$src" -I"$gen")
 "$cross" "${cflags[@]}" -o "$root/sbin/vigil-sysagent" \
-	"$src"/sys_agent/agent.c "$src"/sys_agent/trace.c "$src"/sys_agent/fsdiff.c -lm
+	"$src"/sys_agent/agent.c "$src"/sys_agent/buf.c "$src"/sys_agent/trace.c \
+	"$src"/sys_agent/fsdiff.c -lm
 "$cross" "${cflags[@]}" -o "$root/usr/sbin/watchdog" "$src"/sys_agent/watchdog.c
 install -m 0755 "$here/init" "$root/init"
 
