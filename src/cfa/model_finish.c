@@ -68,7 +68,7 @@ static int push_back(struct bld *b, uint32_t x, uint32_t h)
 {
 	uint64_t pair = (uint64_t)x << 32 | h;
 
-	return vpush64(&b->sumback.v, &b->sumback.n, &b->sumback.cap, pair);
+	return vg_cfa_vpush64(&b->sumback.v, &b->sumback.n, &b->sumback.cap, pair);
 }
 
 #define PUSH_BACK(b, x, h) push_back(b, x, h)
@@ -472,7 +472,7 @@ int vg_cfa_model_build(struct vg_cfa_model *m, const char *elf_path,
 	struct csr p = { 0 };
 	struct vg_cfa_deny *deny = NULL;
 	uint32_t ndeny = 0;
-	int rc = bld_open(&b, elf_path, err);
+	int rc = vg_cfa_bld_open(&b, elf_path, err);
 
 	memset(m, 0, sizeof(*m));
 	if (rc)
@@ -500,6 +500,6 @@ out:
 	free(deny);
 	free(p.start);
 	free(p.v);
-	bld_free(&b);
+	vg_cfa_bld_free(&b);
 	return rc;
 }
