@@ -16,6 +16,7 @@
 #ifndef VIGIL_CFA_MODEL_H
 #define VIGIL_CFA_MODEL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -143,6 +144,18 @@ int vg_cfa_model_serialize(const struct vg_cfa_model *m, void **buf, size_t *len
 			   struct vg_err *err);
 int vg_cfa_model_save(const struct vg_cfa_model *m, const char *path, struct vg_err *err);
 void vg_cfa_model_free(struct vg_cfa_model *m);
+
+/* Is M the model of the binary (or the trace of it) with build id ID? (model_info.c) */
+bool vg_cfa_model_same_build(const struct vg_cfa_model *m, const uint8_t *id, uint32_t len);
+/* "trace-pc-guard", "trace-pc" or "functions" for a VG_RT_KIND_*. */
+const char *vg_cfa_kind_name(uint32_t kind);
+
+/* What `vigil cfa info` shows: counts over the model's nodes and functions. */
+struct vg_cfa_model_stats {
+	uint32_t sites, return_points, reduced, loop_headers, unresolved_ijmp;
+	uint32_t instrumented, address_taken;
+};
+void vg_cfa_model_stats(const struct vg_cfa_model *m, struct vg_cfa_model_stats *st);
 
 /* Node with event value EV (a site, or a return point: see model_finish.c), or VG_CFA_NONE. */
 static inline uint32_t vg_cfa_lookup(const struct vg_cfa_model *m, uint32_t ev)
