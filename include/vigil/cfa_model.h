@@ -136,6 +136,11 @@ int vg_cfa_model_build(struct vg_cfa_model *m, const char *elf_path,
 		       const struct vg_cfa_build_opts *opts, struct vg_err *err);
 /* Reads an ELF's GNU build id (up to 32 bytes); 0 length when it has none. */
 int vg_cfa_elf_build_id(const char *elf_path, uint8_t id[32], uint32_t *len, struct vg_err *err);
+/* -ENOEXEC with the missing flag named when ELF_PATH carries a sanitizer's own coverage
+ * runtime (clang links it unless -fno-sanitize-link-runtime): its weak hooks take the place of
+ * libvigil-rt's, so the program would never attach to the trace region. 0 otherwise, and for
+ * binaries without symbols (nothing to tell). (rtcheck.c) */
+int vg_cfa_check_runtime(const char *elf_path, struct vg_err *err);
 
 int vg_cfa_model_load(struct vg_cfa_model *m, const char *path, struct vg_err *err);
 /* Validates BUF and points M's views into it (M does not own BUF). */

@@ -3,7 +3,7 @@
  * Running and attesting programs: what `vigil cfa trace|verify|run|model`, benches and tests
  * share, so they all run the same code.
  *   exec     a program linked with libvigil-rt, started with the trace region and drained
- *            until it exits
+ *            until it exits (refused when it carries the compiler's own coverage runtime)
  *   record   its events into a trace file (cfa_trace.h)
  *   session  a verifier with its alerts, checkpoint reports and final verdict; fed from a
  *            trace file or live from a running program
@@ -63,8 +63,8 @@ struct vg_cfa_exit {
 };
 
 /* Runs E->path under the drainer until it exits, then drains what is left (the region
- * outlives the program). -ENOEXEC when it never attached to the trace region; errors of the
- * sink stop it (it is killed). */
+ * outlives the program). -ENOEXEC when it carries its own coverage runtime (checked before it
+ * runs) or never attached to the trace region; errors of the sink stop it (it is killed). */
 int vg_cfa_exec_run(const struct vg_cfa_exec *e, struct vg_cfa_exit *x, struct vg_err *err);
 
 /* ---- recording (record.c) ---- */

@@ -129,7 +129,8 @@ int vg_cfa_exec_run(const struct vg_cfa_exec *e, struct vg_cfa_exit *x, struct v
 	int rc;
 
 	memset(x, 0, sizeof(*x));
-	if ((rc = vg_cfa_shm_create(&shm, &e->shm, err)))
+	if ((rc = vg_cfa_check_runtime(e->path, err)) ||
+	    (rc = vg_cfa_shm_create(&shm, &e->shm, err)))
 		return rc;
 	if ((rc = start(e, &shm, &pid, err))) {
 		vg_cfa_shm_close(&shm);

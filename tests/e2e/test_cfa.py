@@ -385,3 +385,28 @@ def test_events_of_a_killed_program_are_kept(work, cc):
             base = int(p[0], 16)
     last = ev[-1] & 0x3fffffff
     assert lo - base <= last < lo - base + size, f"last event {last:#x} is not in doomed()"
+
+
+# --- defects found by a new user ---------------------------------------------------------------
+
+def test_clang_build_without_no_sanitize_link_runtime_is_named(work):
+    """clang without -fno-sanitize-link-runtime links its own sancov runtime, whose weak hooks
+    replace libvigil-rt's: vigil says which flag is missing instead of 'did not attach'."""
+    if not shutil.which("clang"):
+        pytest.skip("clang not installed")
+    exe = work / "loop_count-clang-rt"
+    flags = [f for f in FLAGS["clang"] if f != "-fno-sanitize-link-runtime"]
+    subprocess.run([*flags, "-I", str(FIX), str(FIX / "loop_count.c"), str(RT), "-o", str(exe)],
+                   check=True)
+    inp = write(work, "rt-in", b"\x02ab")
+    tr = work / "rt.tr"
+    for args in (["trace", "-o", tr, "--", exe, inp], ["model", exe, "-o", work / "rt.model"]):
+        p = vigil(*args)
+        assert p.returncode == 2
+        assert "-fno-sanitize-link-runtime" in p.stderr, p.stderr
+        assert "sanitizer-coverage runtime" in p.stderr, p.stderr
+        assert p.stderr.count("\n") == 1 and "did not attach" not in p.stderr
+    assert not tr.exists()
+    # the same program built with the flag records fine
+    good = build(work, "loop_count", "clang")
+    vigil("trace", "-o", tr, "--", good, inp, check=0)
