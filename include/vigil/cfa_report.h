@@ -45,9 +45,15 @@ void vg_cfa_measure_key(const uint8_t sk[64], uint8_t key[32]);
 int vg_cfa_report_check_file(const char *path, const uint8_t pk[32], char **text, size_t *len,
 			     struct vg_err *err);
 
-/* Key files (keys.c): one line of hex. A new pair: the secret key to PATH (0600), the public
- * key to PATH.pub (0644). */
-int vg_cfa_keygen(const char *path, struct vg_err *err);
+/*
+ * Key files (keys.c): one line of hex. vg_cfa_keygen writes a new pair, the secret key to PATH
+ * and the public key to PATH.pub. The secret key file is created 0600 with O_EXCL, so a key is
+ * never written into a file someone else can already read: an existing PATH or PATH.pub is
+ * refused (-EEXIST) unless REPLACE, which writes each to a new file (0600 for the secret, 0644
+ * for the public key) and renames it over the old one. *OLD_MODE gets the permission bits of
+ * the PATH that was there (0 when none), so the caller can warn when others could read it.
+ */
+int vg_cfa_keygen(const char *path, bool replace, unsigned *old_mode, struct vg_err *err);
 /* The 64-byte secret key in PATH; *LOOSE is set when group or others may read the file. */
 int vg_cfa_key_read_secret(const char *path, uint8_t sk[64], bool *loose, struct vg_err *err);
 int vg_cfa_key_read_public(const char *path, uint8_t pk[32], struct vg_err *err);

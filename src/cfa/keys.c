@@ -1,5 +1,10 @@
 // SPDX-License-Identifier: MIT
-/* Ed25519 key files for signed attestation reports (cfa_report.h): one line of lowercase hex. */
+/*
+ * Ed25519 key files for signed attestation reports (cfa_report.h): one line of lowercase hex.
+ * A secret key is only ever written into a file this function created itself with mode 0600:
+ * opening an existing file with O_TRUNC would keep its old mode, and a key written into a
+ * world-readable file stays readable by whoever copied it meanwhile.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
@@ -13,28 +18,58 @@
 
 #define KEY_FILE_MAX 300
 
-static int write_text(const char *path, const char *text, size_t len, mode_t mode,
-		      struct vg_err *err)
+/* TEXT into a file at PATH created by us with exactly MODE (the umask could only narrow it,
+ * fchmod makes it exact): O_EXCL when not replacing, else a fresh temporary file renamed over
+ * PATH. */
+static int write_new(const char *path, const char *text, size_t len, mode_t mode, bool replace,
+		     struct vg_err *err)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	char tmp[4200];
+	const char *made = replace ? tmp : path;
+	int fd, rc = 0;
 
-	if (fd < 0)
-		return vg_errf(err, errno, "%s: %m", path);
-	if (write(fd, text, len) != (ssize_t)len) {
-		close(fd);
-		return vg_errf(err, EIO, "writing %s: %m", path);
+	if (replace) {
+		if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= sizeof(tmp))
+			return vg_errf(err, ENAMETOOLONG, "%s: name too long", path);
+		fd = mkostemp(tmp, O_CLOEXEC); /* O_EXCL, mode 0600 */
+	} else {
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	}
-	return close(fd) ? vg_errf(err, errno, "closing %s: %m", path) : 0;
+	if (fd < 0)
+		return vg_errf(err, errno, "%s: %s%s", path, strerror(errno),
+			       errno == EEXIST ? " (a key file is not overwritten unless asked to)"
+					       : "");
+	if (fchmod(fd, mode) < 0 || write(fd, text, len) != (ssize_t)len || fsync(fd) < 0)
+		rc = vg_errf(err, errno ? errno : EIO, "writing %s: %s", made,
+			     strerror(errno ? errno : EIO));
+	if (close(fd) < 0 && !rc)
+		rc = vg_errf(err, errno, "closing %s: %m", made);
+	if (!rc && replace && rename(tmp, path) < 0)
+		rc = vg_errf(err, errno, "replacing %s: %m", path);
+	if (rc)
+		unlink(made);
+	return rc;
 }
 
-int vg_cfa_keygen(const char *path, struct vg_err *err)
+int vg_cfa_keygen(const char *path, bool replace, unsigned *old_mode, struct vg_err *err)
 {
 	uint8_t pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
 	char hsk[sizeof(sk) * 2 + 2], hpk[sizeof(pk) * 2 + 2], pub[4200];
+	struct stat st;
+	bool have_key, have_pub;
 	int rc;
 
+	*old_mode = 0;
 	if ((size_t)snprintf(pub, sizeof(pub), "%s.pub", path) >= sizeof(pub))
 		return vg_errf(err, ENAMETOOLONG, "%s: name too long", path);
+	have_key = !lstat(path, &st);
+	if (have_key)
+		*old_mode = st.st_mode & 07777;
+	have_pub = !lstat(pub, &st);
+	if (!replace && (have_key || have_pub))
+		return vg_errf(err, EEXIST,
+			       "%s exists (a key file is not overwritten unless asked to)",
+			       have_key ? path : pub);
 	if (sodium_init() < 0)
 		return vg_errf(err, EIO, "libsodium failed to initialise");
 	crypto_sign_keypair(pk, sk);
@@ -42,9 +77,9 @@ int vg_cfa_keygen(const char *path, struct vg_err *err)
 	sodium_bin2hex(hpk, sizeof(hpk) - 1, pk, sizeof(pk));
 	strcat(hsk, "\n");
 	strcat(hpk, "\n");
-	rc = write_text(path, hsk, strlen(hsk), 0600, err);
-	if (!rc)
-		rc = write_text(pub, hpk, strlen(hpk), 0644, err);
+	rc = write_new(path, hsk, strlen(hsk), 0600, replace, err);
+	if (!rc && (rc = write_new(pub, hpk, strlen(hpk), 0644, replace, err)) && !replace)
+		unlink(path); /* no secret key without its public half */
 	sodium_memzero(sk, sizeof(sk));
 	sodium_memzero(hsk, sizeof(hsk));
 	return rc;

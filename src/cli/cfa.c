@@ -47,12 +47,17 @@ void cfa_getopt_init(struct cli_common *co)
 
 static int cmd_keygen(int argc, char **argv)
 {
-	static const struct option lo[] = { CLI_COMMON_LONG, { NULL, 0, NULL, 0 } };
+	enum { O_FORCE = 256 };
+	static const struct option lo[] = { { "force", no_argument, NULL, O_FORCE },
+					    CLI_COMMON_LONG,
+					    { NULL, 0, NULL, 0 } };
 	struct vg_err err = { 0 };
 	struct cli_common co;
 	const char *out = NULL;
+	bool force = false;
+	unsigned old_mode;
 	char pub[4200];
-	int c;
+	int c, rc;
 
 	cfa_getopt_init(&co);
 	while ((c = cfa_getopt(argc, argv, "o:" CLI_COMMON_SHORT, lo, &co)) != -1) {
@@ -60,11 +65,15 @@ static int cmd_keygen(int argc, char **argv)
 			return EXIT_ERROR;
 		if (c == 'o')
 			out = optarg;
+		else if (c == O_FORCE)
+			force = true;
 	}
 	if (co.help) {
-		printf("Usage: %s cfa keygen -o KEY [-j|-p]\n\n"
-		       "Writes a new Ed25519 signing key to KEY (mode 0600) and its public half to "
-		       "KEY.pub.\n",
+		printf("Usage: %s cfa keygen -o KEY [--force] [-j|-p]\n\n"
+		       "Writes a new Ed25519 signing key to KEY (created with mode 0600) and its "
+		       "public\nhalf to KEY.pub (0644). An existing KEY or KEY.pub is refused: a "
+		       "key file is never\nwritten in place. --force replaces them with new "
+		       "files.\n",
 		       PROG_NAME);
 		return EXIT_OK;
 	}
@@ -73,7 +82,17 @@ static int cmd_keygen(int argc, char **argv)
 	if (!out)
 		return cli_fail("cfa keygen: -o KEY is required");
 	snprintf(pub, sizeof(pub), "%s.pub", out);
-	if (vg_cfa_keygen(out, &err))
+	rc = vg_cfa_keygen(out, force, &old_mode, &err);
+	/* as wireguard's genkey warns: a key that sat in a file others could read may be known */
+	if (old_mode & 077)
+		fprintf(stderr,
+			"%s: warning: %s %s readable by others (mode %04o): a key it held may "
+			"have been copied%s\n",
+			PROG_NAME, out, rc ? "is" : "was", old_mode,
+			rc ? "" : "; the new key is in a new file with mode 0600");
+	if (rc == -EEXIST)
+		return cli_fail("%s; --force replaces it", err.msg);
+	if (rc)
 		return cli_fail_err(&err);
 	if (co.json) {
 		struct vg_json j;
@@ -82,6 +101,7 @@ static int cmd_keygen(int argc, char **argv)
 		vg_json_obj_open(&j);
 		vg_json_kstr(&j, "secret_key", out);
 		vg_json_kstr(&j, "public_key", pub);
+		vg_json_kbool(&j, "replaced", old_mode != 0);
 		vg_json_obj_close(&j);
 		vg_json_end(&j);
 	} else {

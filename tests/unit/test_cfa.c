@@ -4,7 +4,8 @@
  * byte flip is rejected or loads safely), the verifier's verdicts (valid run, CFG violation,
  * unknown event, runtime gap, shadow stack returns), measurement-chain determinism under any
  * batching, signed reports (any changed byte breaks the signature), verification sessions
- * (alerts in the one schema, verdicts, checkpoint reports).
+ * (alerts in the one schema, verdicts, checkpoint reports), and key files (never written into
+ * a file others can read).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -375,6 +376,58 @@ static void test_session_checkpoint_reports(void **state)
 	vg_cfa_model_free(&m);
 }
 
+static void test_keygen_never_loosens(void **state)
+{
+	char dir[] = "/tmp/vigil-test-cfa-XXXXXX", key[128], pub[136], old[200];
+	uint8_t sk[64], sk2[64], pk[32];
+	struct vg_err err = { 0 };
+	struct stat st;
+	unsigned old_mode;
+	bool loose = true;
+	mode_t um = umask(0); /* the key file must be 0600 whatever the umask */
+	FILE *f;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(key, sizeof(key), "%s/key", dir);
+	snprintf(pub, sizeof(pub), "%s/key.pub", dir);
+	assert_int_equal(vg_cfa_keygen(key, false, &old_mode, &err), 0);
+	assert_int_equal(old_mode, 0);
+	assert_int_equal(stat(key, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(stat(pub, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0644);
+	assert_int_equal(vg_cfa_key_read_secret(key, sk, &loose, &err), 0);
+	assert_false(loose);
+	assert_int_equal(vg_cfa_key_read_public(pub, pk, &err), 0);
+	assert_memory_equal(sk + 32, pk, 32); /* Ed25519: the public key ends the secret one */
+
+	/* an existing, world-readable file: refused and left alone, then replaced with --force */
+	f = fopen(key, "w");
+	fputs("old\n", f);
+	fclose(f);
+	chmod(key, 0644);
+	vg_err_clear(&err);
+	assert_int_equal(vg_cfa_keygen(key, false, &old_mode, &err), -EEXIST);
+	assert_int_equal(old_mode, 0644);
+	f = fopen(key, "r");
+	assert_non_null(fgets(old, sizeof(old), f));
+	fclose(f);
+	assert_string_equal(old, "old\n");
+	assert_int_equal(vg_cfa_keygen(key, true, &old_mode, &err), 0);
+	assert_int_equal(old_mode, 0644);
+	assert_int_equal(stat(key, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(vg_cfa_key_read_secret(key, sk2, &loose, &err), 0);
+	assert_memory_not_equal(sk, sk2, 64);
+	chmod(key, 0640);
+	assert_int_equal(vg_cfa_key_read_secret(key, sk2, &loose, &err), 0);
+	assert_true(loose);
+	umask(um);
+	unlink(key);
+	unlink(pub);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -385,6 +438,7 @@ int main(void)
 		cmocka_unit_test(test_report_signature),
 		cmocka_unit_test(test_session_alerts_and_verdict),
 		cmocka_unit_test(test_session_checkpoint_reports),
+		cmocka_unit_test(test_keygen_never_loosens),
 	};
 
 	if (sodium_init() < 0)
