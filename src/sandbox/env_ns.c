@@ -58,8 +58,8 @@ static int run_builder(const char *cache, struct vg_err *err)
 	return 0;
 }
 
-int ns_env_open(struct sbx_env **out, const struct sbx_env_opts *o, const struct ns_profile *p,
-		struct vg_err *err)
+int sbx_ns_env_open(struct sbx_env **out, const struct sbx_env_opts *o, const struct ns_profile *p,
+		    struct vg_err *err)
 {
 	struct sbx_env *e;
 	int r;
@@ -104,16 +104,16 @@ int ns_env_open(struct sbx_env **out, const struct sbx_env_opts *o, const struct
 		r = vg_errf(err, -r, "%s: %s", e->work, strerror(-r));
 		goto fail;
 	}
-	if ((r = ns_cg_open(&e->cg, o->worker, err)) < 0)
+	if ((r = sbx_ns_cg_open(&e->cg, o->worker, err)) < 0)
 		goto fail;
 	*out = e;
 	return 0;
 fail:
-	ns_env_close(e);
+	sbx_ns_env_close(e);
 	return r;
 }
 
-bool ns_env_has_interp(struct sbx_env *e, const char *interp)
+bool sbx_ns_env_has_interp(struct sbx_env *e, const char *interp)
 {
 	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT };
 	struct stat st;
@@ -131,11 +131,11 @@ bool ns_env_has_interp(struct sbx_env *e, const char *interp)
 	return ok;
 }
 
-void ns_env_close(struct sbx_env *e)
+void sbx_ns_env_close(struct sbx_env *e)
 {
 	if (!e)
 		return;
-	ns_cg_close(&e->cg);
+	sbx_ns_cg_close(&e->cg);
 	if (e->rootfs_fd >= 0)
 		close(e->rootfs_fd);
 	if (e->qemu_fd >= 0)
@@ -206,13 +206,13 @@ static void __attribute__((noreturn)) middle(struct ns_job *j, int status_r)
 	if (p < 0)
 		_exit(3);
 	if (p == 0)
-		ns_supervise(j);
+		sbx_ns_supervise(j);
 	while (waitpid(p, &st, 0) < 0 && errno == EINTR)
 		;
 	_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 4);
 }
 
-int ns_env_run(struct sbx_env *e, const struct sbx_run_req *r, struct vg_err *err)
+int sbx_ns_env_run(struct sbx_env *e, const struct sbx_run_req *r, struct vg_err *err)
 {
 	struct ns_job j = { .env = e, .r = r };
 	int *fds[] = { &j.sample_fd, &j.netns_fd, &j.out_fd, &j.err_fd,

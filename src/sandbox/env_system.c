@@ -305,10 +305,10 @@ static int make_snapshot(struct sbx_env *env, const struct sbx_run_req *r, struc
 	unlink(env->qmp);
 	qemu_cfg_for(env, r, &c, append, sizeof(append), gip, sizeof(gip));
 	c.qmp_sock = env->qmp;
-	e = qemu_start(&q, &c, err);
+	e = sbx_qemu_start(&q, &c, err);
 	if (e)
 		return e;
-	chan = unix_connect_retry(env->chan, 20000, &q);
+	chan = sbx_unix_connect_retry(env->chan, 20000, &q);
 	if (chan < 0) {
 		e = vg_errf(err, -chan, "system guest channel %s: %s", env->chan, strerror(-chan));
 		goto out;
@@ -320,11 +320,11 @@ static int make_snapshot(struct sbx_env *env, const struct sbx_run_req *r, struc
 			    e ? strerror(-e) : "unexpected record", env->console);
 		goto out;
 	}
-	e = qmp_open(&qmp, env->qmp, &q, err);
+	e = sbx_qmp_open(&qmp, env->qmp, &q, err);
 	if (e)
 		goto out;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", env->snap);
-	e = qmp_save(qmp, tmp, SAVE_TIMEOUT_MS, err);
+	e = sbx_qmp_save(qmp, tmp, SAVE_TIMEOUT_MS, err);
 	if (!e && rename(tmp, env->snap) < 0)
 		e = vg_errf(err, errno, "rename %s: %s", tmp, strerror(errno));
 	if (!e) {
@@ -340,7 +340,7 @@ out:
 		close(qmp);
 	if (chan >= 0)
 		close(chan);
-	qemu_stop(&q);
+	sbx_qemu_stop(&q);
 	unlink(env->qmp);
 	return e ? vg_err_prefix(err, "saving the system guest's ready state") : 0;
 }
@@ -448,10 +448,10 @@ static int sys_run(struct sbx_env *env, const struct sbx_run_req *r, struct vg_e
 	unlink(env->chan);
 	qemu_cfg_for(env, r, &c, append, sizeof(append), gip, sizeof(gip));
 	c.incoming = env->snap;
-	e = qemu_start(&q, &c, err);
+	e = sbx_qemu_start(&q, &c, err);
 	if (e)
 		goto out;
-	chan = unix_connect_retry(env->chan, 20000, &q);
+	chan = sbx_unix_connect_retry(env->chan, 20000, &q);
 	if (chan < 0) {
 		e = vg_errf(err, -chan, "system guest channel: %s", strerror(-chan));
 		goto out;
@@ -492,8 +492,9 @@ static int sys_run(struct sbx_env *env, const struct sbx_run_req *r, struct vg_e
 			e = read_full(chan, data, rec.len, deadline);
 		if (e) {
 			e = vg_errf(err, -e, "system guest agent: %s%s (console: %s)", strerror(-e),
-				    qemu_exited(&q) ? ", QEMU exited (guest rebooted or crashed?)"
-						    : "",
+				    sbx_qemu_exited(&q)
+					    ? ", QEMU exited (guest rebooted or crashed?)"
+					    : "",
 				    env->console);
 			goto out;
 		}
@@ -518,7 +519,7 @@ static int sys_run(struct sbx_env *env, const struct sbx_run_req *r, struct vg_e
 out:
 	if (chan >= 0)
 		close(chan);
-	qemu_stop(&q);
+	sbx_qemu_stop(&q);
 	unlink(env->chan);
 	/* Not a word from the agent: the snapshot itself may be unusable (another QEMU, a
 	 * truncated file), so the runner's retry boots a new one. */

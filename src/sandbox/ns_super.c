@@ -283,7 +283,7 @@ static void start_services(struct super *s, int devnull)
 	char *const *list[] = { full ? httpd : min_httpd, telnetd, watchdog };
 
 	for (int i = 0; i < (full ? 3 : 1); i++) {
-		pid_t p = ns_spawn(s->j->env, NS_CG_SVC, list[i], fds, false, &ee);
+		pid_t p = sbx_ns_spawn(s->j->env, NS_CG_SVC, list[i], fds, false, &ee);
 
 		if (p < 0)
 			die(s, "starting a service", -p);
@@ -411,11 +411,11 @@ static void run_sample(struct super *s, int devnull)
 	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-	ns_cg_counters(&s->j->env->cg, &h0);
+	sbx_ns_cg_counters(&s->j->env->cg, &h0);
 	start = (int64_t)vg_mono_ms();
 	deadline = start + (int64_t)(s->j->r->timeout_s ? s->j->r->timeout_s : 10) * 1000;
-	main_pid = ns_spawn(s->j->env, NS_CG_SAMPLE, argv, (int[4]){ devnull, out[1], err[1], -1 },
-			    true, &ee);
+	main_pid = sbx_ns_spawn(s->j->env, NS_CG_SAMPLE, argv,
+				(int[4]){ devnull, out[1], err[1], -1 }, true, &ee);
 	close(out[1]);
 	close(err[1]);
 	if (main_pid < 0)
@@ -485,7 +485,7 @@ static void run_sample(struct super *s, int devnull)
 	s->st.out_bytes = ps[0].total;
 	s->st.err_bytes = ps[1].total;
 	s->st.trace_bytes = ps[2].total;
-	ns_cg_counters(&s->j->env->cg, &h1);
+	sbx_ns_cg_counters(&s->j->env->cg, &h1);
 	s->st.hits.pids_max = h1.pids_max - h0.pids_max;
 	s->st.hits.mem_max = h1.mem_max - h0.mem_max;
 	s->st.hits.oom_kill = h1.oom_kill - h0.oom_kill;
@@ -505,7 +505,7 @@ static void write_services(struct super *s, bool hb, bool tb, bool ha, bool ta)
 	(void)write(s->j->svc_fd, buf, (size_t)n);
 }
 
-void ns_supervise(struct ns_job *j)
+void sbx_ns_supervise(struct ns_job *j)
 {
 	struct super s = { .j = j, .upper_fd = -1, .trace_fd = -1 };
 	bool hb, tb, ha, ta;
@@ -524,7 +524,7 @@ void ns_supervise(struct ns_job *j)
 	/* the services had the sample's whole run to fail; a short look tells if they answer */
 	probe(&s, &ha, &ta, 0);
 	write_services(&s, hb, tb, ha, ta);
-	ns_files_diff(s.upper_fd, s.lower_fd, 2, j->files_fd);
+	sbx_ns_files_diff(s.upper_fd, s.lower_fd, 2, j->files_fd);
 	(void)write(j->status_w, &s.st, sizeof(s.st));
 	_exit(0);
 }

@@ -261,7 +261,7 @@ static bool path_ok(const char *p)
 	return p && strlen(p) < 500 && !strpbrk(p, ",'\n");
 }
 
-int qemu_start(struct qemu_proc *q, const struct qemu_cfg *c, struct vg_err *err)
+int sbx_qemu_start(struct qemu_proc *q, const struct qemu_cfg *c, struct vg_err *err)
 {
 	char why[257];
 	int p[2];
@@ -289,13 +289,13 @@ int qemu_start(struct qemu_proc *q, const struct qemu_cfg *c, struct vg_err *err
 	close(p[0]);
 	if (n > 0) {
 		why[n] = 0;
-		qemu_stop(q);
+		sbx_qemu_stop(q);
 		return vg_errf(err, EIO, "starting the system guest: %s", why);
 	}
 	return 0;
 }
 
-void qemu_stop(struct qemu_proc *q)
+void sbx_qemu_stop(struct qemu_proc *q)
 {
 	if (q->pid <= 0)
 		return;
@@ -305,7 +305,7 @@ void qemu_stop(struct qemu_proc *q)
 	q->pid = -1;
 }
 
-int qemu_exited(struct qemu_proc *q)
+int sbx_qemu_exited(struct qemu_proc *q)
 {
 	if (q->pid <= 0)
 		return 1;
@@ -316,7 +316,7 @@ int qemu_exited(struct qemu_proc *q)
 	return 0;
 }
 
-int unix_connect_retry(const char *path, int timeout_ms, const struct qemu_proc *q)
+int sbx_unix_connect_retry(const char *path, int timeout_ms, const struct qemu_proc *q)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	uint64_t end = vg_mono_ms() + timeout_ms;
@@ -373,8 +373,8 @@ static json_t *qmp_read(int fd, int timeout_ms, struct vg_err *err)
 	return NULL;
 }
 
-int qmp_exec(int fd, const char *cmd_json, char *ret, size_t ret_len, int timeout_ms,
-	     struct vg_err *err)
+int sbx_qmp_exec(int fd, const char *cmd_json, char *ret, size_t ret_len, int timeout_ms,
+		 struct vg_err *err)
 {
 	size_t len = strlen(cmd_json);
 
@@ -405,11 +405,11 @@ int qmp_exec(int fd, const char *cmd_json, char *ret, size_t ret_len, int timeou
 	}
 }
 
-int qmp_open(int *fd, const char *path, const struct qemu_proc *q, struct vg_err *err)
+int sbx_qmp_open(int *fd, const char *path, const struct qemu_proc *q, struct vg_err *err)
 {
 	json_t *g;
 
-	*fd = unix_connect_retry(path, 10000, q);
+	*fd = sbx_unix_connect_retry(path, 10000, q);
 	if (*fd < 0)
 		return vg_errf(err, -*fd, "QMP socket %s: %s", path, strerror(-*fd));
 	g = qmp_read(*fd, 10000, err);
@@ -419,32 +419,32 @@ int qmp_open(int *fd, const char *path, const struct qemu_proc *q, struct vg_err
 		return vg_errf(err, EPROTO, "QMP: no greeting");
 	}
 	json_decref(g);
-	int e = qmp_exec(*fd, "{\"execute\":\"qmp_capabilities\"}", NULL, 0, 10000, err);
+	int e = sbx_qmp_exec(*fd, "{\"execute\":\"qmp_capabilities\"}", NULL, 0, 10000, err);
 	if (e)
 		close(*fd);
 	return e;
 }
 
-int qmp_save(int fd, const char *path, int timeout_ms, struct vg_err *err)
+int sbx_qmp_save(int fd, const char *path, int timeout_ms, struct vg_err *err)
 {
 	char cmd[700], st[4096];
 	uint64_t end = vg_mono_ms() + timeout_ms;
 	int e;
 
 	/* the default bandwidth cap (32 MiB/s) is for live migration over a network */
-	e = qmp_exec(fd,
-		     "{\"execute\":\"migrate-set-parameters\","
-		     "\"arguments\":{\"max-bandwidth\":17179869184}}",
-		     NULL, 0, 10000, err);
+	e = sbx_qmp_exec(fd,
+			 "{\"execute\":\"migrate-set-parameters\","
+			 "\"arguments\":{\"max-bandwidth\":17179869184}}",
+			 NULL, 0, 10000, err);
 	if (!e)
-		e = qmp_exec(fd, "{\"execute\":\"stop\"}", NULL, 0, 10000, err);
+		e = sbx_qmp_exec(fd, "{\"execute\":\"stop\"}", NULL, 0, 10000, err);
 	if (e)
 		return e;
 	snprintf(cmd, sizeof(cmd),
 		 "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"exec:cat > '%s'\"}}", path);
-	e = qmp_exec(fd, cmd, NULL, 0, 10000, err);
+	e = sbx_qmp_exec(fd, cmd, NULL, 0, 10000, err);
 	while (!e) {
-		e = qmp_exec(fd, "{\"execute\":\"query-migrate\"}", st, sizeof(st), 10000, err);
+		e = sbx_qmp_exec(fd, "{\"execute\":\"query-migrate\"}", st, sizeof(st), 10000, err);
 		if (e)
 			break;
 		if (strstr(st, "\"status\":\"completed\""))

@@ -201,8 +201,8 @@ static void on_dns(struct sink *s)
 		for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
 			if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO)
 				memcpy(&pi, CMSG_DATA(c), sizeof(pi));
-		alen = sink_dns_answer(q, (size_t)n, s->addr, ans, sizeof(ans), qname,
-				       sizeof(qname));
+		alen = sbx_sink_dns_answer(q, (size_t)n, s->addr, ans, sizeof(ans), qname,
+					   sizeof(qname));
 		if (!loopback(pi.ipi_addr.s_addr) || alen >= 0)
 			emit(s, vg_wall_ms(), "dns", pi.ipi_addr.s_addr, 53, qname, (uint64_t)n,
 			     NULL, 0);
@@ -314,7 +314,7 @@ static bool on_ctl(struct sink *s)
 	return send(s->f->ctl, &c, 1, MSG_NOSIGNAL) == 1;
 }
 
-void sink_serve(const struct sink_fds *f, uint32_t sink_addr)
+void sbx_sink_serve(const struct sink_fds *f, uint32_t sink_addr)
 {
 	struct pollfd pf[5 + SINK_MAX_SESSIONS];
 	struct sink *s = calloc(1, sizeof(*s));
