@@ -20,7 +20,7 @@ echo "== campaign (${envs[*]}) into $out/results.db"
 unshare -n build/vigil sandbox run "${envs[@]}" "$corpus" -o "$out/results.db" \
 	--alerts "$out/alerts.jsonl"
 echo "== reports"
-build/vigil sandbox report "$out/results.db" --csv "$out/results.csv" --json "$out/json" \
+build/vigil sandbox report "$out/results.db" --csv "$out/results.csv" --json-dir "$out/json" \
 	--chart "$out/chart.png"
 /usr/bin/python3 - "$out/results.csv" "$corpus" <<'PY'
 import csv, hashlib, os, sys

@@ -32,31 +32,12 @@
 static int add_sample(struct sbx_store *st, const struct sbx_campaign_opts *o, const char *path,
 		      struct vg_err *err)
 {
-	struct sbx_sample s = { 0 };
+	struct sbx_sample s;
 	struct sbx_ident id;
-	struct stat sb;
 	int rc;
 
-	if (stat(path, &sb) || !S_ISREG(sb.st_mode))
-		return vg_errf(err, ENOENT, "%s is not a regular file", path);
-	if ((rc = sbx_identify_file(&id, path, err)) || (rc = sbx_sha256_file(path, s.sha256, err)))
-		return rc;
-	s.path = path;
-	s.size = (uint64_t)sb.st_size;
-	s.id = &id;
-	s.label_score = -1;
-	if (o->labels_dir) {
-		rc = sbx_labels_load(&s.labels, o->labels_dir, s.sha256, err);
-		/* a report that does not parse is as good as none: it must not stop a campaign */
-		if (rc == -EINVAL) {
-			vg_err_clear(err);
-			memset(&s.labels, 0, sizeof(s.labels));
-		} else if (rc && rc != -ENOENT) {
-			return rc;
-		}
-		s.label_score = sbx_label_score(o->scores, &s.labels);
-	}
-	if ((rc = sbx_store_put_sample(st, &s, err)))
+	if ((rc = sbx_sample_load(&s, &id, path, o->labels_dir, o->scores, err)) ||
+	    (rc = sbx_store_put_sample(st, &s, err)))
 		return rc;
 	for (unsigned e = 0; e < o->nenvs; e++)
 		if ((rc = sbx_store_add_run(st, s.sha256, o->envs[e], o->timeout_s, err)))
@@ -224,11 +205,26 @@ struct feed {
 	double elapsed;
 };
 
+/* A finished run that scored high enough becomes an alert; a failing sink is the alerter's to
+ * report, so the campaign goes on. */
+static void alert(const struct sbx_campaign_opts *o, const struct sbx_row *r)
+{
+	struct sbx_alert_text t;
+	struct vg_alert a;
+
+	if (!o->alerts)
+		return;
+	if (sbx_run_alert(r, o->alert_score, &a, &t) == 1)
+		vg_alerter_emit(o->alerts, &a);
+	free(t.evidence);
+}
+
 static int feed_row(void *ctx, const struct sbx_row *r)
 {
 	struct feed *f = ctx;
 	struct sbx_progress p;
 
+	alert(f->o, r);
 	f->shown++;
 	p = (struct sbx_progress){ f->n, r, f->elapsed };
 	p.n.done = f->shown;
