@@ -241,6 +241,32 @@ void sbx_service_impact(const struct sbx_services *s, char *buf, size_t len);
 void sbx_report_json(struct vg_json *j, const struct sbx_report *r, const struct sbx_outcome *o,
 		     const struct sbx_scores *s);
 
+/* ---- preparing the environments' images (prepare.c) ---- */
+#define SBX_MAX_ENVS 3
+
+struct sbx_prepare_opts {
+	const char *const *envs; /* NULL or none: all three */
+	unsigned nenvs;
+	const char *cache_dir; /* NULL: $VIGIL_CACHE/sandbox or ~/.cache/vigil/sandbox */
+	/* progress: WHAT names the environments the running builder makes */
+	void (*step)(void *ctx, const char *what, const char *step);
+	void *ctx;
+};
+
+struct sbx_prepared {
+	char env[16];
+	char image[4096]; /* where a run finds it */
+	double seconds;	  /* spent building (0: made with an earlier environment) */
+};
+
+/* Downloads and builds the images of the environments into the cache, once: the only step
+ * that needs the network. Afterwards runs work without it (inside `unshare -n`); a run whose
+ * environment was not prepared fails with an error naming `vigil sandbox prepare`. An image
+ * already in the cache and built from these sources is kept (the builders answer from the
+ * cache). OUT has room for one entry per environment; *NOUT says how many were prepared. */
+int sbx_prepare(const struct sbx_prepare_opts *o, struct sbx_prepared *out, unsigned *nout,
+		struct vg_err *err);
+
 /* ---- running one sample in one environment (runner.c) ---- */
 struct sbx_worker; /* one sinkhole and one environment instance */
 struct sbx_ident;

@@ -183,6 +183,8 @@ static int do_one(int argc, char **argv)
 }
 
 static const struct cli_cmd sandbox_cmds[] = {
+	{ "prepare", sandbox_prepare,
+	  "download and build the environments once (then runs need no network)" },
 	{ "one", do_one, "run one sample in one environment and print its result" },
 	{ "run", sandbox_run, "run a campaign of samples into a results database" },
 	{ "report", sandbox_report, "CSV, per-sample JSON and a chart from a results database" },

@@ -110,6 +110,7 @@ static int worker_loop(const struct sbx_campaign_opts *o, const char *root, int 
 {
 	struct slot slots[3] = { 0 };
 	const char *skip[4] = { 0 };
+	char open_err[sizeof(err->msg)] = "";
 	unsigned nskip = 0, nslots = 0;
 	struct sbx_store *st;
 	struct sbx_claim c;
@@ -141,6 +142,8 @@ static int worker_loop(const struct sbx_campaign_opts *o, const char *root, int 
 			if (sbx_worker_open(&w, &wo, err)) {
 				/* keep the first error for the campaign; other environments
 				 * can still run in this worker */
+				if (!open_err[0])
+					sbx_copy(open_err, sizeof(open_err), err->msg);
 				if (nskip < 3)
 					skip[nskip++] = strdup(c.env);
 				if ((rc = sbx_store_release(st, &c, err)))
@@ -172,7 +175,7 @@ static int worker_loop(const struct sbx_campaign_opts *o, const char *root, int 
 	free(res);
 	if (rc < 0)
 		return rc;
-	return nskip ? vg_errf(err, EIO, "a worker could not open an environment") : 0;
+	return nskip ? vg_errf(err, EIO, "%s", open_err) : 0;
 }
 
 static void worker_main(const struct sbx_campaign_opts *o, const char *root, int idx, int fd)
@@ -256,6 +259,22 @@ static int report(struct feed *f, struct sbx_store *st, double elapsed, struct v
 	return rc;
 }
 
+/* Every environment's image must be in the cache before anything starts: a run never
+ * downloads (a campaign is often without network), and one clear error beats a worker error
+ * per sample. */
+static int prepared(const struct sbx_campaign_opts *o, struct vg_err *err)
+{
+	char cache[4096], image[4200];
+	int rc = sbx_cache_dir(cache, sizeof(cache));
+
+	if (rc)
+		return vg_errf(err, -rc, "the cache directory's name is too long");
+	for (unsigned i = 0; i < o->nenvs; i++)
+		if ((rc = sbx_image_find(o->envs[i], cache, image, sizeof(image), err)))
+			return vg_err_prefix(err, "%s environment", o->envs[i]);
+	return 0;
+}
+
 int sbx_campaign_run(const struct sbx_campaign_opts *o, struct sbx_counts *final,
 		     struct vg_err *err)
 {
@@ -269,6 +288,8 @@ int sbx_campaign_run(const struct sbx_campaign_opts *o, struct sbx_counts *final
 	int rc;
 
 	memset(final, 0, sizeof(*final));
+	if ((rc = prepared(o, err)))
+		return rc;
 	if (o->run_root)
 		snprintf(root, sizeof(root), "%s", o->run_root);
 	else

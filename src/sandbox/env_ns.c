@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * The namespace environments' vigil side (env_ns.h): opening an environment (the cached
- * userland, built on first use by src/sandbox/image/build-rootfs.sh; qemu-arm-static; the
- * worker's cgroups), and one run: open the artifacts, fork into the namespaces, wait for the
- * supervisor's report with a hard deadline, write status.json. The supervisor (ns_super.c)
- * does everything inside.
+ * userland that `vigil sandbox prepare` built with src/sandbox/image/build-rootfs.sh;
+ * qemu-arm-static; the worker's cgroups), and one run: open the artifacts, fork into the
+ * namespaces, wait for the supervisor's report with a hard deadline, write status.json. The
+ * supervisor (ns_super.c) does everything inside.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,41 +26,13 @@
 #include "sbx_int.h"
 #include "vigil/clock.h"
 #include "vigil/util.h"
-#include "sandbox/sbx_ns_paths.h" /* SBX_ROOTFS_BUILDER, made by meson */
 
 #define NS_GRACE_S 60 /* beyond the sample's timeout: services, probes, diff, teardown */
-
-/* The builder script: $VIGIL_SANDBOX_BUILDER, or the source tree's (its path is compiled in).
- * It returns at once when the cached userland matches it. -ENOENT when there is none. */
-static int run_builder(const char *cache, struct vg_err *err)
-{
-	const char *script = getenv("VIGIL_SANDBOX_BUILDER");
-	int st;
-	pid_t p;
-
-	if (!script)
-		script = SBX_ROOTFS_BUILDER;
-	if (access(script, R_OK) < 0)
-		return -ENOENT;
-	p = fork();
-	if (p < 0)
-		return vg_errf(err, errno, "fork: %m");
-	if (p == 0) {
-		int null = open("/dev/null", O_WRONLY);
-
-		if (null >= 0)
-			dup2(null, 1);
-		execl("/bin/bash", "bash", script, cache, (char *)NULL);
-		_exit(127);
-	}
-	if (waitpid(p, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		return vg_errf(err, EIO, "%s failed building the sandbox userland", script);
-	return 0;
-}
 
 int sbx_ns_env_open(struct sbx_env **out, const struct sbx_env_opts *o, const struct ns_profile *p,
 		    struct vg_err *err)
 {
+	char found[4200];
 	struct sbx_env *e;
 	int r;
 
@@ -85,14 +57,13 @@ int sbx_ns_env_open(struct sbx_env **out, const struct sbx_env_opts *o, const st
 			    e->rootfs, e->work);
 		goto fail;
 	}
-	r = run_builder(o->cache_dir, err);
-	if (r < 0 && r != -ENOENT)
+	/* never a build here: that needs the network, which a campaign may not have */
+	if ((r = sbx_image_find(p->name, o->cache_dir, found, sizeof(found), err)))
 		goto fail;
 	e->rootfs_fd = open(e->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (e->rootfs_fd < 0) {
-		r = vg_errf(err, errno,
-			    "%s: %m (run src/sandbox/image/build-rootfs.sh to build it)",
-			    e->rootfs);
+		r = vg_errf(err, errno, "%s: %m (run 'vigil sandbox prepare --env %s')", e->rootfs,
+			    p->name);
 		goto fail;
 	}
 	e->qemu_fd = open(NS_QEMU, O_PATH | O_CLOEXEC);

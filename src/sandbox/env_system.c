@@ -3,7 +3,8 @@
  * The `system` environment (env.h): a full emulated ARM board, qemu-system-arm -M virt with a
  * Cortex-A15 under TCG, running Debian's armmp-lpae kernel and an initramfs userland with
  * busybox httpd and telnetd, a watchdog process and glibc's armhf loader (image built by
- * src/sandbox/image/system/build.sh, cached under opts->cache_dir).
+ * src/sandbox/image/system/build.sh when `vigil sandbox prepare` runs, cached under
+ * opts->cache_dir).
  *
  * Fresh state per sample without a boot per sample: the worker boots the guest once, waits
  * for the agent's READY on the control channel, and saves the whole machine with QMP migrate
@@ -30,7 +31,6 @@
 #include "sandbox/env.h"
 #include "sandbox/qemu_ctl.h"
 #include "sandbox/sbx_int.h"
-#include "sandbox/sbx_system_paths.h" /* SBX_SYSTEM_BUILDER, made by meson */
 #include "sandbox/sys_proto.h"
 #include "vigil/clock.h"
 #include "vigil/util.h"
@@ -51,33 +51,6 @@ struct sbx_env {
 	char snap_key[256];
 	char *manifest; /* the image's path list, "\n"-separated, with a leading "\n" */
 };
-
-/* Runs the image builder and takes the image directory from its last output line. */
-static int build_image(struct sbx_env *env, const char *cache_dir, struct vg_err *err)
-{
-	char cmd[8600], line[4096] = "", last[4096] = "";
-	FILE *p;
-	int st;
-
-	if (strchr(cache_dir, '\'') || strchr(env->work, '\''))
-		return vg_errf(err, EINVAL, "quote in a cache or work path");
-	snprintf(cmd, sizeof(cmd), "VIGIL_SANDBOX_CACHE='%s' bash '%s' 2>'%s/image-build.log'",
-		 cache_dir, SBX_SYSTEM_BUILDER, env->work);
-	p = popen(cmd, "r");
-	if (!p)
-		return vg_errf(err, errno, "running %s: %s", SBX_SYSTEM_BUILDER, strerror(errno));
-	while (fgets(line, sizeof(line), p))
-		if (line[0] && line[0] != '\n')
-			snprintf(last, sizeof(last), "%s", line);
-	st = pclose(p);
-	last[strcspn(last, "\n")] = 0;
-	if (st != 0 || !last[0])
-		return vg_errf(err, EIO,
-			       "building the system image failed (see %s/image-build.log)",
-			       env->work);
-	snprintf(env->image, sizeof(env->image), "%s", last);
-	return 0;
-}
 
 static int load_manifest(struct sbx_env *env, struct vg_err *err)
 {
@@ -170,7 +143,8 @@ static int sys_open(struct sbx_env **out, const struct sbx_env_opts *o, struct v
 		free(env);
 		return e;
 	}
-	e = build_image(env, o->cache_dir, err);
+	/* never a build here: that needs the network, which a campaign may not have */
+	e = sbx_image_find("system", o->cache_dir, env->image, sizeof(env->image), err);
 	if (!e)
 		e = load_manifest(env, err);
 	if (e) {

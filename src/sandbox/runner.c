@@ -48,7 +48,6 @@ int sbx_worker_open(struct sbx_worker **wp, const struct sbx_worker_opts *o, str
 {
 	struct sbx_worker *w = calloc(1, sizeof(*w));
 	struct sbx_env_opts eo;
-	const char *home = getenv("HOME"), *cache = getenv("VIGIL_CACHE");
 	int rc;
 
 	*wp = NULL;
@@ -62,11 +61,10 @@ int sbx_worker_open(struct sbx_worker **wp, const struct sbx_worker_opts *o, str
 	}
 	if (o->cache_dir)
 		snprintf(w->cache_dir, sizeof(w->cache_dir), "%s", o->cache_dir);
-	else if (cache)
-		snprintf(w->cache_dir, sizeof(w->cache_dir), "%s/sandbox", cache);
-	else
-		snprintf(w->cache_dir, sizeof(w->cache_dir), "%s/.cache/vigil/sandbox",
-			 home ? home : "/tmp");
+	else if ((rc = sbx_cache_dir(w->cache_dir, sizeof(w->cache_dir)))) {
+		free(w);
+		return vg_errf(err, -rc, "the cache directory's name is too long");
+	}
 	snprintf(w->work_dir, sizeof(w->work_dir), "%s", o->work_dir);
 	if ((rc = vg_mkdir_p(w->cache_dir, 0755)) || (rc = vg_mkdir_p(w->work_dir, 0755))) {
 		vg_errf(err, -rc, "creating %s or %s: %s", w->cache_dir, w->work_dir,
