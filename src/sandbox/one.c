@@ -51,9 +51,11 @@ int sbx_one(const struct sbx_one_opts *o, struct sbx_sample *s, struct sbx_ident
 			 (int)getpid());
 		wo.work_dir = scratch;
 	}
-	/* on failure the scratch directory stays: the environment's logs there say why */
-	if ((rc = sbx_worker_open(&w, &wo, err)))
+	/* on failure the scratch directory stays if the environment left logs there */
+	if ((rc = sbx_worker_open(&w, &wo, err))) {
+		rmdir(wo.work_dir);
 		return rc;
+	}
 	rc = sbx_worker_run(w, o->sample, id, o->run_dir, o->timeout_s, o->scores, o->force, res,
 			    err);
 	sbx_worker_close(w);

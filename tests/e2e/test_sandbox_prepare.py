@@ -28,9 +28,9 @@ VIGIL = Path(os.environ.get("VIGIL_BIN", REPO / "build" / "vigil"))
 CORPUS_BUILD = REPO / "tests" / "fixtures" / "samples" / "build.sh"
 
 
-def vigil(*args, cache, offline=True, timeout=900):
+def vigil(*args, cache, offline=True, timeout=900, **env_extra):
     """vigil with its own cache; offline: under `unshare -n` (no uplink, loopback down)."""
-    env = dict(os.environ, VIGIL_CACHE=str(cache))
+    env = dict(os.environ, VIGIL_CACHE=str(cache), **env_extra)
     cmd = (["unshare", "-n"] if offline else []) + [str(VIGIL), *map(str, args)]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
 
@@ -61,9 +61,12 @@ def test_without_prepare_runs_fail_naming_it(samples, cache, tmp_path):
     assert "vigil sandbox prepare --env container" in r.stderr, r.stderr
     assert r.stderr.count("\n") == 1, r.stderr
     assert not (tmp_path / "r.db").exists()  # nothing started
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
     r = vigil("sandbox", "one", "--env", "system", samples / "selfdel", "-o", tmp_path / "one",
-              cache=cache)
+              cache=cache, TMPDIR=str(scratch))
     assert r.returncode == 2 and "vigil sandbox prepare --env system" in r.stderr, r.stderr
+    assert list(scratch.iterdir()) == []  # no empty scratch directory left behind
 
 
 def test_campaign_offline_after_prepare(samples, cache, tmp_path):
