@@ -146,7 +146,7 @@ static int members_ready(struct px_sup *s, struct px_epoll *e, struct epoll_even
 		hs[i] = e->m[i].h;
 		ev[i] = (short)(e->m[i].events & 0xffff);
 	}
-	ret = px_handles_poll(s, hs, ev, rev, e->n);
+	ret = px_handles_poll(hs, ev, rev, e->n);
 	if (ret)
 		goto out;
 	for (unsigned i = 0; i < e->n && (unsigned)k < max; i++) {
