@@ -66,7 +66,7 @@ static int64_t do_ctl(struct px_sup *s, struct px_call *c)
 	struct px_handle *h;
 	struct px_epoll *e;
 	struct px_epoll_member *m;
-	int ret = px_resolve(s, c, fd, &h, NULL);
+	int ret = px_resolve(s, c, fd, &h);
 
 	if (ret)
 		return ret;

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -32,26 +33,47 @@ struct px_handle *px_handle_find(struct px_sup *s, uint64_t ino)
 	return NULL;
 }
 
-int px_resolve(struct px_sup *s, const struct px_call *c, int fd, struct px_handle **h,
-	       bool *nonblock)
+/* The inode behind the service's FD: one stat of /proc/TID/fd/FD, or through a copy of the
+ * descriptor when /proc does not show the service (another pid namespace mounted there). */
+static int fd_stat(struct px_sup *s, const struct px_call *c, int fd, struct stat *st)
 {
-	struct stat st;
-	int dup, fl;
+	char path[48];
+	int dup, ret;
 
-	*h = NULL;
-	if (fd < VG_PROXY_FD_BASE || !s->nhandles)
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)c->pid, fd);
+	if (stat(path, st) == 0)
 		return 0;
 	dup = px_target_getfd(s, c, fd);
-	if (dup == -EBADF)
-		return 0;
 	if (dup < 0)
 		return dup;
-	if (fstat(dup, &st) == 0 && S_ISFIFO(st.st_mode))
-		*h = px_handle_find(s, st.st_ino);
-	fl = fcntl(dup, F_GETFL);
-	if (nonblock)
-		*nonblock = fl >= 0 && (fl & O_NONBLOCK);
+	ret = fstat(dup, st) ? -errno : 0;
 	close(dup);
+	return ret;
+}
+
+int px_resolve(struct px_sup *s, struct px_call *c, int fd, struct px_handle **h)
+{
+	struct stat st;
+	int ret;
+
+	*h = NULL;
+	if (c->rino && c->rfd == fd) {
+		*h = px_handle_find(s, c->rino);
+		return *h ? 0 : -EBADF;
+	}
+	if (fd < VG_PROXY_FD_BASE || !s->nhandles)
+		return 0;
+	ret = fd_stat(s, c, fd, &st);
+	if (ret == -EBADF)
+		return 0;
+	if (ret)
+		return ret;
+	if (S_ISFIFO(st.st_mode) && st.st_dev == s->pipe_dev)
+		*h = px_handle_find(s, st.st_ino);
+	if (*h) {
+		c->rfd = fd;
+		c->rino = st.st_ino;
+	}
 	return 0;
 }
 
@@ -67,6 +89,7 @@ int px_handle_new(struct px_sup *s, int sfd, int domain, int type, struct px_han
 		goto fail;
 	}
 	h->ino = st.st_ino;
+	s->pipe_dev = st.st_dev;
 	h->wfd = p[1];
 	h->sfd = sfd;
 	h->domain = domain;

@@ -287,8 +287,7 @@ int64_t px_op_io(struct px_sup *s, struct px_call *c)
 {
 	struct io_desc d;
 	struct px_handle *h;
-	bool nb = false;
-	int ret = px_resolve(s, c, (int)c->a[0], &h, &nb);
+	int ret = px_resolve(s, c, (int)c->a[0], &h);
 
 	if (ret)
 		return ret;
@@ -298,8 +297,8 @@ int64_t px_op_io(struct px_sup *s, struct px_call *c)
 	if (ret)
 		return ret;
 	if (d.out)
-		return send_one(s, c, h, &d, nb);
-	return recv_one(s, c, h, &d, nb, 0, -1);
+		return send_one(s, c, h, &d, h->nonblock);
+	return recv_one(s, c, h, &d, h->nonblock, 0, -1);
 }
 
 /* sendmmsg sends as many as go without blocking after the first; recvmmsg takes one message
@@ -310,8 +309,7 @@ int64_t px_op_mmsg(struct px_sup *s, struct px_call *c)
 	uint64_t vec = c->a[1], vlen = c->a[2] < IOV_LIMIT ? c->a[2] : IOV_LIMIT;
 	struct io_desc d;
 	struct px_handle *h;
-	bool nb = false;
-	int ret = px_resolve(s, c, (int)c->a[0], &h, &nb);
+	int ret = px_resolve(s, c, (int)c->a[0], &h);
 
 	if (ret)
 		return ret;
@@ -325,7 +323,8 @@ int64_t px_op_mmsg(struct px_sup *s, struct px_call *c)
 		ret = read_msghdr(s, c, vec, &d);
 		if (ret)
 			return ret;
-		return recv_one(s, c, h, &d, nb, vec + offsetof(struct mmsghdr, msg_len), 1);
+		return recv_one(s, c, h, &d, h->nonblock, vec + offsetof(struct mmsghdr, msg_len),
+				1);
 	}
 	for (uint64_t i = 0; i < vlen; i++) {
 		uint64_t at = vec + i * sizeof(struct mmsghdr);
@@ -336,7 +335,7 @@ int64_t px_op_mmsg(struct px_sup *s, struct px_call *c)
 		d.out = true;
 		d.flags = (int)c->a[3];
 		ret = read_msghdr(s, c, at, &d);
-		r = ret ? ret : send_one(s, c, h, &d, nb || i > 0);
+		r = ret ? ret : send_one(s, c, h, &d, h->nonblock || i > 0);
 		if (r == PX_WAIT || r == PX_SENT)
 			return r;
 		if (r < 0)

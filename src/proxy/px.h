@@ -72,6 +72,8 @@ struct px_call {
 	uint64_t deadline_ms; /* 0: not computed yet; UINT64_MAX: none */
 	bool expired;	      /* the deadline passed: answer as a timeout */
 	int stage;	      /* how far a call that waits got (connect: 1 = in progress) */
+	int rfd;	      /* the descriptor resolved to handle RINO (0: none yet) */
+	uint64_t rino;
 };
 
 /* Handler results other than a syscall's return value (>= 0 or -errno). */
@@ -92,6 +94,7 @@ struct px_handle {
 	int acq[16]; /* accepted connections (sockets) the service never got */
 	unsigned nacq;
 	int64_t rcvtimeo_ms, sndtimeo_ms; /* SO_RCVTIMEO/SO_SNDTIMEO, 0 = none */
+	bool nonblock;			  /* the placeholder's O_NONBLOCK (its open file's) */
 	uint32_t waitmask;		  /* events the socket is armed for in our epoll */
 	bool in_ep;			  /* the socket is registered in our epoll */
 };
@@ -142,6 +145,7 @@ struct px_sup {
 	uint8_t *buf; /* VG_PROXY_IO_MAX bytes: one transfer between the service and a socket */
 	struct px_handle *tab[256];
 	unsigned nhandles;
+	dev_t pipe_dev; /* the device of our pipes (pipefs): an inode number alone is not unique */
 	struct px_park *parked;
 	struct px_park *arming; /* the park whose call is running (its watches are recorded) */
 	struct px_epoll *epolls;
@@ -180,10 +184,11 @@ void px_target_forget(struct px_sup *s);
 
 /* handles.c */
 struct px_handle *px_handle_find(struct px_sup *s, uint64_t ino);
-/* The handle behind the service's FD, or NULL when FD is not a placeholder. *NONBLOCK gets
- * the placeholder's O_NONBLOCK (shared by its copies, as a socket's is). */
-int px_resolve(struct px_sup *s, const struct px_call *c, int fd, struct px_handle **h,
-	       bool *nonblock);
+/* The handle behind the service's FD, or NULL when FD is not a placeholder. A call that
+ * resolved FD before (it was parked) keeps that handle, as a blocked kernel call keeps its
+ * file: -EBADF if the handle is gone. The answer is trusted only once the call is re-validated
+ * (px_target_valid, or a px_target_read/write), before anything acts on it. */
+int px_resolve(struct px_sup *s, struct px_call *c, int fd, struct px_handle **h);
 /* A new handle owning socket SFD (the caller keeps it on failure); *RFD gets the placeholder
  * to install (caller closes). */
 int px_handle_new(struct px_sup *s, int sfd, int domain, int type, struct px_handle **h, int *rfd);

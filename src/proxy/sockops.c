@@ -70,7 +70,8 @@ int64_t px_op_socket(struct px_sup *s, struct px_call *c)
 		close(fd);
 		return ret;
 	}
-	if (type & SOCK_NONBLOCK)
+	h->nonblock = type & SOCK_NONBLOCK;
+	if (h->nonblock)
 		fcntl(rfd, F_SETFL, O_NONBLOCK);
 	nfd = px_target_freefd(s, c, VG_PROXY_FD_BASE);
 	ret = nfd < 0 ? nfd : px_addfd_send(s, c, rfd, nfd, cloexec);
@@ -173,7 +174,8 @@ static int64_t deliver_accept(struct px_sup *s, struct px_call *c, struct px_han
 	ret = px_handle_new(s, sfd, lh->domain, lh->type, &h, &rfd);
 	if (ret)
 		goto requeue;
-	if (flags & SOCK_NONBLOCK)
+	h->nonblock = flags & SOCK_NONBLOCK;
+	if (h->nonblock)
 		fcntl(rfd, F_SETFL, O_NONBLOCK);
 	nfd = px_target_freefd(s, c, VG_PROXY_FD_BASE);
 	ret = nfd < 0 ? nfd : px_addfd_send(s, c, rfd, nfd, flags & SOCK_CLOEXEC);
@@ -284,8 +286,15 @@ static int64_t do_ioctl(struct px_sup *s, struct px_call *c, struct px_handle *h
 {
 	int v;
 
+	if (c->a[1] == FIONBIO) {
+		/* the kernel sets it on the placeholder too, where F_GETFL reads it */
+		if (px_target_read(s, c, c->a[2], &v, sizeof(v)))
+			return -EFAULT;
+		h->nonblock = v != 0;
+		return PX_CONTINUE;
+	}
 	if (c->a[1] != FIONREAD)
-		return PX_CONTINUE; /* FIONBIO, FIOCLEX and the like act on the placeholder */
+		return PX_CONTINUE; /* FIOCLEX and the like act on the placeholder */
 	if (ioctl(h->sfd, FIONREAD, &v))
 		return -errno;
 	v += (int)h->pblen;
@@ -295,8 +304,7 @@ static int64_t do_ioctl(struct px_sup *s, struct px_call *c, struct px_handle *h
 int64_t px_op_sockcall(struct px_sup *s, struct px_call *c)
 {
 	struct px_handle *h;
-	bool nb = false;
-	int ret = px_resolve(s, c, (int)c->a[0], &h, &nb);
+	int ret = px_resolve(s, c, (int)c->a[0], &h);
 
 	if (ret)
 		return ret;
@@ -304,15 +312,19 @@ int64_t px_op_sockcall(struct px_sup *s, struct px_call *c)
 		return PX_CONTINUE;
 	switch (c->nr) {
 	case SYS_connect:
-		return do_connect(s, c, h, nb);
+		return do_connect(s, c, h, h->nonblock);
 	case SYS_bind:
 		return do_addr_op(s, c, h);
 	case SYS_listen:
+		if (!px_target_valid(s, c))
+			return PX_SENT;
 		return sys_ret(listen(h->sfd, (int)c->a[1]));
 	case SYS_accept:
 	case SYS_accept4:
-		return do_accept(s, c, h, nb);
+		return do_accept(s, c, h, h->nonblock);
 	case SYS_shutdown:
+		if (!px_target_valid(s, c))
+			return PX_SENT;
 		return sys_ret(shutdown(h->sfd, (int)c->a[1]));
 	case SYS_getsockname:
 	case SYS_getpeername:
@@ -327,16 +339,17 @@ int64_t px_op_sockcall(struct px_sup *s, struct px_call *c)
 	}
 }
 
-/* fcntl(F_GETFL) answers as for a socket. dup, dup2, dup3, fcntl(F_DUPFD*): a copy of a placeholder
- * must stay in the placeholder range (calls on it are caught by number), so the copy is installed
- * by us, at or above the base. */
+/* fcntl(F_GETFL) answers as for a socket; F_SETFL records O_NONBLOCK (the placeholder has one
+ * open file, whose flags all its copies share). dup, dup2, dup3, fcntl(F_DUPFD*): a copy of a
+ * placeholder must stay in the placeholder range (calls on it are caught by number), so the copy is
+ * installed by us, at or above the base. */
 int64_t px_op_dup(struct px_sup *s, struct px_call *c)
 {
 	int old = (int)c->a[0], want = -1, min = VG_PROXY_FD_BASE, dup, ret;
 	bool cloexec = false;
 	struct px_handle *h;
 
-	ret = px_resolve(s, c, old, &h, NULL);
+	ret = px_resolve(s, c, old, &h);
 	if (ret)
 		return ret;
 	if (!h)
@@ -353,6 +366,12 @@ int64_t px_op_dup(struct px_sup *s, struct px_call *c)
 			close(dup);
 			/* a socket is open for reading and writing (fdopen "r+" checks) */
 			return fl < 0 ? -EBADF : (fl & ~O_ACCMODE) | O_RDWR;
+		}
+		if (c->a[1] == F_SETFL) {
+			if (!px_target_valid(s, c))
+				return PX_SENT;
+			h->nonblock = c->a[2] & O_NONBLOCK;
+			return PX_CONTINUE; /* and the kernel sets the placeholder's flags */
 		}
 		if (c->a[1] != F_DUPFD && c->a[1] != F_DUPFD_CLOEXEC)
 			return PX_CONTINUE;
