@@ -22,8 +22,10 @@ static int64_t make_socket(const struct px_hdr *m, int *fd)
 
 	if (m->op != PX_SOCKET)
 		return -EOPNOTSUPP;
-	if ((domain != AF_INET && domain != AF_INET6) || (type & ~TYPE_BITS))
+	if (domain != AF_INET && domain != AF_INET6)
 		return -EAFNOSUPPORT;
+	if (type & ~TYPE_BITS)
+		return -EINVAL;
 	*fd = socket(domain, type, (int)m->a[2]);
 	return *fd < 0 ? -errno : 0;
 }

@@ -157,7 +157,9 @@ static int64_t send_one(struct px_sup *s, struct px_call *c, struct px_handle *h
 
 	nb = nb || (d->flags & MSG_DONTWAIT);
 	if (d->name && d->namelen) {
-		if (d->namelen > sizeof(a) || px_target_read(s, c, d->name, &a, d->namelen))
+		if (d->namelen > sizeof(a))
+			return -EINVAL;
+		if (px_target_read(s, c, d->name, &a, d->namelen))
 			return -EFAULT;
 		mh.msg_name = &a;
 		mh.msg_namelen = d->namelen;
