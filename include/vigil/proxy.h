@@ -10,8 +10,9 @@
  *              its interfaces); visible in its fd table (lsof, /proc/PID/fd, pidfd_getfd).
  *   data mode  no socket of the service exists in its domain: the service holds an inert
  *              placeholder (a pipe's read end at a number >= VG_PROXY_FD_BASE) and every call
- *              on it, including poll/select/epoll, is emulated by the supervisor, which copies
- *              the data between the service's memory and the executor's real socket.
+ *              on it, including poll/select/epoll, is emulated by the supervisor, which holds
+ *              the real socket (made by the executor in its namespace) and copies the data
+ *              between it and the service's memory.
  *
  * Everything read from the service (pointers, lengths, structures) is hostile: every length is
  * bounded, memory is read with process_vm_readv and the notification is re-validated

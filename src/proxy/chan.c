@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * The supervisor <-> executor channel: fixed-size headers on a stream socket (one descriptor
- * may ride on a header), payloads in the shared window. Events the executor sends while the
- * supervisor waits for a reply are queued, not lost.
+ * The supervisor <-> executor channel: fixed-size headers on a stream socket, one descriptor
+ * riding on a header (the executor's new sockets; the service's listener at start-up).
  */
 #include <errno.h>
 #include <string.h>
@@ -81,80 +80,30 @@ int px_hdr_read(int fd, struct px_hdr *m, int *passfd)
 	return 0;
 }
 
-static void queue_event(struct px_chan *c, const struct px_hdr *m)
-{
-	if (c->nev < PX_EVQ)
-		c->evq[c->nev++] = *m;
-	else
-		c->evq_lost = true;
-}
-
-int px_chan_post(struct px_chan *c, struct px_hdr *req)
-{
-	req->flags &= ~PX_F_REPLY;
-	req->seq = 0;
-	return px_hdr_write(c->fd, req, -1);
-}
-
 int px_chan_call(struct px_chan *c, struct px_hdr *req, int *fd)
 {
 	uint32_t seq = ++c->seq ? c->seq : ++c->seq;
 	struct px_hdr m;
-	int ret;
+	int pfd = -1, ret;
 
 	if (fd)
 		*fd = -1;
 	req->seq = seq;
 	req->flags &= ~PX_F_REPLY;
 	ret = px_hdr_write(c->fd, req, -1);
+	if (!ret)
+		ret = px_hdr_read(c->fd, &m, &pfd);
 	if (ret)
 		return ret;
-	for (;;) {
-		int pfd = -1;
-
-		ret = px_hdr_read(c->fd, &m, &pfd);
-		if (ret)
-			return ret;
-		if (!(m.flags & PX_F_REPLY)) {
-			if (pfd >= 0)
-				close(pfd);
-			queue_event(c, &m);
-			continue;
-		}
-		if (m.seq != seq) {
-			if (pfd >= 0)
-				close(pfd);
-			return -EPROTO;
-		}
-		if (fd)
-			*fd = pfd;
-		else if (pfd >= 0)
+	if (!(m.flags & PX_F_REPLY) || m.seq != seq) {
+		if (pfd >= 0)
 			close(pfd);
-		*req = m;
-		return 0;
+		return -EPROTO;
 	}
-}
-
-int px_chan_drain(struct px_chan *c)
-{
-	for (;;) {
-		struct px_hdr m;
-		ssize_t n = recv(c->fd, &m, sizeof(m), MSG_DONTWAIT | MSG_PEEK);
-		int ret;
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return errno == EAGAIN ? 0 : -errno;
-		if (n == 0)
-			return -EPIPE;
-		if ((size_t)n < sizeof(m))
-			return 0; /* the rest of the header is on its way; the loop comes back */
-		ret = px_hdr_read(c->fd, &m, NULL);
-		if (ret)
-			return ret;
-		if (m.flags & PX_F_REPLY)
-			return -EPROTO;
-		queue_event(c, &m);
-	}
+	if (fd)
+		*fd = pfd;
+	else if (pfd >= 0)
+		close(pfd);
+	*req = m;
+	return 0;
 }

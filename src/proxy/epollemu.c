@@ -66,7 +66,7 @@ static int64_t do_ctl(struct px_sup *s, struct px_call *c)
 	struct px_handle *h;
 	struct px_epoll *e;
 	struct px_epoll_member *m;
-	int ret = px_resolve(s, c, fd, &h, NULL);
+	int ret = px_resolve(s, c, fd, &h);
 
 	if (ret)
 		return ret;
@@ -146,7 +146,7 @@ static int members_ready(struct px_sup *s, struct px_epoll *e, struct epoll_even
 		hs[i] = e->m[i].h;
 		ev[i] = (short)(e->m[i].events & 0xffff);
 	}
-	ret = px_handles_poll(s, hs, ev, rev, e->n);
+	ret = px_handles_poll(hs, ev, rev, e->n);
 	if (ret)
 		goto out;
 	for (unsigned i = 0; i < e->n && (unsigned)k < max; i++) {

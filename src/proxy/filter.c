@@ -63,6 +63,8 @@ static int rules(scmp_filter_ctx ctx, enum vg_proxy_mode mode)
 	ret = ret ? ret : add(ctx, "fcntl", 2, a);
 	a[1] = SCMP_A1(SCMP_CMP_EQ, F_GETFL);
 	ret = ret ? ret : add(ctx, "fcntl", 2, a);
+	a[1] = SCMP_A1(SCMP_CMP_EQ, F_SETFL);
+	ret = ret ? ret : add(ctx, "fcntl", 2, a);
 	/* select's sets can only hold a placeholder when nfds reaches past the base */
 	a[0] = SCMP_A0(SCMP_CMP_GT, BASE);
 	ret = ret ? ret : add(ctx, "select", 1, a);

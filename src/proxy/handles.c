@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: MIT
 /*
- * Data mode's handles: each proxied socket is an executor handle behind a placeholder in the
- * service, the read end of a pipe. The pipe's inode names the handle however the service
- * copies the descriptor (dup, fork, SCM_RIGHTS), and the kernel counts its copies for us: when
- * the last one is closed (close, exec, exit, a dup2 over it) our write end reports EPOLLERR and
- * the socket is closed in the executor. The placeholder carries the O_NONBLOCK flag exactly as
- * a socket's open file would.
+ * Data mode's handles: each proxied socket (made by the executor in its namespace, held by the
+ * supervisor) sits behind a placeholder in the service, the read end of a pipe. The pipe's inode
+ * names the handle however the service copies the descriptor (dup, fork, SCM_RIGHTS), and the
+ * kernel counts its copies for us: when the last one is closed (close, exec, exit, a dup2 over it)
+ * our write end reports EPOLLERR and we close the socket. The placeholder carries the O_NONBLOCK
+ * flag exactly as a socket's open file would; the socket itself is always non-blocking (a call that
+ * would block is parked until our epoll reports the socket ready).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -31,71 +33,72 @@ struct px_handle *px_handle_find(struct px_sup *s, uint64_t ino)
 	return NULL;
 }
 
-bool px_handle_dead(const struct px_sup *s, const struct px_handle *h)
+/* The inode behind the service's FD: one stat of /proc/TID/fd/FD, or through a copy of the
+ * descriptor when /proc does not show the service (another pid namespace mounted there). */
+static int fd_stat(struct px_sup *s, const struct px_call *c, int fd, struct stat *st)
 {
-	return h->gen != s->gen;
-}
+	char path[48];
+	int dup, ret;
 
-int px_resolve(struct px_sup *s, const struct px_call *c, int fd, struct px_handle **h,
-	       bool *nonblock)
-{
-	struct stat st;
-	int dup, fl;
-
-	*h = NULL;
-	if (fd < VG_PROXY_FD_BASE || !s->nhandles)
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)c->pid, fd);
+	if (stat(path, st) == 0)
 		return 0;
 	dup = px_target_getfd(s, c, fd);
-	if (dup == -EBADF)
-		return 0;
 	if (dup < 0)
 		return dup;
-	if (fstat(dup, &st) == 0 && S_ISFIFO(st.st_mode))
-		*h = px_handle_find(s, st.st_ino);
-	fl = fcntl(dup, F_GETFL);
-	if (nonblock)
-		*nonblock = fl >= 0 && (fl & O_NONBLOCK);
+	ret = fstat(dup, st) ? -errno : 0;
 	close(dup);
+	return ret;
+}
+
+int px_resolve(struct px_sup *s, struct px_call *c, int fd, struct px_handle **h)
+{
+	struct stat st;
+	int ret;
+
+	*h = NULL;
+	if (c->rino && c->rfd == fd) {
+		*h = px_handle_find(s, c->rino);
+		return *h ? 0 : -EBADF;
+	}
+	if (fd < VG_PROXY_FD_BASE || !s->nhandles)
+		return 0;
+	ret = fd_stat(s, c, fd, &st);
+	if (ret == -EBADF)
+		return 0;
+	if (ret)
+		return ret;
+	if (S_ISFIFO(st.st_mode) && st.st_dev == s->pipe_dev)
+		*h = px_handle_find(s, st.st_ino);
+	if (*h) {
+		c->rfd = fd;
+		c->rino = st.st_ino;
+	}
 	return 0;
 }
 
-int px_handle_new(struct px_sup *s, uint32_t xh, int domain, int type, struct px_handle **out,
-		  int *rfd)
+int px_handle_new(struct px_sup *s, int sfd, int domain, int type, struct px_handle **out, int *rfd)
 {
 	struct px_handle *h = calloc(1, sizeof(*h));
 	struct epoll_event ev = { .events = 0 };
 	struct stat st;
-	int p[2];
+	int p[2] = { -1, -1 }, ret;
 
-	if (!h)
-		return -ENOMEM;
-	if (pipe2(p, O_CLOEXEC)) {
-		free(h);
-		return -errno;
-	}
-	if (fstat(p[0], &st)) {
-		int e = errno;
-
-		close(p[0]);
-		close(p[1]);
-		free(h);
-		return -e;
+	if (!h || pipe2(p, O_CLOEXEC) || fstat(p[0], &st)) {
+		ret = h ? -errno : -ENOMEM;
+		goto fail;
 	}
 	h->ino = st.st_ino;
+	s->pipe_dev = st.st_dev;
 	h->wfd = p[1];
-	h->xh = xh;
-	h->gen = s->gen;
+	h->sfd = sfd;
 	h->domain = domain;
 	h->type = type;
-	ev.data.ptr = h;
 	/* events 0: only EPOLLERR (no reader left) is reported, which is all we want */
+	ev.data.u64 = PX_TAG(PX_TAG_PIPE, h->ino);
 	if (epoll_ctl(s->ep, EPOLL_CTL_ADD, p[1], &ev)) {
-		int e = errno;
-
-		close(p[0]);
-		close(p[1]);
-		free(h);
-		return -e;
+		ret = -errno;
+		goto fail;
 	}
 	h->next = s->tab[bucket(h->ino)];
 	s->tab[bucket(h->ino)] = h;
@@ -104,14 +107,13 @@ int px_handle_new(struct px_sup *s, uint32_t xh, int domain, int type, struct px
 	*out = h;
 	*rfd = p[0];
 	return 0;
-}
-
-static void close_remote(struct px_sup *s, uint32_t xh, uint32_t gen)
-{
-	struct px_hdr m = { .op = PX_CLOSE, .h = xh };
-
-	if (gen == s->gen && s->ch.fd >= 0)
-		px_chan_post(&s->ch, &m);
+fail:
+	if (p[0] >= 0) {
+		close(p[0]);
+		close(p[1]);
+	}
+	free(h);
+	return ret;
 }
 
 void px_handle_free(struct px_sup *s, struct px_handle *h)
@@ -124,9 +126,10 @@ void px_handle_free(struct px_sup *s, struct px_handle *h)
 		*pp = h->next;
 	s->nhandles--;
 	px_epoll_drop_handle(s, h);
-	close_remote(s, h->xh, h->gen);
+	if (h->sfd >= 0)
+		close(h->sfd); /* also leaves our epoll */
 	for (unsigned i = 0; i < h->nacq; i++)
-		close_remote(s, h->acq[i], h->gen);
+		close(h->acq[i]);
 	epoll_ctl(s->ep, EPOLL_CTL_DEL, h->wfd, NULL);
 	close(h->wfd);
 	free(h->pb);
@@ -169,51 +172,42 @@ int px_handle_push(struct px_handle *h, const void *data, size_t len,
 
 int px_handle_watch(struct px_sup *s, struct px_handle *h, uint32_t events)
 {
-	struct px_hdr m = { .op = PX_WATCH, .h = h->xh };
+	struct epoll_event ev = { .data.u64 = PX_TAG(PX_TAG_SOCK, h->ino) };
+	struct px_park *p = s->arming;
 
-	if (px_handle_dead(s, h))
-		return 0;
-	h->waitmask |= events;
-	m.a[0] = h->waitmask;
-	return px_chan_post(&s->ch, &m);
+	if (p)
+		p->wait_ino = !p->wait_ino || p->wait_ino == h->ino ? h->ino : PX_WAIT_ANY;
+	h->waitmask |= events & (EPOLLIN | EPOLLOUT | EPOLLPRI | EPOLLRDHUP);
+	ev.events = h->waitmask | EPOLLONESHOT;
+	if (epoll_ctl(s->ep, h->in_ep ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, h->sfd, &ev))
+		return -errno;
+	h->in_ep = true;
+	return 0;
 }
 
-int px_handles_poll(struct px_sup *s, struct px_handle **h, const short *events, short *revents,
-		    unsigned n)
+short px_handle_pending(const struct px_handle *h, short events)
 {
-	struct px_pollent *pe = (struct px_pollent *)(s->ch.shm + PX_SHM_AUX);
-	struct px_hdr m = { .op = PX_POLL };
-	unsigned k = 0;
-	int ret;
+	return h->pblen || h->nacq ? (short)(POLLIN & events) : 0;
+}
 
-	if (n > PX_POLL_MAX)
-		return -EINVAL;
+int px_handles_poll(struct px_handle **h, const short *events, short *revents, unsigned n)
+{
+	struct pollfd *pf = calloc(n ? n : 1, sizeof(*pf));
+
+	if (!pf)
+		return -ENOMEM;
 	for (unsigned i = 0; i < n; i++) {
-		revents[i] = 0;
-		if (px_handle_dead(s, h[i])) {
-			revents[i] = POLLERR | POLLHUP | (events[i] & POLLIN);
-			continue;
-		}
-		if (h[i]->pblen || h[i]->nacq)
-			revents[i] |= POLLIN & events[i];
-		pe[k].h = h[i]->xh;
-		pe[k].events = events[i];
-		pe[k].revents = 0;
-		k++;
+		pf[i].fd = h[i]->sfd;
+		pf[i].events = events[i];
 	}
-	if (!k)
-		return 0;
-	m.a[0] = k;
-	ret = px_chan_call(&s->ch, &m, NULL);
-	if (ret)
-		return ret;
-	if (m.ret < 0)
-		return (int)m.ret;
-	k = 0;
-	for (unsigned i = 0; i < n; i++) {
-		if (px_handle_dead(s, h[i]))
-			continue;
-		revents[i] |= pe[k++].revents & (events[i] | POLLERR | POLLHUP | POLLNVAL);
+	if (n && poll(pf, n, 0) < 0) {
+		int e = errno;
+
+		free(pf);
+		return -e;
 	}
+	for (unsigned i = 0; i < n; i++)
+		revents[i] = pf[i].revents | px_handle_pending(h[i], events[i]);
+	free(pf);
 	return 0;
 }

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
  * Data transfer on placeholders: read/write, readv/writev, the send and recv calls and mmsg,
- * normalised to one description (the service's iovecs, flags, address) and moved through the
- * shared window. A transfer is cut to VG_PROXY_IO_MAX bytes; iovec counts, address and control
- * sizes are bounded first. Received bytes the service could not take (a bad buffer, or its
- * call was interrupted before our answer) are pushed back for its next read, so none is lost.
+ * normalised to one description (the service's iovecs, flags, address) and moved between the
+ * service's memory and the real socket through one buffer of ours. A transfer is cut to
+ * VG_PROXY_IO_MAX bytes; iovec counts, address and control sizes are bounded first. Received bytes
+ * the service could not take (a bad buffer, or its call was interrupted before our answer) are
+ * pushed back for its next read, so none is lost.
  */
 #include <errno.h>
 #include <poll.h>
@@ -147,77 +148,71 @@ static void raise_sigpipe(struct px_sup *s, struct px_call *c)
 static int64_t send_one(struct px_sup *s, struct px_call *c, struct px_handle *h,
 			const struct io_desc *d, bool nb)
 {
-	struct px_hdr m = { .op = PX_SEND, .h = h->xh };
+	struct sockaddr_storage a;
+	struct iovec iov = { .iov_base = s->buf, .iov_len = d->len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	int flags = d->flags & (MSG_OOB | MSG_DONTROUTE | MSG_EOR | MSG_MORE | MSG_CONFIRM);
+	int64_t r;
 	int ret;
 
 	nb = nb || (d->flags & MSG_DONTWAIT);
-	m.ret = -EPIPE;
-	if (!px_handle_dead(s, h)) {
-		ret = px_target_readv(s, c, d->iov, d->niov, s->ch.shm + PX_SHM_DATA, d->len);
-		if (ret)
-			return ret == -ESRCH ? PX_SENT : -EFAULT;
-		if (d->name && d->namelen) {
-			if (px_target_read(s, c, d->name, s->ch.shm + PX_SHM_AUX, d->namelen))
-				return -EFAULT;
-			m.a[2] = d->namelen;
-		}
-		m.a[0] = (int64_t)d->len;
-		m.a[1] = d->flags & (MSG_OOB | MSG_DONTROUTE | MSG_EOR | MSG_MORE | MSG_CONFIRM);
-		/* a call interrupted by a signal is retried by the service: sending now would
-		 * send its bytes twice */
-		if (!px_target_valid(s, c))
-			return PX_SENT;
-		if (px_chan_call(&s->ch, &m, NULL))
-			m.ret = -EPIPE;
+	if (d->name && d->namelen) {
+		if (d->namelen > sizeof(a))
+			return -EINVAL;
+		if (px_target_read(s, c, d->name, &a, d->namelen))
+			return -EFAULT;
+		mh.msg_name = &a;
+		mh.msg_namelen = d->namelen;
 	}
-	if (m.ret == -EAGAIN && !nb)
+	/* the read ends with the call's re-validation: a call interrupted by a signal is
+	 * retried by the service, and sending its bytes now would send them twice */
+	ret = px_target_readv(s, c, d->iov, d->niov, s->buf, d->len);
+	if (ret)
+		return ret == -ESRCH ? PX_SENT : -EFAULT;
+	r = sendmsg(h->sfd, &mh, flags | MSG_DONTWAIT | MSG_NOSIGNAL);
+	r = r < 0 ? -errno : r;
+	if (r == -EAGAIN && !nb)
 		return park(s, c, h, POLLOUT, h->sndtimeo_ms);
-	if (m.ret == -EPIPE && !(d->flags & MSG_NOSIGNAL))
+	if (r == -EPIPE && !(d->flags & MSG_NOSIGNAL))
 		raise_sigpipe(s, c);
-	if (m.ret > 0)
-		s->st->bytes_out += (uint64_t)m.ret;
-	return m.ret;
+	if (r > 0)
+		s->st->bytes_out += (uint64_t)r;
+	return r;
 }
 
-/* The bytes (and source) for one receive: pushed-back ones first, else the executor's. */
+/* The bytes (and source) for one receive: pushed-back ones first, else the socket's. */
 static int64_t fetch(struct px_sup *s, struct px_call *c, struct px_handle *h,
 		     const struct io_desc *d, bool nb, struct sockaddr_storage *sa, socklen_t *alen,
 		     int *mflags)
 {
-	uint8_t *buf = s->ch.shm + PX_SHM_DATA;
-	struct px_hdr m = { .op = PX_RECV, .h = h->xh };
+	struct iovec iov = { .iov_base = s->buf, .iov_len = d->len };
+	struct msghdr mh = {
+		.msg_name = sa, .msg_namelen = sizeof(*sa), .msg_iov = &iov, .msg_iovlen = 1
+	};
 	bool peek = d->flags & MSG_PEEK;
-	uint32_t n;
+	ssize_t n;
 
 	if (h->pblen) {
-		n = d->len < h->pblen ? (uint32_t)d->len : h->pblen;
-		memcpy(buf, h->pb, n);
+		n = d->len < h->pblen ? (ssize_t)d->len : h->pblen;
+		memcpy(s->buf, h->pb, (size_t)n);
 		*alen = h->pbalen;
 		*sa = h->pbaddr;
 		if (h->type != SOCK_STREAM && h->pblen > d->len)
 			*mflags |= MSG_TRUNC;
 		if (!peek) {
-			h->pblen = h->type == SOCK_STREAM ? h->pblen - n : 0;
+			h->pblen = h->type == SOCK_STREAM ? h->pblen - (uint32_t)n : 0;
 			memmove(h->pb, h->pb + n, h->pblen);
 		}
 		return n;
 	}
-	if (px_handle_dead(s, h))
-		return -ECONNRESET;
-	m.a[0] = (int64_t)d->len;
-	m.a[1] = d->flags & (MSG_PEEK | MSG_TRUNC | MSG_OOB);
-	if (px_chan_call(&s->ch, &m, NULL))
-		return -ECONNRESET;
-	if (m.ret == -EAGAIN && !nb && !(d->flags & MSG_DONTWAIT))
+	n = recvmsg(h->sfd, &mh, (d->flags & (MSG_PEEK | MSG_TRUNC | MSG_OOB)) | MSG_DONTWAIT);
+	if (n < 0 && errno == EAGAIN && !nb && !(d->flags & MSG_DONTWAIT))
 		return park(s, c, h, POLLIN, h->rcvtimeo_ms);
-	if (m.ret < 0)
-		return m.ret;
-	*alen = (socklen_t)m.a[0];
-	if (*alen > sizeof(*sa))
-		*alen = sizeof(*sa);
-	memcpy(sa, s->ch.shm + PX_SHM_AUX, *alen);
-	*mflags = (int)m.a[1];
-	return m.ret;
+	if (n < 0)
+		return -errno;
+	*alen = mh.msg_namelen < sizeof(*sa) ? mh.msg_namelen : sizeof(*sa);
+	*mflags = mh.msg_flags;
+	return n;
 }
 
 /* Source address, msghdr lengths and flags: what recvfrom/recvmsg write besides the data. */
@@ -258,7 +253,7 @@ static int64_t recv_one(struct px_sup *s, struct px_call *c, struct px_handle *h
 	socklen_t alen = 0;
 	int mflags = 0;
 	bool peek = d->flags & MSG_PEEK;
-	uint8_t *buf = s->ch.shm + PX_SHM_DATA;
+	uint8_t *buf = s->buf;
 	int64_t n = fetch(s, c, h, d, nb, &sa, &alen, &mflags), put;
 	size_t copy;
 	uint32_t len32;
@@ -294,8 +289,7 @@ int64_t px_op_io(struct px_sup *s, struct px_call *c)
 {
 	struct io_desc d;
 	struct px_handle *h;
-	bool nb = false;
-	int ret = px_resolve(s, c, (int)c->a[0], &h, &nb);
+	int ret = px_resolve(s, c, (int)c->a[0], &h);
 
 	if (ret)
 		return ret;
@@ -305,8 +299,8 @@ int64_t px_op_io(struct px_sup *s, struct px_call *c)
 	if (ret)
 		return ret;
 	if (d.out)
-		return send_one(s, c, h, &d, nb);
-	return recv_one(s, c, h, &d, nb, 0, -1);
+		return send_one(s, c, h, &d, h->nonblock);
+	return recv_one(s, c, h, &d, h->nonblock, 0, -1);
 }
 
 /* sendmmsg sends as many as go without blocking after the first; recvmmsg takes one message
@@ -317,8 +311,7 @@ int64_t px_op_mmsg(struct px_sup *s, struct px_call *c)
 	uint64_t vec = c->a[1], vlen = c->a[2] < IOV_LIMIT ? c->a[2] : IOV_LIMIT;
 	struct io_desc d;
 	struct px_handle *h;
-	bool nb = false;
-	int ret = px_resolve(s, c, (int)c->a[0], &h, &nb);
+	int ret = px_resolve(s, c, (int)c->a[0], &h);
 
 	if (ret)
 		return ret;
@@ -332,7 +325,8 @@ int64_t px_op_mmsg(struct px_sup *s, struct px_call *c)
 		ret = read_msghdr(s, c, vec, &d);
 		if (ret)
 			return ret;
-		return recv_one(s, c, h, &d, nb, vec + offsetof(struct mmsghdr, msg_len), 1);
+		return recv_one(s, c, h, &d, h->nonblock, vec + offsetof(struct mmsghdr, msg_len),
+				1);
 	}
 	for (uint64_t i = 0; i < vlen; i++) {
 		uint64_t at = vec + i * sizeof(struct mmsghdr);
@@ -343,7 +337,7 @@ int64_t px_op_mmsg(struct px_sup *s, struct px_call *c)
 		d.out = true;
 		d.flags = (int)c->a[3];
 		ret = read_msghdr(s, c, at, &d);
-		r = ret ? ret : send_one(s, c, h, &d, nb || i > 0);
+		r = ret ? ret : send_one(s, c, h, &d, h->nonblock || i > 0);
 		if (r == PX_WAIT || r == PX_SENT)
 			return r;
 		if (r < 0)

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * poll, ppoll, select and pselect6 over a mix of placeholders and the service's own
- * descriptors. A set with no placeholder is handed back to the kernel. Otherwise placeholders
- * are asked of the executor and the service's own descriptors are polled here through copies
- * (pidfd_getfd: the same open files, so the same readiness); when nothing is ready the call is
+ * descriptors. A set with no placeholder is handed back to the kernel. Otherwise the real
+ * sockets behind the placeholders and copies of the service's own descriptors (pidfd_getfd: the
+ * same open files, so the same readiness) are polled here; when nothing is ready the call is
  * parked on both until one is, or its timeout passes. Set sizes are bounded like the kernel's.
  * The signal mask of ppoll/pselect6 cannot be applied to a thread waiting in a notification:
  * a signal it would unblock is delivered when the call returns.
@@ -154,49 +154,36 @@ static int classify(struct px_sup *s, struct px_call *c, struct pset *ps)
 	return 0;
 }
 
-static int evaluate(struct px_sup *s, struct pset *ps)
+/* One zero-timeout poll over the real sockets behind the placeholders and our copies of the
+ * service's own descriptors. */
+static int evaluate(struct pset *ps)
 {
-	struct px_handle **hs = calloc(ps->nprox + 1, sizeof(*hs));
-	short *hev = calloc(ps->nprox + 1, sizeof(short)), *hrev = calloc(ps->nprox + 1, 2);
-	struct pollfd *lp = calloc(ps->n + 1, sizeof(*lp));
-	unsigned k = 0, nl = 0;
-	int ret = -ENOMEM;
+	struct pollfd *pf = calloc(ps->n + 1, sizeof(*pf));
 
-	if (!hs || !hev || !hrev || !lp)
-		goto out;
+	if (!pf)
+		return -ENOMEM;
 	for (unsigned i = 0; i < ps->n; i++) {
 		struct pent *e = &ps->e[i];
 
-		if (e->h) {
-			hs[k] = e->h;
-			hev[k++] = e->events;
-		} else if (e->dup >= 0) {
-			lp[nl].fd = e->dup;
-			lp[nl++].events = e->events;
-		}
+		pf[i].fd = e->h ? e->h->sfd : e->dup;
+		pf[i].events = e->events;
 	}
-	ret = px_handles_poll(s, hs, hev, hrev, k);
-	if (ret)
-		goto out;
-	if (nl && poll(lp, nl, 0) < 0) {
-		ret = -errno;
-		goto out;
+	if (poll(pf, ps->n, 0) < 0) {
+		int ret = -errno;
+
+		free(pf);
+		return ret;
 	}
-	k = nl = 0;
 	for (unsigned i = 0; i < ps->n; i++) {
 		struct pent *e = &ps->e[i];
 
 		if (e->h)
-			e->revents = hrev[k++];
+			e->revents = pf[i].revents | px_handle_pending(e->h, e->events);
 		else if (e->dup >= 0)
-			e->revents = lp[nl++].revents;
+			e->revents = pf[i].revents;
 	}
-out:
-	free(hs);
-	free(hev);
-	free(hrev);
-	free(lp);
-	return ret;
+	free(pf);
+	return 0;
 }
 
 static int64_t answer_poll(struct px_sup *s, struct px_call *c, struct pset *ps)
@@ -275,7 +262,7 @@ int64_t px_op_poll(struct px_sup *s, struct px_call *c, struct px_park *p)
 		r = PX_CONTINUE;
 		goto out_dups;
 	}
-	r = evaluate(s, &ps);
+	r = evaluate(&ps);
 	if (r)
 		goto out_dups;
 	r = sel ? answer_select(s, c, &ps) : answer_poll(s, c, &ps);

@@ -18,26 +18,12 @@
 #include "vigil/proxy.h"
 
 /* ---- supervisor <-> executor channel (chan.c, executor.c) ----
- * Headers travel on a stream socket; payloads (data, addresses, option values, poll sets)
- * travel in a shared memory window both processes map, so a proxied byte is copied once into
- * the window and once out of it. The supervisor has at most one request outstanding. */
+ * The executor is a socket factory in its network namespace: it answers SOCKET with a new
+ * socket's descriptor (SCM_RIGHTS) and keeps nothing. Every later call on a socket is made by
+ * the supervisor itself on that descriptor: the socket belongs to the executor's namespace
+ * wherever its descriptor is held, and no call costs a round trip to another process. */
 enum px_op {
-	PX_SOCKET = 1, /* a0 domain, a1 type, a2 protocol -> ret handle (or passed fd) */
-	PX_CONNECT,    /* aux: address, a0 length */
-	PX_BIND,       /* aux: address, a0 length */
-	PX_LISTEN,     /* a0 backlog */
-	PX_ACCEPT,     /* -> ret handle, aux: peer address, a0 its length */
-	PX_SEND,       /* data: bytes, a0 length, a1 flags; aux: address, a2 its length */
-	PX_RECV,       /* a0 length, a1 flags -> data, aux: source, a0 its length, a1 msg flags */
-	PX_SHUTDOWN,   /* a0 how */
-	PX_SOCKNAME,   /* a0 0 own / 1 peer -> aux: address, a0 length */
-	PX_GETSOCKOPT, /* a0 level, a1 name, a2 length -> aux: value, a0 length */
-	PX_SETSOCKOPT, /* a0 level, a1 name, a2 length, aux: value */
-	PX_CLOSE,      /* no reply */
-	PX_POLL,       /* aux: a0 entries of struct px_pollent; revents filled, zero timeout */
-	PX_WATCH,      /* a0 events: one EVENT when any of them is ready; no reply */
-	PX_NREAD,      /* -> ret bytes queued for reading (FIONREAD) */
-	PX_EVENT,      /* executor -> supervisor: a0 revents (a watch fired) */
+	PX_SOCKET = 1, /* a0 domain, a1 type, a2 protocol -> ret 0 and the socket, or -errno */
 };
 
 /* The synchronous wake-up of kernel 6.6 (supervisor and service switch on one CPU): defined
@@ -49,9 +35,7 @@ enum px_op {
 #endif
 #define PX_SYNC_WAKE_UP 1ull
 
-/* flags */
-#define PX_F_PASSFD 2u /* fd mode: send the new socket's fd, keep nothing */
-#define PX_F_REPLY 4u  /* set on replies */
+#define PX_F_REPLY 4u /* set on replies */
 
 struct px_hdr {
 	uint32_t op;
@@ -62,42 +46,22 @@ struct px_hdr {
 	int64_t a[4];
 };
 
-struct px_pollent {
-	uint32_t h;
-	int16_t events;
-	int16_t revents;
-};
-
-#define PX_AUX_MAX 65536u
-#define PX_SHM_DATA 0u
-#define PX_SHM_AUX VG_PROXY_IO_MAX
-#define PX_SHM_SIZE (VG_PROXY_IO_MAX + PX_AUX_MAX)
-#define PX_POLL_MAX (PX_AUX_MAX / sizeof(struct px_pollent))
 #define PX_ADDR_MAX 128u
 #define PX_OPT_MAX 1024u
-#define PX_EVQ 1024u
 
 struct px_chan {
 	int fd;
-	uint8_t *shm; /* PX_SHM_SIZE bytes, shared with the executor */
 	uint32_t seq;
-	struct px_hdr evq[PX_EVQ];
-	unsigned nev;
-	bool evq_lost; /* events overflowed: every parked call is retried */
 };
 
 /* One request and its reply (REQ in, reply out); *FD receives a passed descriptor when FD is
  * not NULL. -EPIPE when the executor is gone. */
 int px_chan_call(struct px_chan *c, struct px_hdr *req, int *fd);
-/* A request with no reply (CLOSE, WATCH). */
-int px_chan_post(struct px_chan *c, struct px_hdr *req);
-/* Reads the events waiting on the channel without blocking; -EPIPE when it closed. */
-int px_chan_drain(struct px_chan *c);
 /* Low level, shared with the executor: whole header (+ one fd) in, whole header out. */
 int px_hdr_write(int fd, const struct px_hdr *m, int passfd);
 int px_hdr_read(int fd, struct px_hdr *m, int *passfd);
 
-int px_executor_loop(int chan, uint8_t *shm, struct vg_err *err);
+int px_executor_loop(int chan, struct vg_err *err);
 
 /* ---- the supervisor's view of a service's call ---- */
 struct px_call {
@@ -108,6 +72,8 @@ struct px_call {
 	uint64_t deadline_ms; /* 0: not computed yet; UINT64_MAX: none */
 	bool expired;	      /* the deadline passed: answer as a timeout */
 	int stage;	      /* how far a call that waits got (connect: 1 = in progress) */
+	int rfd;	      /* the descriptor resolved to handle RINO (0: none yet) */
+	uint64_t rino;
 };
 
 /* Handler results other than a syscall's return value (>= 0 or -errno). */
@@ -119,24 +85,30 @@ struct px_handle {
 	struct px_handle *next;
 	uint64_t ino; /* the placeholder pipe's inode */
 	int wfd;      /* our write end: EPOLLERR when the service closed its last copy */
-	uint32_t xh;  /* the executor's handle */
-	uint32_t gen; /* the executor generation xh belongs to */
+	int sfd;      /* the real socket (non-blocking), made in the executor's namespace */
 	int domain, type;
 	uint8_t *pb; /* received data the service never got (its call was interrupted) */
 	uint32_t pblen;
 	struct sockaddr_storage pbaddr;
 	socklen_t pbalen;
-	uint32_t acq[16]; /* accepted connections the service never got */
+	int acq[16]; /* accepted connections (sockets) the service never got */
 	unsigned nacq;
 	int64_t rcvtimeo_ms, sndtimeo_ms; /* SO_RCVTIMEO/SO_SNDTIMEO, 0 = none */
-	uint32_t waitmask;		  /* events a watch is armed for in the executor */
+	bool nonblock;			  /* the placeholder's O_NONBLOCK (its open file's) */
+	uint32_t waitmask;		  /* events the socket is armed for in our epoll */
+	bool in_ep;			  /* the socket is registered in our epoll */
 };
+
+/* A parked call waits on one handle (its inode), on any handle (PX_WAIT_ANY: a poll or epoll
+ * set), or only on its own fds and deadline (0). */
+#define PX_WAIT_ANY UINT64_MAX
 
 struct px_park {
 	struct px_park *next;
 	struct px_call c;
 	int *lfds; /* the service's own fds this wait watches (poll emulation) */
 	unsigned nlfd;
+	uint64_t wait_ino;
 	bool fire;
 };
 
@@ -166,21 +138,30 @@ struct px_sup {
 	int ep;	 /* the supervisor's epoll */
 	struct px_chan ch;
 	pid_t xpid;
-	uint32_t gen;
 	unsigned restarts, max_restarts;
 	const char *exec_netns;
 	struct seccomp_notif *req;
 	struct seccomp_notif_resp *resp;
+	uint8_t *buf; /* VG_PROXY_IO_MAX bytes: one transfer between the service and a socket */
 	struct px_handle *tab[256];
 	unsigned nhandles;
+	dev_t pipe_dev; /* the device of our pipes (pipefs): an inode number alone is not unique */
 	struct px_park *parked;
+	struct px_park *arming; /* the park whose call is running (its watches are recorded) */
 	struct px_epoll *epolls;
 	struct px_pidfd pidfds[32];
 	unsigned pidfd_next;
-	int wait_tag; /* the epoll tag of the park being armed (pollemu) */
 	struct vg_proxy_stats *st;
 	struct vg_err *err;
 };
+
+/* Tags of the supervisor's epoll events: the kind in the top two bits, then a park pointer or
+ * a handle's inode (never a handle pointer: an event of a batch may name a handle an earlier
+ * event of the same batch freed). */
+#define PX_TAG_KIND(t) ((t) >> 62)
+#define PX_TAG_VAL(t) ((t) & ((1ull << 62) - 1))
+#define PX_TAG(kind, v) ((uint64_t)(kind) << 62 | (v))
+enum { PX_TAG_CTL, PX_TAG_PARK, PX_TAG_SOCK, PX_TAG_PIPE };
 
 /* target.c: reaching into the service */
 int px_target_pidfd(struct px_sup *s, const struct px_call *c);
@@ -203,22 +184,24 @@ void px_target_forget(struct px_sup *s);
 
 /* handles.c */
 struct px_handle *px_handle_find(struct px_sup *s, uint64_t ino);
-/* The handle behind the service's FD, or NULL when FD is not a placeholder. *NONBLOCK gets
- * the placeholder's O_NONBLOCK (shared by its copies, as a socket's is). */
-int px_resolve(struct px_sup *s, const struct px_call *c, int fd, struct px_handle **h,
-	       bool *nonblock);
-/* A new handle for executor handle XH; *RFD gets the placeholder to install (caller closes). */
-int px_handle_new(struct px_sup *s, uint32_t xh, int domain, int type, struct px_handle **h,
-		  int *rfd);
+/* The handle behind the service's FD, or NULL when FD is not a placeholder. A call that
+ * resolved FD before (it was parked) keeps that handle, as a blocked kernel call keeps its
+ * file: -EBADF if the handle is gone. The answer is trusted only once the call is re-validated
+ * (px_target_valid, or a px_target_read/write), before anything acts on it. */
+int px_resolve(struct px_sup *s, struct px_call *c, int fd, struct px_handle **h);
+/* A new handle owning socket SFD (the caller keeps it on failure); *RFD gets the placeholder
+ * to install (caller closes). */
+int px_handle_new(struct px_sup *s, int sfd, int domain, int type, struct px_handle **h, int *rfd);
 void px_handle_free(struct px_sup *s, struct px_handle *h);
-bool px_handle_dead(const struct px_sup *s, const struct px_handle *h);
 int px_handle_push(struct px_handle *h, const void *data, size_t len,
 		   const struct sockaddr_storage *a, socklen_t alen);
-/* Arms the executor's watch for EVENTS on H (union with what is armed). */
+/* Arms our epoll for EVENTS on H's socket (union with what is armed) and records that the
+ * running call waits on H. */
 int px_handle_watch(struct px_sup *s, struct px_handle *h, uint32_t events);
-/* Zero-timeout readiness of N handles (pushed-back data and dead handles included). */
-int px_handles_poll(struct px_sup *s, struct px_handle **h, const short *events, short *revents,
-		    unsigned n);
+/* POLLIN (when in EVENTS) for what we hold for H: pushed-back data, accepted connections. */
+short px_handle_pending(const struct px_handle *h, short events);
+/* Zero-timeout readiness of N handles (what px_handle_pending adds included). */
+int px_handles_poll(struct px_handle **h, const short *events, short *revents, unsigned n);
 
 /* sockops.c, msgops.c, pollemu.c, epollemu.c: the data-mode emulation of one call */
 int64_t px_op_socket(struct px_sup *s, struct px_call *c);
@@ -235,6 +218,8 @@ uint64_t px_deadline(struct px_call *c, int64_t timeout_ms);
 
 /* supervisor.c: registering a parked wait's own fds in the supervisor's epoll */
 int px_park_watch_fd(struct px_sup *s, struct px_park *p, int fd, uint32_t events);
+/* Replaces a dead executor (within the restart budget); 0 when one runs again. */
+int px_exec_restart(struct px_sup *s);
 
 /* filter.c */
 int px_filter_load(enum vg_proxy_mode mode, int *listener, struct vg_err *err);

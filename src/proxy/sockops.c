@@ -2,8 +2,9 @@
 /*
  * The socket calls other than data transfer: socket (both modes), connect, bind, listen,
  * accept, shutdown, the name and option calls, FIONREAD and the dup family, emulated for the
- * service's placeholders in data mode. Every address, option and length comes from the
- * service and is bounded before it is read.
+ * service's placeholders in data mode by making the call on the real socket behind the
+ * placeholder. Every address, option and length comes from the service and is bounded before
+ * it is read.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,49 +27,51 @@ uint64_t px_deadline(struct px_call *c, int64_t timeout_ms)
 	return c->deadline_ms;
 }
 
-static int64_t chan_err(int ret)
+/* A new socket from the executor: in its namespace, of TYPE (flags included). */
+static int exec_socket(struct px_sup *s, int domain, int type, int proto, int *fd)
 {
-	return ret == -EPIPE || ret == -EPROTO ? -ECONNRESET : ret;
+	for (int tries = 0; tries < 2; tries++) {
+		struct px_hdr m = { .op = PX_SOCKET, .a = { domain, type, proto } };
+		int ret = s->ch.fd < 0 ? -EPIPE : px_chan_call(&s->ch, &m, fd);
+
+		if (!ret)
+			return m.ret < 0 ? (int)m.ret : *fd < 0 ? -EPROTO : 0;
+		/* the executor died: a new one makes this socket, if the budget allows */
+		if (px_exec_restart(s))
+			break;
+	}
+	return -ENETDOWN;
 }
 
 int64_t px_op_socket(struct px_sup *s, struct px_call *c)
 {
 	int domain = (int)c->a[0], type = (int)c->a[1], proto = (int)c->a[2];
 	bool cloexec = type & SOCK_CLOEXEC;
-	struct px_hdr m = { .op = PX_SOCKET, .a = { domain, type, proto } };
 	struct px_handle *h;
 	int fd = -1, rfd, nfd, ret;
 
 	if (domain != AF_INET && domain != AF_INET6)
 		return PX_CONTINUE;
-	if (s->ch.fd < 0)
-		return -ENETDOWN;
 	if (s->mode == VG_PROXY_FD) {
-		m.flags = PX_F_PASSFD;
-		ret = px_chan_call(&s->ch, &m, &fd);
+		ret = exec_socket(s, domain, type, proto, &fd);
 		if (ret)
-			return -ENETDOWN;
-		if (m.ret < 0 || fd < 0)
-			return m.ret < 0 ? m.ret : -EPROTO;
+			return ret;
 		s->st->sockets++;
 		ret = px_addfd_send(s, c, fd, -1, cloexec);
 		close(fd);
 		return ret < 0 ? ret : PX_SENT;
 	}
-	m.a[1] = type & SOCK_TYPE_MASK;
-	ret = px_chan_call(&s->ch, &m, NULL);
+	ret = exec_socket(s, domain, (type & SOCK_TYPE_MASK) | SOCK_NONBLOCK | SOCK_CLOEXEC, proto,
+			  &fd);
 	if (ret)
-		return -ENETDOWN;
-	if (m.ret < 0)
-		return m.ret;
-	ret = px_handle_new(s, (uint32_t)m.ret, domain, type & SOCK_TYPE_MASK, &h, &rfd);
+		return ret;
+	ret = px_handle_new(s, fd, domain, type & SOCK_TYPE_MASK, &h, &rfd);
 	if (ret) {
-		struct px_hdr cl = { .op = PX_CLOSE, .h = (uint32_t)m.ret };
-
-		px_chan_post(&s->ch, &cl);
+		close(fd);
 		return ret;
 	}
-	if (type & SOCK_NONBLOCK)
+	h->nonblock = type & SOCK_NONBLOCK;
+	if (h->nonblock)
 		fcntl(rfd, F_SETFL, O_NONBLOCK);
 	nfd = px_target_freefd(s, c, VG_PROXY_FD_BASE);
 	ret = nfd < 0 ? nfd : px_addfd_send(s, c, rfd, nfd, cloexec);
@@ -105,54 +108,46 @@ static int64_t put_sized(struct px_sup *s, struct px_call *c, uint64_t buf, uint
 	return 0;
 }
 
-static int64_t call_x(struct px_sup *s, struct px_handle *h, struct px_hdr *m)
+static int64_t sys_ret(int r)
 {
-	int ret;
-
-	if (px_handle_dead(s, h))
-		return -ECONNRESET;
-	m->h = h->xh;
-	ret = px_chan_call(&s->ch, m, NULL);
-	return ret ? chan_err(ret) : m->ret;
+	return r < 0 ? -errno : r;
 }
 
-static int64_t do_addr_op(struct px_sup *s, struct px_call *c, struct px_handle *h, int op)
+static int64_t do_addr_op(struct px_sup *s, struct px_call *c, struct px_handle *h)
 {
-	struct px_hdr m = { .op = (uint32_t)op, .a = { (int64_t)c->a[2] } };
+	struct sockaddr_storage a;
+	socklen_t alen = (socklen_t)c->a[2];
 
-	if (c->a[2] > PX_ADDR_MAX)
+	if (c->a[2] > PX_ADDR_MAX || c->a[2] > sizeof(a))
 		return -EINVAL;
-	if (px_target_read(s, c, c->a[1], s->ch.shm + PX_SHM_AUX, c->a[2]))
+	if (px_target_read(s, c, c->a[1], &a, alen))
 		return -EFAULT;
-	return call_x(s, h, &m);
+	if (c->nr == SYS_bind)
+		return sys_ret(bind(h->sfd, (struct sockaddr *)&a, alen));
+	return sys_ret(connect(h->sfd, (struct sockaddr *)&a, alen));
 }
 
 static int64_t do_connect(struct px_sup *s, struct px_call *c, struct px_handle *h, bool nb)
 {
-	struct px_handle *hs[1] = { h };
-	short ev = POLLOUT, rev;
+	struct pollfd pf = { .fd = h->sfd, .events = POLLOUT };
 	int64_t r;
 
 	if (c->stage == 0) {
-		r = do_addr_op(s, c, h, PX_CONNECT);
+		r = do_addr_op(s, c, h);
 		if (r != -EINPROGRESS || nb)
 			return r;
 		c->stage = 1;
 	}
 	if (c->expired)
 		return -EINPROGRESS;
-	r = px_handles_poll(s, hs, &ev, &rev, 1);
-	if (r)
-		return chan_err((int)r);
-	if (rev) {
-		struct px_hdr m = { .op = PX_GETSOCKOPT,
-				    .a = { SOL_SOCKET, SO_ERROR, sizeof(int) } };
+	if (poll(&pf, 1, 0) < 0)
+		return -errno;
+	if (pf.revents) {
 		int soerr = 0;
+		socklen_t len = sizeof(soerr);
 
-		r = call_x(s, h, &m);
-		if (r)
-			return r;
-		memcpy(&soerr, s->ch.shm + PX_SHM_AUX, sizeof(soerr));
+		if (getsockopt(h->sfd, SOL_SOCKET, SO_ERROR, &soerr, &len))
+			return -errno;
 		return -soerr;
 	}
 	px_deadline(c, h->sndtimeo_ms ? h->sndtimeo_ms : -1);
@@ -160,9 +155,9 @@ static int64_t do_connect(struct px_sup *s, struct px_call *c, struct px_handle 
 	return PX_WAIT;
 }
 
-/* Installs executor handle XH (an accepted connection) as a new placeholder and answers. */
-static int64_t deliver_accept(struct px_sup *s, struct px_call *c, struct px_handle *lh,
-			      uint32_t xh, socklen_t alen)
+/* Installs SFD (an accepted connection) as a new placeholder and answers. */
+static int64_t deliver_accept(struct px_sup *s, struct px_call *c, struct px_handle *lh, int sfd,
+			      const struct sockaddr_storage *peer, socklen_t alen)
 {
 	int flags = c->nr == SYS_accept4 ? (int)c->a[3] : 0;
 	struct px_handle *h;
@@ -172,15 +167,15 @@ static int64_t deliver_accept(struct px_sup *s, struct px_call *c, struct px_han
 	if (c->a[1] && c->a[2]) {
 		ret = read_len(s, c, c->a[2], &room);
 		if (!ret)
-			ret = (int)put_sized(s, c, c->a[1], c->a[2], room, s->ch.shm + PX_SHM_AUX,
-					     alen);
+			ret = (int)put_sized(s, c, c->a[1], c->a[2], room, peer, alen);
 		if (ret)
 			goto requeue;
 	}
-	ret = px_handle_new(s, xh, lh->domain, lh->type, &h, &rfd);
+	ret = px_handle_new(s, sfd, lh->domain, lh->type, &h, &rfd);
 	if (ret)
 		goto requeue;
-	if (flags & SOCK_NONBLOCK)
+	h->nonblock = flags & SOCK_NONBLOCK;
+	if (h->nonblock)
 		fcntl(rfd, F_SETFL, O_NONBLOCK);
 	nfd = px_target_freefd(s, c, VG_PROXY_FD_BASE);
 	ret = nfd < 0 ? nfd : px_addfd_send(s, c, rfd, nfd, flags & SOCK_CLOEXEC);
@@ -188,39 +183,35 @@ static int64_t deliver_accept(struct px_sup *s, struct px_call *c, struct px_han
 	if (ret >= 0)
 		return PX_SENT;
 	/* the caller is gone or could not take it: keep the connection for the next accept */
-	h->xh = 0;
+	h->sfd = -1;
 requeue:
-	if (lh->nacq < 16) {
-		lh->acq[lh->nacq++] = xh;
-	} else {
-		struct px_hdr cl = { .op = PX_CLOSE, .h = xh };
-
-		px_chan_post(&s->ch, &cl);
-	}
+	if (lh->nacq < 16)
+		lh->acq[lh->nacq++] = sfd;
+	else
+		close(sfd);
 	return ret == -ENOENT ? PX_SENT : ret;
 }
 
 static int64_t do_accept(struct px_sup *s, struct px_call *c, struct px_handle *h, bool nb)
 {
-	struct px_hdr m = { .op = PX_ACCEPT };
-	int64_t r;
+	struct sockaddr_storage peer;
+	socklen_t alen = sizeof(peer);
+	int fd;
 
 	if (c->nr == SYS_accept4 && (c->a[3] & ~(uint64_t)(SOCK_NONBLOCK | SOCK_CLOEXEC)))
 		return -EINVAL;
 	if (h->nacq) {
-		uint32_t xh = h->acq[0];
-		struct px_hdr pm = { .op = PX_SOCKNAME, .h = xh, .a = { 1 } };
-
+		fd = h->acq[0];
 		memmove(h->acq, h->acq + 1, --h->nacq * sizeof(h->acq[0]));
-		if (px_chan_call(&s->ch, &pm, NULL) || pm.ret < 0)
-			pm.a[0] = 0;
-		return deliver_accept(s, c, h, xh, (socklen_t)pm.a[0]);
+		if (getpeername(fd, (struct sockaddr *)&peer, &alen))
+			alen = 0;
+		return deliver_accept(s, c, h, fd, &peer, alen);
 	}
-	r = call_x(s, h, &m);
-	if (r >= 0)
-		return deliver_accept(s, c, h, (uint32_t)r, (socklen_t)m.a[0]);
-	if (r != -EAGAIN || nb)
-		return r;
+	fd = accept4(h->sfd, (struct sockaddr *)&peer, &alen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd >= 0)
+		return deliver_accept(s, c, h, fd, &peer, alen);
+	if (errno != EAGAIN || nb)
+		return -errno;
 	if (c->expired)
 		return -EAGAIN;
 	px_deadline(c, h->rcvtimeo_ms ? h->rcvtimeo_ms : -1);
@@ -230,16 +221,16 @@ static int64_t do_accept(struct px_sup *s, struct px_call *c, struct px_handle *
 
 static int64_t do_name(struct px_sup *s, struct px_call *c, struct px_handle *h)
 {
-	struct px_hdr m = { .op = PX_SOCKNAME, .a = { c->nr == SYS_getpeername } };
-	socklen_t room;
+	struct sockaddr_storage a;
+	socklen_t room, alen = sizeof(a);
 	int64_t r = read_len(s, c, c->a[2], &room);
 
 	if (r)
 		return r;
-	r = call_x(s, h, &m);
-	if (r)
-		return r;
-	return put_sized(s, c, c->a[1], c->a[2], room, s->ch.shm + PX_SHM_AUX, (socklen_t)m.a[0]);
+	if ((c->nr == SYS_getpeername ? getpeername : getsockname)(h->sfd, (struct sockaddr *)&a,
+								   &alen))
+		return -errno;
+	return put_sized(s, c, c->a[1], c->a[2], room, &a, alen);
 }
 
 static int64_t timeo_ms(const uint8_t *v, uint64_t len)
@@ -260,9 +251,8 @@ static int64_t timeo_ms(const uint8_t *v, uint64_t len)
 static int64_t do_sockopt(struct px_sup *s, struct px_call *c, struct px_handle *h)
 {
 	int level = (int)c->a[1], name = (int)c->a[2];
-	struct px_hdr m = { .a = { level, name } };
-	uint8_t *v = s->ch.shm + PX_SHM_AUX;
-	socklen_t room;
+	uint8_t v[PX_OPT_MAX];
+	socklen_t room, len;
 	int64_t r;
 
 	if (c->nr == SYS_setsockopt) {
@@ -281,42 +271,40 @@ static int64_t do_sockopt(struct px_sup *s, struct px_call *c, struct px_handle 
 			else
 				h->sndtimeo_ms = ms;
 		}
-		m.op = PX_SETSOCKOPT;
-		m.a[2] = (int64_t)c->a[4];
-		return call_x(s, h, &m);
+		return sys_ret(setsockopt(h->sfd, level, name, v, (socklen_t)c->a[4]));
 	}
 	r = read_len(s, c, c->a[4], &room);
 	if (r)
 		return r;
-	m.op = PX_GETSOCKOPT;
-	m.a[2] = room < PX_OPT_MAX ? room : PX_OPT_MAX;
-	r = call_x(s, h, &m);
-	if (r)
-		return r;
-	return put_sized(s, c, c->a[3], c->a[4], room, v, (socklen_t)m.a[0]);
+	len = room < PX_OPT_MAX ? room : PX_OPT_MAX;
+	if (getsockopt(h->sfd, level, name, v, &len))
+		return -errno;
+	return put_sized(s, c, c->a[3], c->a[4], room, v, len);
 }
 
 static int64_t do_ioctl(struct px_sup *s, struct px_call *c, struct px_handle *h)
 {
-	struct px_hdr m = { .op = PX_NREAD };
-	int64_t r;
 	int v;
 
+	if (c->a[1] == FIONBIO) {
+		/* the kernel sets it on the placeholder too, where F_GETFL reads it */
+		if (px_target_read(s, c, c->a[2], &v, sizeof(v)))
+			return -EFAULT;
+		h->nonblock = v != 0;
+		return PX_CONTINUE;
+	}
 	if (c->a[1] != FIONREAD)
-		return PX_CONTINUE; /* FIONBIO, FIOCLEX and the like act on the placeholder */
-	r = call_x(s, h, &m);
-	if (r < 0)
-		return r;
-	v = (int)(r + h->pblen);
+		return PX_CONTINUE; /* FIOCLEX and the like act on the placeholder */
+	if (ioctl(h->sfd, FIONREAD, &v))
+		return -errno;
+	v += (int)h->pblen;
 	return px_target_write(s, c, c->a[2], &v, sizeof(v)) ? -EFAULT : 0;
 }
 
 int64_t px_op_sockcall(struct px_sup *s, struct px_call *c)
 {
 	struct px_handle *h;
-	struct px_hdr m = { 0 };
-	bool nb = false;
-	int ret = px_resolve(s, c, (int)c->a[0], &h, &nb);
+	int ret = px_resolve(s, c, (int)c->a[0], &h);
 
 	if (ret)
 		return ret;
@@ -324,20 +312,20 @@ int64_t px_op_sockcall(struct px_sup *s, struct px_call *c)
 		return PX_CONTINUE;
 	switch (c->nr) {
 	case SYS_connect:
-		return do_connect(s, c, h, nb);
+		return do_connect(s, c, h, h->nonblock);
 	case SYS_bind:
-		return do_addr_op(s, c, h, PX_BIND);
+		return do_addr_op(s, c, h);
 	case SYS_listen:
-		m.op = PX_LISTEN;
-		m.a[0] = (int)c->a[1];
-		return call_x(s, h, &m);
+		if (!px_target_valid(s, c))
+			return PX_SENT;
+		return sys_ret(listen(h->sfd, (int)c->a[1]));
 	case SYS_accept:
 	case SYS_accept4:
-		return do_accept(s, c, h, nb);
+		return do_accept(s, c, h, h->nonblock);
 	case SYS_shutdown:
-		m.op = PX_SHUTDOWN;
-		m.a[0] = (int)c->a[1];
-		return call_x(s, h, &m);
+		if (!px_target_valid(s, c))
+			return PX_SENT;
+		return sys_ret(shutdown(h->sfd, (int)c->a[1]));
 	case SYS_getsockname:
 	case SYS_getpeername:
 		return do_name(s, c, h);
@@ -351,16 +339,17 @@ int64_t px_op_sockcall(struct px_sup *s, struct px_call *c)
 	}
 }
 
-/* fcntl(F_GETFL) answers as for a socket. dup, dup2, dup3, fcntl(F_DUPFD*): a copy of a placeholder
- * must stay in the placeholder range (calls on it are caught by number), so the copy is installed
- * by us, at or above the base. */
+/* fcntl(F_GETFL) answers as for a socket; F_SETFL records O_NONBLOCK (the placeholder has one
+ * open file, whose flags all its copies share). dup, dup2, dup3, fcntl(F_DUPFD*): a copy of a
+ * placeholder must stay in the placeholder range (calls on it are caught by number), so the copy is
+ * installed by us, at or above the base. */
 int64_t px_op_dup(struct px_sup *s, struct px_call *c)
 {
 	int old = (int)c->a[0], want = -1, min = VG_PROXY_FD_BASE, dup, ret;
 	bool cloexec = false;
 	struct px_handle *h;
 
-	ret = px_resolve(s, c, old, &h, NULL);
+	ret = px_resolve(s, c, old, &h);
 	if (ret)
 		return ret;
 	if (!h)
@@ -377,6 +366,12 @@ int64_t px_op_dup(struct px_sup *s, struct px_call *c)
 			close(dup);
 			/* a socket is open for reading and writing (fdopen "r+" checks) */
 			return fl < 0 ? -EBADF : (fl & ~O_ACCMODE) | O_RDWR;
+		}
+		if (c->a[1] == F_SETFL) {
+			if (!px_target_valid(s, c))
+				return PX_SENT;
+			h->nonblock = c->a[2] & O_NONBLOCK;
+			return PX_CONTINUE; /* and the kernel sets the placeholder's flags */
 		}
 		if (c->a[1] != F_DUPFD && c->a[1] != F_DUPFD_CLOEXEC)
 			return PX_CONTINUE;

@@ -221,7 +221,7 @@ static void executor(struct px_sup *s, int sp)
 	}
 	if (px_hdr_write(3, &h, -1) || h.ret)
 		_exit(127);
-	_exit(px_executor_loop(3, s->ch.shm, &e) ? 1 : 0);
+	_exit(px_executor_loop(3, &e) ? 1 : 0);
 }
 
 int px_spawn_executor(struct px_sup *s, struct vg_err *err)

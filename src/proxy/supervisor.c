@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
  * The supervisor's loop: one epoll over the seccomp listener, the executor's channel, the
- * placeholders' pipes and the descriptors parked waits watch. Each notification is answered at
- * once or parked; nothing here waits on one service call while another is pending, so one
- * thread's blocking recv never stalls another's DNS lookup. No polling: the loop sleeps until
- * the kernel, the executor or a deadline has something. When the executor dies its sockets are
- * gone with it (the kernel closed them); the service's calls on them fail as on a reset
- * connection, a new executor takes the next sockets, and nothing is left open.
+ * placeholders' pipes, the real sockets and the descriptors parked waits watch. Each
+ * notification is answered at once or parked; nothing here waits on one service call while
+ * another is pending, so one thread's blocking recv never stalls another's DNS lookup. No
+ * polling: the loop sleeps until the kernel or a deadline has something. The executor only
+ * makes sockets and keeps none: when it dies no connection goes with it, and a new one is
+ * started for the next socket.
  */
 #include <errno.h>
 #include <signal.h>
@@ -14,7 +14,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,9 +21,8 @@
 #include "px.h"
 #include "vigil/clock.h"
 
-#define TAG_NOTIFY 1ull
-#define TAG_CHAN 2ull
-#define TAG_PARK 1ull /* low bit of a park pointer; handles are plain pointers */
+#define TAG_NOTIFY PX_TAG(PX_TAG_CTL, 1)
+#define TAG_CHAN PX_TAG(PX_TAG_CTL, 2)
 
 static int64_t dispatch(struct px_sup *s, struct px_call *c, struct px_park *p)
 {
@@ -80,7 +78,7 @@ static int64_t dispatch(struct px_sup *s, struct px_call *c, struct px_park *p)
 int px_park_watch_fd(struct px_sup *s, struct px_park *p, int fd, uint32_t events)
 {
 	struct epoll_event ev = { .events = events | EPOLLONESHOT,
-				  .data.u64 = (uint64_t)(uintptr_t)p | TAG_PARK };
+				  .data.u64 = PX_TAG(PX_TAG_PARK, (uintptr_t)p) };
 	int *n = realloc(p->lfds, (p->nlfd + 1) * sizeof(int));
 
 	if (!n)
@@ -114,7 +112,12 @@ static void finish(struct px_sup *s, const struct px_call *c, int64_t r)
 /* Runs C (fresh or retried) with park P; P is linked in when the call has to wait. */
 static void run(struct px_sup *s, struct px_park *p)
 {
-	int64_t r = dispatch(s, &p->c, p);
+	int64_t r;
+
+	p->wait_ino = 0;
+	s->arming = p;
+	r = dispatch(s, &p->c, p);
+	s->arming = NULL;
 
 	if (r == PX_WAIT) {
 		p->next = s->parked;
@@ -186,7 +189,7 @@ static int on_notify(struct px_sup *s)
 	return 0;
 }
 
-static void on_exec_dead(struct px_sup *s)
+static void close_chan(struct px_sup *s)
 {
 	if (s->ch.fd >= 0) {
 		epoll_ctl(s->ep, EPOLL_CTL_DEL, s->ch.fd, NULL);
@@ -196,44 +199,43 @@ static void on_exec_dead(struct px_sup *s)
 	if (s->xpid > 0)
 		waitpid(s->xpid, NULL, 0);
 	s->xpid = 0;
-	s->gen++; /* every socket of the dead executor is gone: its handles are dead */
-	s->ch.nev = 0;
-	s->ch.evq_lost = false;
-	for (unsigned i = 0; i < 256; i++)
-		for (struct px_handle *h = s->tab[i]; h; h = h->next)
-			h->waitmask = 0;
-	if (s->restarts < s->max_restarts) {
-		struct vg_err e = { 0 };
-		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG_CHAN };
-
-		s->restarts++;
-		if (px_spawn_executor(s, &e) == 0) {
-			s->st->exec_restarts++;
-			epoll_ctl(s->ep, EPOLL_CTL_ADD, s->ch.fd, &ev);
-		}
-	}
-	retry_parked(s, true);
 }
 
+int px_exec_restart(struct px_sup *s)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG_CHAN };
+	struct vg_err e = { 0 };
+
+	close_chan(s);
+	if (s->restarts >= s->max_restarts)
+		return -ENETDOWN;
+	s->restarts++;
+	if (px_spawn_executor(s, &e))
+		return -ENETDOWN;
+	s->st->exec_restarts++;
+	epoll_ctl(s->ep, EPOLL_CTL_ADD, s->ch.fd, &ev);
+	return 0;
+}
+
+/* The channel is only read for a reply; readable between calls means the executor ended. */
 static void on_chan(struct px_sup *s)
 {
-	int ret = px_chan_drain(&s->ch);
+	px_exec_restart(s);
+}
 
-	for (unsigned i = 0; i < s->ch.nev; i++)
-		for (unsigned b = 0; b < 256; b++)
-			for (struct px_handle *h = s->tab[b]; h; h = h->next)
-				if (h->xh == s->ch.evq[i].h && !px_handle_dead(s, h))
-					h->waitmask = 0;
-	if (s->ch.evq_lost)
-		for (unsigned b = 0; b < 256; b++)
-			for (struct px_handle *h = s->tab[b]; h; h = h->next)
-				h->waitmask = 0;
-	s->ch.nev = 0;
-	s->ch.evq_lost = false;
-	if (ret)
-		on_exec_dead(s);
-	else
-		retry_parked(s, true);
+/* An event of our epoll on a handle's socket: its one-shot watch is spent; the calls waiting
+ * on it (or on any handle) are retried. */
+static bool on_sock(struct px_sup *s, uint64_t ino)
+{
+	struct px_handle *h = px_handle_find(s, ino);
+	bool any = false;
+
+	if (h)
+		h->waitmask = 0;
+	for (struct px_park *p = s->parked; p; p = p->next)
+		if (p->wait_ino == ino || p->wait_ino == PX_WAIT_ANY)
+			any = p->fire = true;
+	return any;
 }
 
 static int next_timeout(struct px_sup *s)
@@ -254,43 +256,52 @@ static int loop(struct px_sup *s)
 
 	while (!done) {
 		struct epoll_event evs[64];
-		bool chan = false, retry = false;
+		bool chan = false, retry = false, notify = false;
 		int n = epoll_wait(s->ep, evs, 64, next_timeout(s));
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return vg_errf(s->err, errno, "proxy: epoll_wait: %s", strerror(errno));
-		/* the channel first: an event may be queued behind replies read meanwhile */
+		/* flags first, actions after: an action may free a park a later event names */
 		for (int i = 0; i < n; i++) {
-			uint64_t tag = evs[i].data.u64;
+			uint64_t tag = evs[i].data.u64, v = PX_TAG_VAL(tag);
 
-			if (tag == TAG_NOTIFY) {
-				int ret;
-
-				if (evs[i].events & EPOLLIN) {
-					ret = on_notify(s);
-					if (ret)
-						return vg_errf(
-							s->err, -ret,
-							"proxy: receiving a notification: %s",
-							strerror(-ret));
-				} else if (evs[i].events & (EPOLLHUP | EPOLLERR)) {
+			switch (PX_TAG_KIND(tag)) {
+			case PX_TAG_CTL:
+				if (tag == TAG_CHAN)
+					chan = true;
+				else if (evs[i].events & EPOLLIN)
+					notify = true;
+				else if (evs[i].events & (EPOLLHUP | EPOLLERR))
 					done = true; /* the service's whole tree has exited */
-				}
-			} else if (tag == TAG_CHAN) {
-				chan = true;
-			} else if (tag & TAG_PARK) {
-				((struct px_park *)(uintptr_t)(tag & ~TAG_PARK))->fire = true;
+				break;
+			case PX_TAG_PARK:
+				((struct px_park *)(uintptr_t)v)->fire = true;
 				retry = true;
-			} else {
-				px_handle_free(s, (struct px_handle *)(uintptr_t)tag);
+				break;
+			case PX_TAG_SOCK:
+				retry |= on_sock(s, v);
+				break;
+			default: {
+				struct px_handle *h = px_handle_find(s, v);
+
+				if (h)
+					px_handle_free(s, h);
+			}
 			}
 		}
 		if (chan)
 			on_chan(s);
-		if (retry || (!chan && n == 0))
+		if (retry || n == 0)
 			retry_parked(s, false);
+		if (notify) {
+			int ret = on_notify(s);
+
+			if (ret)
+				return vg_errf(s->err, -ret, "proxy: receiving a notification: %s",
+					       strerror(-ret));
+		}
 	}
 	return 0;
 }
@@ -302,13 +313,9 @@ static int setup(struct px_sup *s, const struct vg_proxy_opts *o)
 	s->ch.fd = -1;
 	for (unsigned i = 0; i < 32; i++)
 		s->pidfds[i].fd = -1;
-	s->ch.shm =
-		mmap(NULL, PX_SHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (s->ch.shm == MAP_FAILED) {
-		s->ch.shm = NULL;
-		return vg_errf(s->err, errno, "proxy: mapping the data window: %s",
-			       strerror(errno));
-	}
+	s->buf = malloc(VG_PROXY_IO_MAX);
+	if (!s->buf)
+		return vg_errf(s->err, ENOMEM, "proxy: out of memory");
 	if (seccomp_notify_alloc(&s->req, &s->resp))
 		return vg_errf(s->err, ENOMEM, "proxy: seccomp_notify_alloc failed");
 	s->ep = epoll_create1(EPOLL_CLOEXEC);
@@ -338,7 +345,7 @@ static void teardown(struct px_sup *s)
 	px_epoll_free_all(s);
 	px_target_forget(s);
 	if (s->ch.fd >= 0)
-		close(s->ch.fd); /* the executor ends on EOF, closing whatever it still had */
+		close(s->ch.fd); /* the executor ends on EOF */
 	if (s->xpid > 0)
 		waitpid(s->xpid, NULL, 0);
 	if (s->ep >= 0)
@@ -347,8 +354,7 @@ static void teardown(struct px_sup *s)
 		close(s->nfd);
 	if (s->req)
 		seccomp_notify_free(s->req, s->resp);
-	if (s->ch.shm)
-		munmap(s->ch.shm, PX_SHM_SIZE);
+	free(s->buf);
 }
 
 int vg_proxy_run(const struct vg_proxy_opts *o, int *status, struct vg_proxy_stats *st,

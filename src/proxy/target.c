@@ -87,10 +87,8 @@ int px_target_getfd(struct px_sup *s, const struct px_call *c, int fd)
 		if (pfd < 0)
 			return pfd;
 		dup = pidfd_getfd(pfd, fd, 0);
-		if (dup >= 0) {
-			fcntl(dup, F_SETFD, FD_CLOEXEC);
-			return dup;
-		}
+		if (dup >= 0)
+			return dup; /* close-on-exec already */
 		if (errno != ESRCH)
 			return -errno;
 		/* a cached pidfd of a thread that died; its id now names another one */
@@ -121,8 +119,8 @@ int px_target_readv(struct px_sup *s, const struct px_call *c, const struct iove
 	struct iovec l = { .iov_base = buf, .iov_len = len };
 	ssize_t got;
 
-	if (len == 0)
-		return 0;
+	if (len == 0) /* nothing to read, but the caller may act on the call: same check */
+		return px_target_valid(s, c) ? 0 : -ESRCH;
 	got = process_vm_readv(c->pid, &l, 1, riov, n, 0);
 	if (got < 0)
 		return errno == ESRCH ? -ESRCH : -EFAULT;

@@ -2,12 +2,14 @@
 /*
  * The proxy with a real kernel: this test program re-runs itself under vg_proxy_run as the
  * service (--svc MODE) and drives a loopback connection through it: socket, bind, listen,
- * getsockname, a blocking connect and accept, data both ways, poll with and without a wait.
+ * getsockname, a blocking connect and accept, data both ways, poll with and without a wait,
+ * O_NONBLOCK set by fcntl and FIONBIO.
  * In data mode every socket must be a placeholder (>= VG_PROXY_FD_BASE, not a socket); in fd
  * mode a real socket. Also: exit statuses pass through, a missing program is a clear error.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -17,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -36,7 +39,7 @@ static int service(bool data)
 	struct pollfd pf;
 	struct stat st;
 	char buf[8] = { 0 };
-	int l, c, s;
+	int l, c, s, on = 1, off = 0;
 
 	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
 	l = socket(AF_INET, SOCK_STREAM, 0);
@@ -64,6 +67,15 @@ static int service(bool data)
 		return 9;
 	if (recv(c, buf, sizeof(buf), 0) != 4 || memcmp(buf, "pong", 4))
 		return 10;
+	/* O_NONBLOCK set and cleared by fcntl and FIONBIO is the socket's, in both modes */
+	if (fcntl(c, F_SETFL, fcntl(c, F_GETFL) | O_NONBLOCK) ||
+	    !(fcntl(c, F_GETFL) & O_NONBLOCK) || read(c, buf, 1) != -1 || errno != EAGAIN)
+		return 12;
+	if (ioctl(c, FIONBIO, &off) || send(s, "x", 1, 0) != 1 || read(c, buf, 1) != 1)
+		return 13;
+	if (ioctl(c, FIONBIO, &on) || recv(c, buf, 1, 0) != -1 || errno != EAGAIN ||
+	    ioctl(c, FIONBIO, &off))
+		return 14;
 	close(s);
 	if (read(c, buf, sizeof(buf)) != 0) /* the peer's close reaches us as EOF */
 		return 11;
