@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: MIT
+/* The bounded table of btab.h. A slot is [last used (8)][in use (8)][key][value], 8-aligned. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "btab.h"
+#include "vigil/clock.h"
+
+uint64_t vg_net_seed(void)
+{
+	uint64_t s;
+
+	if (getrandom(&s, sizeof(s), GRND_NONBLOCK) != sizeof(s))
+		s = vg_mono_ns() *
+		    0x9e3779b97f4a7c15ull; /* early boot: still unpredictable enough */
+	return s;
+}
+
+int vg_btab_init(struct vg_btab *t, uint32_t entries, uint32_t key_len, uint32_t val_len)
+{
+	uint32_t nb = 1;
+
+	memset(t, 0, sizeof(*t));
+	while ((uint64_t)nb * BTAB_WAYS < entries && nb < (1u << 24))
+		nb <<= 1;
+	t->nbuckets = nb;
+	t->key_len = key_len;
+	t->val_len = val_len;
+	t->slot = (16 + key_len + val_len + 7) & ~7u;
+	t->seed = vg_net_seed();
+	t->mem = calloc((size_t)nb * BTAB_WAYS, t->slot);
+	return t->mem ? 0 : -ENOMEM;
+}
+
+void *vg_btab_get(struct vg_btab *t, const void *key, int64_t now, int64_t stale, bool create,
+		  bool *created)
+{
+	uint64_t h = vg_net_hash(key, t->key_len, t->seed);
+	uint8_t *b = t->mem + (size_t)(h & (t->nbuckets - 1)) * BTAB_WAYS * t->slot;
+	uint8_t *victim = NULL;
+	int64_t oldest = INT64_MAX;
+
+	if (created)
+		*created = false;
+	for (int i = 0; i < BTAB_WAYS; i++) {
+		uint8_t *s = b + (size_t)i * t->slot;
+		int64_t used;
+
+		memcpy(&used, s, 8);
+		if (s[8] && !memcmp(s + 16, key, t->key_len)) {
+			if (used >= stale) {
+				memcpy(s, &now, 8);
+				return s + 16 + t->key_len;
+			}
+			victim = s; /* stale: reuse this very slot */
+			oldest = INT64_MIN;
+			break;
+		}
+		if (!s[8]) {
+			if (oldest != INT64_MIN) {
+				victim = s;
+				oldest = INT64_MIN;
+			}
+		} else if (used < oldest) {
+			victim = s;
+			oldest = used;
+		}
+	}
+	if (!create)
+		return NULL;
+	memcpy(victim, &now, 8);
+	victim[8] = 1;
+	memcpy(victim + 16, key, t->key_len);
+	memset(victim + 16 + t->key_len, 0, t->val_len);
+	if (created)
+		*created = true;
+	return victim + 16 + t->key_len;
+}
+
+void vg_btab_free(struct vg_btab *t)
+{
+	free(t->mem);
+	memset(t, 0, sizeof(*t));
+}
