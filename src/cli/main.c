@@ -33,6 +33,7 @@ static const struct cli_cmd groups[] = {
 	{ "cfa", cmd_cfa, "control-flow attestation: model, trace, verify, run, reports" },
 	{ "sandbox", cmd_sandbox,
 	  "malware sandbox: run ARM samples, verdicts, behaviours, scores" },
+	{ "net", cmd_net, "virtual switch for QEMU guests with inline inspection, captures" },
 	{ "version", cmd_version, "print vigil's version" },
 	{ NULL, NULL, NULL },
 };

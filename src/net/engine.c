@@ -376,7 +376,7 @@ enum vg_net_verdict vg_net_engine_frame(struct vg_net_engine *e, const uint8_t *
 	vg_net_decode(frame, len, &p);
 	if (len < wire_len)
 		p.anomalies &= ~(uint32_t)TRUNCATION;
-	if (p.frag && !(p.anomalies & UNDECODABLE))
+	if (p.frag && p.l3_len && !(p.anomalies & UNDECODABLE))
 		vg_frag_packet(&e->frag, &p, ts);
 	if (p.anomalies) {
 		memset(hits, 0, sizeof(hits[0]));
@@ -384,7 +384,7 @@ enum vg_net_verdict vg_net_engine_frame(struct vg_net_engine *e, const uint8_t *
 	}
 	if (p.l3 == VG_L3_ARP)
 		arp(e, &p, port, &drop);
-	if ((p.l3 != VG_L3_IP4 && p.l3 != VG_L3_IP6) || (p.anomalies & UNDECODABLE)) {
+	if ((p.l3 != VG_L3_IP4 && p.l3 != VG_L3_IP6) || !p.l3_len || (p.anomalies & UNDECODABLE)) {
 		if (e->have_cap)
 			vg_capture_remember(&e->cap, 0, frame, len, wire_len, ts);
 		return finish(e, NULL, drop);
