@@ -53,6 +53,8 @@ static unsigned needs(int c)
 	case 'i':
 	case 'O':
 		return IDS_OPT_WATCH;
+	case 'W':
+		return IDS_OPT_SWITCH;
 	case 'S':
 		return IDS_OPT_SOCKET;
 	default:
@@ -77,6 +79,7 @@ int ids_parse(int argc, char **argv, unsigned allowed, void (*help)(void), struc
 		{ "output", required_argument, NULL, 'O' },
 		{ "interval", required_argument, NULL, 'i' },
 		{ "socket", required_argument, NULL, 'S' },
+		{ "switch-alerts", required_argument, NULL, 'W' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "pretty", no_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
@@ -157,6 +160,9 @@ int ids_parse(int argc, char **argv, unsigned allowed, void (*help)(void), struc
 			break;
 		case 'S':
 			a->socket = optarg;
+			break;
+		case 'W':
+			a->switch_alerts = optarg;
 			break;
 		case 'j':
 			a->vmi.json = true;

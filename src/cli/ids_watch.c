@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "ids_watch_cmd.h"
 #include "ids_watcher.h"
+#include "vigil/net_correlate.h"
 #include "vigil/sink.h"
 
 #define DEFAULT_INTERVAL_MS 5000
@@ -77,6 +78,11 @@ void ids_sinks_emit(struct vg_alerter *s, const struct vg_finding *x, const char
 	vg_alerter_emit(s, &al);
 }
 
+static void emit_alert(void *ctx, const struct vg_alert *al)
+{
+	vg_alerter_emit(ctx, al);
+}
+
 static void emit_to_sinks(void *ctx, const struct vg_finding *x, const char *event)
 {
 	ids_sinks_emit(ctx, x, event);
@@ -93,7 +99,7 @@ static void watch_help(void)
 {
 	printf("Usage: %s ids watch --vm SOURCE [--interval DURATION] [--output SINK]...\n"
 	       "       [--baseline FILE] [--policy FILE] [--check ID]... [--allow-modules LIST]\n"
-	       "       [--allow-ports LIST]\n\n"
+	       "       [--allow-ports LIST] [--switch-alerts PATH]\n\n"
 	       "Runs the checks every interval (default 5s; e.g. 500ms, 1s, 1m) and emits each\n"
 	       "new finding once as a JSON alert line (event \"alert\"), a \"resolved\" event "
 	       "when\n"
@@ -101,6 +107,9 @@ static void watch_help(void)
 	       "away. Carries on through all of them; with the policy's on-gone = exit it stops\n"
 	       "(exit 0) once the guest has been gone for gone-grace.\n"
 	       "  --output SINK   stdout (default), file:PATH, syslog or unix:PATH; repeatable\n"
+	       "  --switch-alerts PATH  listen on PATH for 'vigil net switch --output unix:PATH'\n"
+	       "                  and name the guest process owning each flagged flow's socket\n"
+	       "                  (check flow-owner; docs/net.md)\n"
 	       "  SIGHUP reopens file outputs; SIGINT/SIGTERM stop.\n",
 	       PROG_NAME);
 }
@@ -117,6 +126,8 @@ static void sleep_until(uint64_t deadline_ms)
 int cmd_ids_watch(int argc, char **argv)
 {
 	struct vg_alerter sinks = { 0 };
+	struct vg_flow_feed *feed = NULL;
+	struct vg_err err = { 0 };
 	struct watcher w;
 	struct ids_args a;
 	struct ids_ctx c;
@@ -124,7 +135,7 @@ int cmd_ids_watch(int argc, char **argv)
 	uint32_t interval;
 	int rc;
 
-	rc = ids_parse(argc, argv, IDS_OPT_CHECKS | IDS_OPT_WATCH, watch_help, &a);
+	rc = ids_parse(argc, argv, IDS_OPT_CHECKS | IDS_OPT_WATCH | IDS_OPT_SWITCH, watch_help, &a);
 	if (rc || a.help)
 		goto out_args;
 	rc = ids_ctx_init(&c, &a);
@@ -133,6 +144,11 @@ int cmd_ids_watch(int argc, char **argv)
 	rc = ids_sinks_open(&sinks, &a);
 	if (rc)
 		goto out_ctx;
+	if (a.switch_alerts && vg_flow_feed_open(&feed, a.switch_alerts, &err)) {
+		rc = cli_fail_err(&err);
+		vg_alerter_close(&sinks);
+		goto out_ctx;
+	}
 	interval = ids_interval_ms(&a, &c);
 	ids_install_signals();
 	watcher_init(&w, &a, &c, emit_to_sinks, &sinks);
@@ -149,12 +165,16 @@ int cmd_ids_watch(int argc, char **argv)
 		}
 		if (t > 0)
 			break;
+		/* the switch's flagged flows, matched against this guest's sockets */
+		if (feed && w.open && vg_flow_feed_poll(feed, &w.g.lx, emit_alert, &sinks, &err))
+			vg_err_clear(&err); /* an unreadable guest: the next look tries again */
 		next += interval;
 		if (next < watcher_now_ms()) /* a look longer than the interval: skip, no burst */
 			next = watcher_now_ms() + interval;
 		sleep_until(next);
 	}
 	watcher_free(&w);
+	vg_flow_feed_close(feed);
 	vg_alerter_close(&sinks);
 out_ctx:
 	ids_ctx_free(&c);

@@ -310,8 +310,10 @@ static int behaviour(struct vg_net_engine *e, struct vg_flow *f, const struct vg
 		else
 			memset(&h[n], 0, sizeof(h[n]));
 	}
+	/* hosts without an address yet and group traffic share flows legitimately */
 	if (port >= 0 && f->port[dir] >= 0 && f->port[dir] != port && c->ip_spoof.on &&
-	    !is_uplink(e, port) && !quiet(e, "ip-spoof", &p->src, now)) {
+	    !is_uplink(e, port) && !vg_ip_unspecified(&p->src) && !vg_ip_group(&p->dst) &&
+	    !quiet(e, "ip-spoof", &p->src, now)) {
 		h[n].check = "ip-spoof";
 		h[n].attack = "T1036";
 		h[n].sev = VG_SEV_HIGH;

@@ -91,6 +91,14 @@ bool vg_spoof_arp(struct vg_spoof *s, const struct vg_net_checks *c, const struc
 	return true;
 }
 
+/* fe80::/10 and 169.254/16 belong to every link, whatever HOME_NET says */
+static bool link_local(const struct vg_ip *a)
+{
+	if (vg_ip_is4(a))
+		return a->b[12] == 169 && a->b[13] == 254;
+	return a->b[0] == 0xfe && (a->b[1] & 0xc0) == 0x80;
+}
+
 bool vg_spoof_ip(struct vg_spoof *s, const struct vg_net_checks *c, const struct vg_pkt *p,
 		 int port, bool uplink, const struct vg_addrset *home, int64_t now,
 		 struct vg_hit *hit)
@@ -112,7 +120,9 @@ bool vg_spoof_ip(struct vg_spoof *s, const struct vg_net_checks *c, const struct
 		vg_hit_str(hit, "reason", p->anomalies & VG_PA_LAND ? "land" : "martian");
 		return true;
 	}
-	if (home && !vg_addrset_has(home, &p->src)) {
+	if (vg_ip_unspecified(&p->src)) /* DHCP and duplicate address detection: no owner */
+		return false;
+	if (home && !link_local(&p->src) && !vg_addrset_has(home, &p->src)) {
 		snprintf(hit->summary, sizeof(hit->summary),
 			 "a guest sends from %s, outside HOME_NET", ip);
 		vg_hit_str(hit, "reason", "outside-home-net");
