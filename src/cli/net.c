@@ -168,7 +168,7 @@ fail:
 	return cli_fail_err(&err);
 }
 
-int net_open_flows(const struct net_args *a, FILE **out)
+int net_open_flows(const struct net_args *a, bool live, FILE **out)
 {
 	*out = NULL;
 	if (!a->flows)
@@ -180,6 +180,8 @@ int net_open_flows(const struct net_args *a, FILE **out)
 	*out = fopen(a->flows, "ae");
 	if (!*out)
 		return cli_fail("cannot open %s for flow records: %s", a->flows, strerror(errno));
+	if (live)
+		setvbuf(*out, NULL, _IOLBF, 0);
 	return 0;
 }
 
@@ -301,7 +303,7 @@ static int do_inspect(int argc, char **argv)
 	if (net_load_rules(&a, &rs))
 		return EXIT_ERROR;
 	warn_skipped(&rs);
-	rc = net_open_flows(&a, &flows);
+	rc = net_open_flows(&a, false, &flows);
 	if (rc)
 		goto out_rules;
 	out = (struct inspect_out){ .host = a.pos[0], .json = a.c.json, .pretty = a.c.pretty };

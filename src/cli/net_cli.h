@@ -37,8 +37,9 @@ enum { NET_OPT_SWITCH = 1, NET_OPT_INSPECT = 2, NET_OPT_RULES = 4 };
 int net_parse(int argc, char **argv, unsigned opts, void (*help)(void), struct net_args *a);
 /* Loads the rule files (the default when none) and variables into RS; prints problems. */
 int net_load_rules(const struct net_args *a, struct vg_net_rules *rs);
-/* Opens the flow-record output (NULL when not asked for); prints problems. */
-int net_open_flows(const struct net_args *a, FILE **out);
+/* Opens the flow-record output (NULL when not asked for); LIVE writes whole lines as they
+ * come (the switch), otherwise buffered (a capture). Prints problems. */
+int net_open_flows(const struct net_args *a, bool live, FILE **out);
 void net_write_flow(void *ctx, const struct vg_net_flow_rec *r);
 /* Prints a warning line on stderr: "vigil: warning: MSG". */
 void net_warn(void *ctx, const char *msg);

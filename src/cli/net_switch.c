@@ -185,7 +185,7 @@ int cmd_net_switch(int argc, char **argv)
 		return cli_fail("switch: at least one --port NAME=PATH is required");
 	if (!a.no_inspect && net_load_rules(&a, &rs))
 		return EXIT_ERROR;
-	rc = net_open_flows(&a, &flows);
+	rc = net_open_flows(&a, true, &flows);
 	if (rc)
 		goto out_rules;
 	if (vg_alerter_open(&alerter, a.host ? a.host : "switch", a.outputs, a.noutputs, &err)) {

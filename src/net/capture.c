@@ -137,6 +137,9 @@ void vg_capture_start(struct vg_capture *c, struct vg_flow *f)
 		if (s->flow_id == f->id)
 			write_one(c, f, d, s->data, s->caplen, s->wire_len, s->ts_us);
 	}
+	/* the alert that names this file goes out next: what led to it is on disk by then */
+	if (pcap_dump_flush(d))
+		warn(c, "flush failed", f->pcap_path);
 }
 
 void vg_capture_frame(struct vg_capture *c, struct vg_flow *f, const uint8_t *frame, uint32_t len,

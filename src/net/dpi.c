@@ -98,11 +98,16 @@ void vg_dpi_packet(struct vg_dpi *d, struct vg_flow *f, const uint8_t *l3, uint3
 		finish(d, f, pr);
 		return;
 	}
-	if (++f->dpi_pkts >= d->max_pkts) {
-		uint8_t guessed = 0;
+	if (++f->dpi_pkts >= d->max_pkts)
+		vg_dpi_giveup(d, f);
+}
 
+void vg_dpi_giveup(struct vg_dpi *d, struct vg_flow *f)
+{
+	uint8_t guessed = 0;
+
+	if (f->dpi && !f->dpi_done)
 		finish(d, f, ndpi_detection_giveup(d->nd, f->dpi, 1, &guessed));
-	}
 }
 
 const char *vg_dpi_name(const struct vg_dpi *d, const struct vg_flow *f, char *buf, size_t len)

@@ -30,6 +30,8 @@ int vg_dpi_open(struct vg_dpi *d, uint32_t max_live, uint16_t max_pkts, struct v
 /* Feeds one packet of F (the IP header at L3, LEN bytes) while detection goes on. */
 void vg_dpi_packet(struct vg_dpi *d, struct vg_flow *f, const uint8_t *l3, uint32_t len,
 		   int64_t ts_us);
+/* Ends detection for F now (the flow ended first): nDPI's guess from ports is taken. */
+void vg_dpi_giveup(struct vg_dpi *d, struct vg_flow *f);
 /* Returns F's state to the pool (flow end). */
 void vg_dpi_release(struct vg_dpi *d, struct vg_flow *f);
 /* nDPI's name for F's protocol ("HTTP", "DNS.Google", "Unknown") into BUF. */

@@ -215,7 +215,7 @@ static void anomalies(struct vg_net_engine *e, const struct vg_pkt *p, int port,
 		      struct vg_hit *h)
 {
 	struct vg_ip who;
-	char names[200] = "";
+	char names[200] = "", kind[32];
 	struct vg_raise r = { .hit = h };
 
 	e->st.decode_anomalies++;
@@ -223,13 +223,15 @@ static void anomalies(struct vg_net_engine *e, const struct vg_pkt *p, int port,
 		*drop = true;
 	if (!e->rs->checks.malformed.on)
 		return;
-	/* frames without an IP source are tracked by their source MAC */
+	/* frames without an IP source are tracked by their source MAC; each kind of damage is
+	 * reported once a minute per source */
 	memset(&who, 0, sizeof(who));
-	if (p->l3 == VG_L3_IP4 || p->l3 == VG_L3_IP6)
+	if ((p->l3 == VG_L3_IP4 || p->l3 == VG_L3_IP6) && p->l3_len)
 		who = p->src;
 	else
 		memcpy(who.b, p->src_mac, 6);
-	if (quiet(e, "malformed", &who, e->now))
+	snprintf(kind, sizeof(kind), "malformed:%x", p->anomalies);
+	if (quiet(e, kind, &who, e->now))
 		return;
 	for (uint32_t b = 0; b < VG_PA_COUNT; b++)
 		if (p->anomalies & (1u << b)) {

@@ -218,6 +218,8 @@ void vg_net_flow_ended(void *ctx, struct vg_flow *f, enum vg_flow_end why)
 
 	if (why == VG_FE_EVICTED)
 		e->st.flows_evicted++;
+	if (e->have_dpi) /* a flow shorter than detection: name it by nDPI's guess */
+		vg_dpi_giveup(&e->dpi, f);
 	if (e->o.on_flow) {
 		struct vg_net_flow_rec rec = {
 			.id = f->id,

@@ -203,26 +203,29 @@ static int read_stream(struct vg_port *p, int idx, vg_frame_fn fn, void *ctx)
 
 static int read_dgram(struct vg_port *p, int idx, vg_frame_fn fn, void *ctx)
 {
+	int ret = 0;
+
 	for (int i = 0; i < DGRAM_BATCH; i++) {
 		struct sockaddr_un from;
 		socklen_t fl = sizeof(from);
 		ssize_t n = recvfrom(p->fd, p->in, PORT_IN_BYTES, 0, (struct sockaddr *)&from, &fl);
 
 		if (n < 0)
-			return 0;
+			return ret;
 		/* the first sender is the port's guest; others are not let in */
 		if (!p->peerlen) {
 			p->peer = from;
 			p->peerlen = fl;
 			p->st.connected = true;
 			p->st.connects++;
+			ret = 1;
 		} else if (fl != p->peerlen || memcmp(&from, &p->peer, fl)) {
 			p->st.bad++;
 			continue;
 		}
 		fn(ctx, idx, p->in, (uint32_t)n);
 	}
-	return 0;
+	return ret;
 }
 
 static int read_tap(struct vg_port *p, int idx, vg_frame_fn fn, void *ctx)

@@ -42,8 +42,9 @@ int vg_port_open(struct vg_port *p, const struct vg_port_spec *spec, struct vg_e
 /* Stream ports: takes a waiting connection; -EBUSY when the port already has its peer (the
  * newcomer is closed). */
 int vg_port_accept(struct vg_port *p);
-/* Reads what is waiting (a bounded amount) and calls FN per frame. 0, -EPIPE when the peer
- * went away, -EPROTO when it broke the framing: both mean disconnect. */
+/* Reads what is waiting (a bounded amount) and calls FN per frame. 0, 1 when a datagram port
+ * learned its peer, -EPIPE when the peer went away, -EPROTO when it broke the framing (both
+ * mean disconnect). */
 int vg_port_read(struct vg_port *p, int idx, vg_frame_fn fn, void *ctx);
 /* Queues or sends one frame; false when it was lost. */
 bool vg_port_send(struct vg_port *p, const uint8_t *frame, uint32_t len);

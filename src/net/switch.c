@@ -116,10 +116,10 @@ static void disconnect(struct vg_switch *s, int i, const char *why)
 {
 	struct vg_port *p = &s->ports[i];
 
+	note(s, "port %s: %s", p->spec.name, why);
 	if (p->spec.kind == VG_PORT_STREAM && p->fd >= 0)
 		epoll_ctl(s->ep, EPOLL_CTL_DEL, p->fd, NULL);
 	vg_port_disconnect(p);
-	note(s, "port %s: %s", p->spec.name, why);
 }
 
 static void forward(struct vg_switch *s, int out, const uint8_t *f, uint32_t len)
@@ -174,6 +174,10 @@ static void readable(struct vg_switch *s, int i)
 		disconnect(s, i,
 			   "disconnected: its peer sent a frame length that is not QEMU's "
 			   "framing");
+	} else if (r == 1) {
+		note(s, "port %s: connected (datagrams from %.100s)", s->ports[i].spec.name,
+		     s->ports[i].peer.sun_path[0] ? s->ports[i].peer.sun_path
+						  : "an unnamed socket");
 	} else if (r) {
 		disconnect(s, i, "disconnected");
 	}
