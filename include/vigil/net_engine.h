@@ -82,6 +82,19 @@ int vg_net_engine_port(struct vg_net_engine *e, int port, const char *name, bool
  * short) at TS_US (wall clock, microseconds) from switch port PORT (-1: none, offline). */
 enum vg_net_verdict vg_net_engine_frame(struct vg_net_engine *e, const uint8_t *frame, uint32_t len,
 					uint32_t wire_len, int64_t ts_us, int port);
+struct vg_net_frame {
+	const uint8_t *data;
+	uint32_t len, wire_len;
+	int64_t ts_us;
+	int port;
+};
+#define VG_NET_BATCH 32
+
+/* Inspects N (at most VG_NET_BATCH) frames in order, exactly as N calls of
+ * vg_net_engine_frame would, with one verdict each in VERDICTS; faster, because the frames
+ * are decoded first and their flow-table lookups fetched from memory together. */
+void vg_net_engine_batch(struct vg_net_engine *e, const struct vg_net_frame *frames, int n,
+			 uint8_t *verdicts);
 /* Expires idle flows and flushes captures; call about once a second with the current time
  * (packet time offline). */
 void vg_net_engine_tick(struct vg_net_engine *e, int64_t now_us);

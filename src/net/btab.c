@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 
 #include "btab.h"
@@ -18,6 +19,30 @@ uint64_t vg_net_seed(void)
 	return s;
 }
 
+void *vg_net_table_alloc(size_t bytes)
+{
+	void *p;
+
+	if (!bytes)
+		bytes = 1;
+	p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	madvise(p, bytes, MADV_HUGEPAGE); /* a hint: without THP the table still works */
+	return p;
+}
+
+void vg_net_table_free(void *p, size_t bytes)
+{
+	if (p)
+		munmap(p, bytes ? bytes : 1);
+}
+
+static size_t btab_bytes(const struct vg_btab *t)
+{
+	return (size_t)t->nbuckets * BTAB_WAYS * t->slot;
+}
+
 int vg_btab_init(struct vg_btab *t, uint32_t entries, uint32_t key_len, uint32_t val_len)
 {
 	uint32_t nb = 1;
@@ -30,7 +55,7 @@ int vg_btab_init(struct vg_btab *t, uint32_t entries, uint32_t key_len, uint32_t
 	t->val_len = val_len;
 	t->slot = (16 + key_len + val_len + 7) & ~7u;
 	t->seed = vg_net_seed();
-	t->mem = calloc((size_t)nb * BTAB_WAYS, t->slot);
+	t->mem = vg_net_table_alloc(btab_bytes(t));
 	return t->mem ? 0 : -ENOMEM;
 }
 
@@ -81,6 +106,7 @@ void *vg_btab_get(struct vg_btab *t, const void *key, int64_t now, int64_t stale
 
 void vg_btab_free(struct vg_btab *t)
 {
-	free(t->mem);
+	if (t->mem)
+		vg_net_table_free(t->mem, btab_bytes(t));
 	memset(t, 0, sizeof(*t));
 }

@@ -53,6 +53,12 @@ static inline uint64_t vg_net_hash(const void *p, size_t n, uint64_t seed)
 /* A random seed from the kernel (getrandom), for tables and flow hashing. */
 uint64_t vg_net_seed(void);
 
+/* Zeroed memory for a large table, backed by transparent huge pages where the kernel allows:
+ * lookups land on random pages, and with 4 KiB pages each costs a TLB miss (and, the first
+ * time, a page fault). NULL when out of memory. */
+void *vg_net_table_alloc(size_t bytes);
+void vg_net_table_free(void *p, size_t bytes);
+
 /* ENTRIES is rounded up to a power of two times BTAB_WAYS. 0 or -ENOMEM. */
 int vg_btab_init(struct vg_btab *t, uint32_t entries, uint32_t key_len, uint32_t val_len);
 /* The value for KEY (KEY_LEN bytes), marked used at NOW. With CREATE, a missing key gets a

@@ -261,31 +261,56 @@ static void arp(struct vg_net_engine *e, const struct vg_pkt *p, int port, bool 
 		vg_net_alert(e, &r, NULL, p, port, *drop, false);
 }
 
-static struct vg_flow *flow_of(struct vg_net_engine *e, const struct vg_pkt *p, int64_t ts,
-			       int *dir, bool *created)
-{
+/* A frame decoded ahead of its inspection, with its flow key and hash (a batch decodes every
+ * frame first so the flow table's cache misses overlap). */
+struct pre {
+	struct vg_pkt p;
 	struct vg_flow_key k;
+	uint64_t h;
+	bool from_a, ip;
+};
+
+static void pre_decode(struct vg_net_engine *e, const uint8_t *frame, uint32_t len,
+		       uint32_t wire_len, struct pre *x)
+{
+	vg_net_decode(frame, len, &x->p);
+	if (len < wire_len)
+		x->p.anomalies &= ~(uint32_t)TRUNCATION;
+	x->ip = (x->p.l3 == VG_L3_IP4 || x->p.l3 == VG_L3_IP6) && x->p.l3_len &&
+		!(x->p.anomalies & UNDECODABLE);
+	if (!x->ip)
+		return;
+	vg_flow_key_of(&x->p, &x->k, &x->from_a);
+	x->h = vg_flowtab_hash(&e->ft, &x->k);
+}
+
+static struct vg_flow *flow_of(struct vg_net_engine *e, struct pre *x, int64_t ts, int *dir,
+			       bool *created)
+{
+	const struct vg_pkt *p = &x->p;
 	struct vg_flow *f;
-	bool from_a;
 	bool syn = p->proto == VG_IPPROTO_TCP && p->l4 &&
 		   (p->tcp_flags & (VG_TCP_SYN | VG_TCP_ACK)) == VG_TCP_SYN;
 
-	vg_flow_key_of(p, &k, &from_a);
-	f = vg_flowtab_get(&e->ft, &k, ts, created);
+	if (p->frag && p->frag_off) { /* a later fragment took its first's ports: a new key */
+		vg_flow_key_of(p, &x->k, &x->from_a);
+		x->h = vg_flowtab_hash(&e->ft, &x->k);
+	}
+	f = vg_flowtab_get(&e->ft, &x->k, x->h, ts, created);
 	if (!*created && syn && f->state == VG_FS_CLOSED) {
 		/* the same ports again after a close: a new connection */
 		vg_flowtab_end(&e->ft, f, VG_FE_CLOSED);
-		f = vg_flowtab_get(&e->ft, &k, ts, created);
+		f = vg_flowtab_get(&e->ft, &x->k, x->h, ts, created);
 	}
 	if (*created) {
 		bool synack =
 			p->proto == VG_IPPROTO_TCP && p->l4 &&
 			(p->tcp_flags & (VG_TCP_SYN | VG_TCP_ACK)) == (VG_TCP_SYN | VG_TCP_ACK);
 
-		f->init_is_a = synack ? !from_a : from_a;
+		f->init_is_a = synack ? !x->from_a : x->from_a;
 		e->st.flows++;
 	}
-	*dir = from_a == f->init_is_a ? 0 : 1;
+	*dir = x->from_a == f->init_is_a ? 0 : 1;
 	return f;
 }
 
@@ -358,14 +383,15 @@ static enum vg_net_verdict finish(struct vg_net_engine *e, struct vg_flow *f, bo
 	return VG_NET_DROP;
 }
 
-enum vg_net_verdict vg_net_engine_frame(struct vg_net_engine *e, const uint8_t *frame, uint32_t len,
-					uint32_t wire_len, int64_t ts, int port)
+/* Everything after decoding, for one frame. */
+static enum vg_net_verdict inspect(struct vg_net_engine *e, const uint8_t *frame, uint32_t len,
+				   uint32_t wire_len, int64_t ts, int port, struct pre *x)
 {
 	struct vg_hit hits[6];
 	struct vg_raise r[6 + VG_MATCH_MAX];
 	struct vg_match m[VG_MATCH_MAX];
 	struct vg_match_ctx mc;
-	struct vg_pkt p;
+	struct vg_pkt *pp = &x->p;
 	struct vg_flow *f;
 	bool created, drop = false, pass, started = false;
 	int dir, nh, nm, n = 0;
@@ -377,46 +403,72 @@ enum vg_net_verdict vg_net_engine_frame(struct vg_net_engine *e, const uint8_t *
 		vg_net_engine_tick(e, ts);
 	if (!e->listen.start_us)
 		e->listen.start_us = ts;
-	vg_net_decode(frame, len, &p);
-	if (len < wire_len)
-		p.anomalies &= ~(uint32_t)TRUNCATION;
-	if (p.frag && p.l3_len && !(p.anomalies & UNDECODABLE))
-		vg_frag_packet(&e->frag, &p, ts);
-	if (p.anomalies) {
+	if (pp->frag && x->ip)
+		vg_frag_packet(&e->frag, pp, ts);
+	if (pp->anomalies) {
 		memset(hits, 0, sizeof(hits[0]));
-		anomalies(e, &p, port, &drop, &hits[0]);
+		anomalies(e, pp, port, &drop, &hits[0]);
 	}
-	if (p.l3 == VG_L3_ARP)
-		arp(e, &p, port, &drop);
-	if ((p.l3 != VG_L3_IP4 && p.l3 != VG_L3_IP6) || !p.l3_len || (p.anomalies & UNDECODABLE)) {
+	if (pp->l3 == VG_L3_ARP)
+		arp(e, pp, port, &drop);
+	if (!x->ip) {
 		if (e->have_cap)
 			vg_capture_remember(&e->cap, 0, frame, len, wire_len, ts);
 		return finish(e, NULL, drop);
 	}
-	f = flow_of(e, &p, ts, &dir, &created);
+	f = flow_of(e, x, ts, &dir, &created);
 	f->last_us = ts;
-	vg_flow_track(f, &p, dir, wire_len);
+	vg_flow_track(f, pp, dir, wire_len);
 	if (e->have_cap)
 		vg_capture_remember(&e->cap, f->id, frame, len, wire_len, ts);
-	if (e->o.ips && blocked(e, &p.src, ts))
+	if (e->o.ips && blocked(e, &pp->src, ts))
 		drop = f->drop = true;
 	if (e->have_dpi && !f->dpi_done)
-		vg_dpi_packet(&e->dpi, f, frame + p.l3_off, p.l3_len, ts);
+		vg_dpi_packet(&e->dpi, f, frame + pp->l3_off, pp->l3_len, ts);
 	memset(hits, 0, sizeof(hits));
-	nh = behaviour(e, f, &p, dir, created, port, hits);
+	nh = behaviour(e, f, pp, dir, created, port, hits);
 	for (int i = 0; i < nh; i++)
 		r[n++] = (struct vg_raise){ .hit = &hits[i] };
-	mc = (struct vg_match_ctx){ .p = &p, .f = f, .dir = dir };
+	mc = (struct vg_match_ctx){ .p = pp, .f = f, .dir = dir };
 	nm = vg_rule_match(&e->ix, &mc, ts, m, &pass, &e->st.rule_evals);
 	for (int i = 0; i < nm; i++)
 		r[n++] = (struct vg_raise){ .rule = &e->rs->v[m[i].rule], .silent = m[i].silent };
 	if (n)
-		started = act(e, f, &p, port, r, n, &drop);
+		started = act(e, f, pp, port, r, n, &drop);
 	if (f->drop && e->o.ips)
 		drop = true;
 	if (f->pcap_path && e->have_cap && !started)
 		vg_capture_frame(&e->cap, f, frame, len, wire_len, ts);
 	return finish(e, f, drop);
+}
+
+enum vg_net_verdict vg_net_engine_frame(struct vg_net_engine *e, const uint8_t *frame, uint32_t len,
+					uint32_t wire_len, int64_t ts, int port)
+{
+	struct pre x;
+
+	pre_decode(e, frame, len, wire_len, &x);
+	return inspect(e, frame, len, wire_len, ts, port, &x);
+}
+
+void vg_net_engine_batch(struct vg_net_engine *e, const struct vg_net_frame *fr, int n,
+			 uint8_t *verdicts)
+{
+	struct pre x[VG_NET_BATCH];
+
+	if (n > VG_NET_BATCH)
+		n = VG_NET_BATCH;
+	for (int i = 0; i < n; i++) {
+		pre_decode(e, fr[i].data, fr[i].len, fr[i].wire_len, &x[i]);
+		if (x[i].ip)
+			vg_flowtab_prefetch_tags(&e->ft, x[i].h);
+	}
+	for (int i = 0; i < n; i++)
+		if (x[i].ip)
+			vg_flowtab_prefetch_slot(&e->ft, x[i].h);
+	for (int i = 0; i < n; i++)
+		verdicts[i] = (uint8_t)inspect(e, fr[i].data, fr[i].len, fr[i].wire_len,
+					       fr[i].ts_us, fr[i].port, &x[i]);
 }
 
 void vg_net_engine_tick(struct vg_net_engine *e, int64_t now)

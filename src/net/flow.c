@@ -17,11 +17,10 @@ int vg_flowtab_init(struct vg_flowtab *t, uint32_t max_flows, vg_flow_end_fn on_
 	while ((uint64_t)nb * FLOW_WAYS < max_flows && nb < (1u << 22))
 		nb <<= 1;
 	t->nbuckets = nb;
-	t->slots = calloc((size_t)nb * FLOW_WAYS, sizeof(*t->slots));
-	t->tags = calloc((size_t)nb * FLOW_WAYS, sizeof(*t->tags));
+	t->slots = vg_net_table_alloc((size_t)nb * FLOW_WAYS * sizeof(*t->slots));
+	t->tags = vg_net_table_alloc((size_t)nb * FLOW_WAYS * sizeof(*t->tags));
 	if (!t->slots || !t->tags) {
-		free(t->slots);
-		free(t->tags);
+		vg_flowtab_free(t);
 		return -ENOMEM;
 	}
 	t->seed = vg_net_seed();
@@ -84,11 +83,38 @@ void vg_flowtab_end(struct vg_flowtab *t, struct vg_flow *f, enum vg_flow_end wh
 	memset(f, 0, sizeof(*f));
 }
 
-struct vg_flow *vg_flowtab_get(struct vg_flowtab *t, const struct vg_flow_key *key, int64_t now,
-			       bool *created)
+uint64_t vg_flowtab_hash(const struct vg_flowtab *t, const struct vg_flow_key *key)
 {
-	uint64_t h = vg_net_hash(key, sizeof(*key), t->seed);
-	uint32_t tag = (uint32_t)(h >> 32) | 1; /* 0 marks a free slot */
+	return vg_net_hash(key, sizeof(*key), t->seed);
+}
+
+static inline uint32_t tag_of(uint64_t h)
+{
+	return (uint32_t)(h >> 32) | 1; /* 0 marks a free slot */
+}
+
+void vg_flowtab_prefetch_tags(const struct vg_flowtab *t, uint64_t h)
+{
+	__builtin_prefetch(t->tags + (size_t)(h & (t->nbuckets - 1)) * FLOW_WAYS);
+}
+
+void vg_flowtab_prefetch_slot(const struct vg_flowtab *t, uint64_t h)
+{
+	size_t base = (size_t)(h & (t->nbuckets - 1)) * FLOW_WAYS;
+	uint32_t tag = tag_of(h);
+
+	for (int i = 0; i < FLOW_WAYS; i++)
+		if (t->tags[base + i] == tag) {
+			__builtin_prefetch(&t->slots[base + i]);
+			__builtin_prefetch((const char *)&t->slots[base + i] + 64);
+			return;
+		}
+}
+
+struct vg_flow *vg_flowtab_get(struct vg_flowtab *t, const struct vg_flow_key *key, uint64_t h,
+			       int64_t now, bool *created)
+{
+	uint32_t tag = tag_of(h);
 	size_t base = (size_t)(h & (t->nbuckets - 1)) * FLOW_WAYS;
 	struct vg_flow *victim = NULL;
 	uint32_t *tags = t->tags + base;
@@ -154,8 +180,8 @@ void vg_flowtab_end_all(struct vg_flowtab *t)
 
 void vg_flowtab_free(struct vg_flowtab *t)
 {
-	free(t->slots);
-	free(t->tags);
+	vg_net_table_free(t->slots, (size_t)t->nbuckets * FLOW_WAYS * sizeof(*t->slots));
+	vg_net_table_free(t->tags, (size_t)t->nbuckets * FLOW_WAYS * sizeof(*t->tags));
 	memset(t, 0, sizeof(*t));
 }
 

@@ -80,9 +80,16 @@ struct vg_flowtab {
 int vg_flowtab_init(struct vg_flowtab *t, uint32_t max_flows, vg_flow_end_fn on_end, void *ctx);
 /* Fills KEY from a packet; *from_a tells whether the packet travels from key.a. */
 void vg_flow_key_of(const struct vg_pkt *p, struct vg_flow_key *key, bool *from_a);
-/* The flow for KEY, created (zeroed but for key, id and times) when missing; *created says. */
-struct vg_flow *vg_flowtab_get(struct vg_flowtab *t, const struct vg_flow_key *key, int64_t now,
-			       bool *created);
+/* KEY's hash in this table (seeded). */
+uint64_t vg_flowtab_hash(const struct vg_flowtab *t, const struct vg_flow_key *key);
+/* A batch of lookups: first start loading every bucket's tags, then every matching slot, so
+ * the cache misses of a batch overlap instead of coming one after another. */
+void vg_flowtab_prefetch_tags(const struct vg_flowtab *t, uint64_t hash);
+void vg_flowtab_prefetch_slot(const struct vg_flowtab *t, uint64_t hash);
+/* The flow for KEY (HASH from vg_flowtab_hash), created (zeroed but for key, id and times)
+ * when missing; *created says. */
+struct vg_flow *vg_flowtab_get(struct vg_flowtab *t, const struct vg_flow_key *key, uint64_t hash,
+			       int64_t now, bool *created);
 /* Ends flow F now (callback, then the slot is free). */
 void vg_flowtab_end(struct vg_flowtab *t, struct vg_flow *f, enum vg_flow_end why);
 /* Ends flows idle past their timeout in about 1/16 of the table (call every ~100 ms). */

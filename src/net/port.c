@@ -174,10 +174,12 @@ static inline uint32_t be32(const uint8_t *b)
 	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
 }
 
-static int read_stream(struct vg_port *p, int idx, vg_frame_fn fn, void *ctx)
+static int read_stream(struct vg_port *p, int idx, vg_frames_fn fn, void *ctx)
 {
 	ssize_t n = read(p->fd, p->in + p->inlen, PORT_IN_BYTES - p->inlen);
+	struct vg_net_frame fr[VG_NET_BATCH];
 	uint32_t pos = 0;
+	int nf = 0, ret = 0;
 
 	if (n == 0)
 		return -EPIPE;
@@ -187,13 +189,24 @@ static int read_stream(struct vg_port *p, int idx, vg_frame_fn fn, void *ctx)
 	while (p->inlen - pos >= 4) {
 		uint32_t len = be32(p->in + pos);
 
-		if (len == 0 || len > PORT_MAX_FRAME)
-			return -EPROTO;
+		if (len == 0 || len > PORT_MAX_FRAME) {
+			ret = -EPROTO; /* the frames before it still go out */
+			break;
+		}
 		if (p->inlen - pos - 4 < len)
 			break;
-		fn(ctx, idx, p->in + pos + 4, len);
+		fr[nf].data = p->in + pos + 4;
+		fr[nf++].len = len;
+		if (nf == VG_NET_BATCH) {
+			fn(ctx, idx, fr, nf);
+			nf = 0;
+		}
 		pos += 4 + len;
 	}
+	if (nf)
+		fn(ctx, idx, fr, nf);
+	if (ret)
+		return ret;
 	if (pos) {
 		memmove(p->in, p->in + pos, p->inlen - pos);
 		p->inlen -= pos;
@@ -201,7 +214,14 @@ static int read_stream(struct vg_port *p, int idx, vg_frame_fn fn, void *ctx)
 	return 0;
 }
 
-static int read_dgram(struct vg_port *p, int idx, vg_frame_fn fn, void *ctx)
+static void one(vg_frames_fn fn, void *ctx, int idx, uint8_t *data, uint32_t len)
+{
+	struct vg_net_frame f = { .data = data, .len = len };
+
+	fn(ctx, idx, &f, 1);
+}
+
+static int read_dgram(struct vg_port *p, int idx, vg_frames_fn fn, void *ctx)
 {
 	int ret = 0;
 
@@ -223,24 +243,24 @@ static int read_dgram(struct vg_port *p, int idx, vg_frame_fn fn, void *ctx)
 			p->st.bad++;
 			continue;
 		}
-		fn(ctx, idx, p->in, (uint32_t)n);
+		one(fn, ctx, idx, p->in, (uint32_t)n);
 	}
 	return ret;
 }
 
-static int read_tap(struct vg_port *p, int idx, vg_frame_fn fn, void *ctx)
+static int read_tap(struct vg_port *p, int idx, vg_frames_fn fn, void *ctx)
 {
 	for (int i = 0; i < TAP_BATCH; i++) {
 		ssize_t n = read(p->fd, p->in, PORT_IN_BYTES);
 
 		if (n < 0)
 			return errno == EAGAIN || errno == EINTR ? 0 : -EPIPE;
-		fn(ctx, idx, p->in, (uint32_t)n);
+		one(fn, ctx, idx, p->in, (uint32_t)n);
 	}
 	return 0;
 }
 
-int vg_port_read(struct vg_port *p, int idx, vg_frame_fn fn, void *ctx)
+int vg_port_read(struct vg_port *p, int idx, vg_frames_fn fn, void *ctx)
 {
 	if (p->fd < 0)
 		return 0;

@@ -15,6 +15,7 @@
 #include <sys/un.h>
 
 #include "vigil/err.h"
+#include "vigil/net_engine.h"
 #include "vigil/net_switch.h"
 
 /* QEMU's NET_BUFSIZE: no frame it sends is longer. */
@@ -36,7 +37,8 @@ struct vg_port {
 	struct vg_port_stats st;
 };
 
-typedef void (*vg_frame_fn)(void *ctx, int port, uint8_t *frame, uint32_t len);
+/* A batch of frames read together from port PORT (at most VG_NET_BATCH; data and len set). */
+typedef void (*vg_frames_fn)(void *ctx, int port, struct vg_net_frame *frames, int n);
 
 int vg_port_open(struct vg_port *p, const struct vg_port_spec *spec, struct vg_err *err);
 /* Stream ports: takes a waiting connection; -EBUSY when the port already has its peer (the
@@ -45,7 +47,7 @@ int vg_port_accept(struct vg_port *p);
 /* Reads what is waiting (a bounded amount) and calls FN per frame. 0, 1 when a datagram port
  * learned its peer, -EPIPE when the peer went away, -EPROTO when it broke the framing (both
  * mean disconnect). */
-int vg_port_read(struct vg_port *p, int idx, vg_frame_fn fn, void *ctx);
+int vg_port_read(struct vg_port *p, int idx, vg_frames_fn fn, void *ctx);
 /* Queues or sends one frame; false when it was lost. */
 bool vg_port_send(struct vg_port *p, const uint8_t *frame, uint32_t len);
 /* Writes queued output; 1 when some stays queued (wait for EPOLLOUT), 0 when all went,

@@ -50,6 +50,14 @@ static void ports_each(const struct vg_portset *s, uint32_t *start, uint32_t *li
 		}
 }
 
+/* A rule with an empty address or port set can never match (e.g. "-> $BLOCKLIST" while the
+ * blocklist is empty): it is left out of the index instead of being tried on every packet. */
+static bool can_match(const struct vg_rule *r)
+{
+	return (r->src.any || r->src.n) && (r->dst.any || r->dst.n) && (r->sp.any || r->sp.n) &&
+	       (r->dp.any || r->dp.n);
+}
+
 static bool in_class(const struct vg_rule *r, int cls)
 {
 	switch (r->proto) {
@@ -102,7 +110,7 @@ static int build_class(struct vg_rule_index *ix, int cls, struct vg_err *err)
 			const struct vg_rule *r = &rs->v[i];
 			const struct vg_portset *d, *s;
 
-			if (!in_class(r, cls))
+			if (!in_class(r, cls) || !can_match(r))
 				continue;
 			placement(r, &d, &s);
 			if (!ports || (!d && !s)) {

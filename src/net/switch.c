@@ -127,23 +127,12 @@ static void forward(struct vg_switch *s, int out, const uint8_t *f, uint32_t len
 	vg_port_send(&s->ports[out], f, len);
 }
 
-static void on_frame(void *ctx, int in, uint8_t *f, uint32_t len)
+/* Learns the source, then forwards to the destination's port or floods. */
+static void forward_frame(struct vg_switch *s, int in, const uint8_t *f, uint32_t len)
 {
-	struct vg_switch *s = ctx;
-	struct vg_port *p = &s->ports[in];
 	struct fdb_key k = { 0 };
 	int *where;
 
-	p->st.rx++;
-	p->st.rx_bytes += len;
-	if (len < 14) {
-		p->st.bad++;
-		return;
-	}
-	if (s->engine && vg_net_engine_frame(s->engine, f, len, len, s->now, in) == VG_NET_DROP) {
-		p->st.dropped++;
-		return;
-	}
 	if (f[12] == 0x81 && f[13] == 0x00 && len >= 18)
 		k.vlan = (uint16_t)((f[14] << 8 | f[15]) & 0xfff);
 	if (!(f[6] & 1)) { /* learn unicast sources only */
@@ -165,9 +154,40 @@ static void on_frame(void *ctx, int in, uint8_t *f, uint32_t len)
 			forward(s, o, f, len);
 }
 
+static void on_frames(void *ctx, int in, struct vg_net_frame *fr, int n)
+{
+	struct vg_switch *s = ctx;
+	struct vg_port *p = &s->ports[in];
+	uint8_t verdict[VG_NET_BATCH];
+	int k = 0;
+
+	/* runts cannot be switched; the rest goes to the engine in one batch */
+	for (int i = 0; i < n; i++) {
+		p->st.rx++;
+		p->st.rx_bytes += fr[i].len;
+		if (fr[i].len < 14) {
+			p->st.bad++;
+			continue;
+		}
+		fr[k] = fr[i];
+		fr[k].wire_len = fr[k].len;
+		fr[k].ts_us = s->now;
+		fr[k++].port = in;
+	}
+	if (s->engine)
+		vg_net_engine_batch(s->engine, fr, k, verdict);
+	for (int i = 0; i < k; i++) {
+		if (s->engine && verdict[i] == VG_NET_DROP) {
+			p->st.dropped++;
+			continue;
+		}
+		forward_frame(s, in, fr[i].data, fr[i].len);
+	}
+}
+
 static void readable(struct vg_switch *s, int i)
 {
-	int r = vg_port_read(&s->ports[i], i, on_frame, s);
+	int r = vg_port_read(&s->ports[i], i, on_frames, s);
 
 	if (r == -EPROTO) {
 		s->ports[i].st.bad++;
