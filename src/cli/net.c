@@ -225,8 +225,8 @@ static void print_alert(void *ctx, const struct vg_alert *al)
 		return;
 	}
 	if (o->n == 1)
-		printf("%-16s %-8s %-44s %s\n", "CHECK", "SEVERITY", "TARGET", "SUMMARY");
-	printf("%-16s %-8s %-44s %s\n", al->check, vg_severity_name(al->severity), al->target_id,
+		printf("%-20s %-8s %-44s %s\n", "CHECK", "SEVERITY", "TARGET", "SUMMARY");
+	printf("%-20s %-8s %-44s %s\n", al->check, vg_severity_name(al->severity), al->target_id,
 	       al->summary);
 }
 
