@@ -31,6 +31,23 @@ static inline bool vg_ip_is4(const struct vg_ip *a)
 	return true;
 }
 
+/* 0.0.0.0 or :: (a host with no address yet: DHCP, duplicate address detection) */
+static inline bool vg_ip_unspecified(const struct vg_ip *a)
+{
+	for (int i = 0; i < 16; i++)
+		if (a->b[i] && !(vg_ip_is4(a) && i >= 10 && i < 12))
+			return false;
+	return true;
+}
+
+/* Multicast or the IPv4 limited broadcast: many hosts send to and receive it. */
+static inline bool vg_ip_group(const struct vg_ip *a)
+{
+	if (vg_ip_is4(a))
+		return a->b[12] >= 224;
+	return a->b[0] == 0xff;
+}
+
 void vg_ip_from4(struct vg_ip *a, const uint8_t v4[4]);
 /* Text form ("10.0.0.1", "fe80::1") into BUF (at least 46 bytes). */
 const char *vg_ip_str(const struct vg_ip *a, char *buf, size_t len);

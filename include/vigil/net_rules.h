@@ -173,9 +173,9 @@ enum vg_severity vg_rule_severity(const struct vg_rule *r);
 
 /* Internal to the parser but shared with tests: parses one address or port expression
  * ("[10.0.0.0/8,!10.1.2.3]", "$HOME_NET", "!80:90"). */
-int vg_addrset_parse(struct vg_net_rules *r, const char *text, struct vg_addrset *out,
+int vg_addrset_parse(const struct vg_net_rules *r, const char *text, struct vg_addrset *out,
 		     struct vg_err *err);
-int vg_portset_parse(struct vg_net_rules *r, const char *text, struct vg_portset *out,
+int vg_portset_parse(const struct vg_net_rules *r, const char *text, struct vg_portset *out,
 		     struct vg_err *err);
 
 #endif

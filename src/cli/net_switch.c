@@ -183,6 +183,9 @@ int cmd_net_switch(int argc, char **argv)
 		return cli_fail("switch: unexpected argument '%s'", a.pos[0]);
 	if (!a.nports)
 		return cli_fail("switch: at least one --port NAME=PATH is required");
+	if (a.no_inspect && (a.ips || a.pcap_dir || a.flows || a.nrules))
+		return cli_fail("switch: --no-inspect leaves no engine for --ips, --rules, "
+				"--pcap-dir or --flows");
 	if (!a.no_inspect && net_load_rules(&a, &rs))
 		return EXIT_ERROR;
 	rc = net_open_flows(&a, true, &flows);

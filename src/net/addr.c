@@ -29,7 +29,7 @@ struct rl {
 };
 
 struct pctx {
-	struct vg_net_rules *r;
+	const struct vg_net_rules *r;
 	struct vg_err *err;
 	bool port;
 	int depth;
@@ -182,9 +182,9 @@ static int eval_file(const char *path, struct rl *out, struct pctx *c)
 	int ret;
 
 	if (path[0] != '/' && c->r->dir)
-		snprintf(full, sizeof(full), "%s/%s", c->r->dir, path);
+		snprintf(full, sizeof(full), "%.2047s/%.1024s", c->r->dir, path);
 	else
-		snprintf(full, sizeof(full), "%s", path);
+		snprintf(full, sizeof(full), "%.2047s", path);
 	ret = vg_net_read_file(full, 16u << 20, &text, &len, c->err);
 	if (ret)
 		return ret;
@@ -222,10 +222,7 @@ static int eval_var(const char *s, size_t n, struct rl *out, struct pctx *c)
 		return vg_errf(c->err, ELOOP, "variables nest more than %d deep at $%s", MAX_DEPTH,
 			       v->name);
 	c->depth++;
-	if (v->value[0] == '@')
-		ret = eval_file(v->value + 1, out, c);
-	else
-		ret = eval(v->value, strlen(v->value), out, c);
+	ret = eval(v->value, strlen(v->value), out, c);
 	c->depth--;
 	return ret;
 }
@@ -378,6 +375,18 @@ static int eval(const char *s, size_t n, struct rl *out, struct pctx *c)
 	}
 	if (*s == '$')
 		return eval_var(s + 1, n - 1, out, c);
+	if (*s == '@') {
+		char path[1024];
+
+		if (n - 1 >= sizeof(path) || c->depth >= MAX_DEPTH)
+			return vg_errf(c->err, EINVAL, "bad list file name");
+		memcpy(path, s + 1, n - 1);
+		path[n - 1] = 0;
+		c->depth++; /* a list file naming itself would nest without end */
+		ret = eval_file(path, out, c);
+		c->depth--;
+		return ret;
+	}
 	if (n == 3 && !memcmp(s, "any", 3))
 		return rl_add(out, 0, c->port ? 65535 : U128_MAX, c);
 	ret = c->port ? atom_port(s, n, out, c) : atom_addr(s, n, out, c);
@@ -386,7 +395,7 @@ static int eval(const char *s, size_t n, struct rl *out, struct pctx *c)
 	return ret;
 }
 
-int vg_addrset_parse(struct vg_net_rules *r, const char *text, struct vg_addrset *out,
+int vg_addrset_parse(const struct vg_net_rules *r, const char *text, struct vg_addrset *out,
 		     struct vg_err *err)
 {
 	struct pctx c = { .r = r, .err = err };
@@ -409,7 +418,7 @@ int vg_addrset_parse(struct vg_net_rules *r, const char *text, struct vg_addrset
 	return 0;
 }
 
-int vg_portset_parse(struct vg_net_rules *r, const char *text, struct vg_portset *out,
+int vg_portset_parse(const struct vg_net_rules *r, const char *text, struct vg_portset *out,
 		     struct vg_err *err)
 {
 	struct pctx c = { .r = r, .err = err, .port = true };

@@ -136,8 +136,7 @@ static int check_var(struct vg_net_rules *r, const char *value, bool port, struc
 	struct vg_portset p;
 	int ret;
 
-	if (value[0] == '@')
-		return 0; /* a file: read where it is used */
+	/* a file is read here once too, so a missing or bad list fails where it is named */
 	if (port) {
 		ret = vg_portset_parse(r, value, &p, err);
 		vg_portset_free(&p);
