@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* The bounded table of btab.h. A slot is [last used (8)][in use (8)][key][value], 8-aligned. */
+/* The bounded table of btab.h. A slot is [last used (8)][in use (8)][key][value], the value
+ * and the slot 8-aligned. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,20 @@
 
 #include "btab.h"
 #include "vigil/clock.h"
+
+/* Tables live outside the heap (mmap), and LeakSanitizer does not look there for pointers:
+ * under ASan they are declared as roots, or everything only a table points to (nDPI's
+ * per-flow state) would be reported as leaked. */
+#if defined(__SANITIZE_ADDRESS__)
+#define VG_LSAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define VG_LSAN 1
+#endif
+#endif
+#ifdef VG_LSAN
+#include <sanitizer/lsan_interface.h>
+#endif
 
 uint64_t vg_net_seed(void)
 {
@@ -29,13 +44,25 @@ void *vg_net_table_alloc(size_t bytes)
 	if (p == MAP_FAILED)
 		return NULL;
 	madvise(p, bytes, MADV_HUGEPAGE); /* a hint: without THP the table still works */
+#ifdef VG_LSAN
+	__lsan_register_root_region(p, bytes);
+#endif
 	return p;
 }
 
 void vg_net_table_free(void *p, size_t bytes)
 {
-	if (p)
-		munmap(p, bytes ? bytes : 1);
+	if (!p)
+		return;
+#ifdef VG_LSAN
+	__lsan_unregister_root_region(p, bytes ? bytes : 1);
+#endif
+	munmap(p, bytes ? bytes : 1);
+}
+
+static size_t val_off(const struct vg_btab *t)
+{
+	return (16 + t->key_len + 7) & ~(size_t)7;
 }
 
 static size_t btab_bytes(const struct vg_btab *t)
@@ -53,7 +80,7 @@ int vg_btab_init(struct vg_btab *t, uint32_t entries, uint32_t key_len, uint32_t
 	t->nbuckets = nb;
 	t->key_len = key_len;
 	t->val_len = val_len;
-	t->slot = (16 + key_len + val_len + 7) & ~7u;
+	t->slot = (uint32_t)((val_off(t) + val_len + 7) & ~(size_t)7);
 	t->seed = vg_net_seed();
 	t->mem = vg_net_table_alloc(btab_bytes(t));
 	return t->mem ? 0 : -ENOMEM;
@@ -77,7 +104,7 @@ void *vg_btab_get(struct vg_btab *t, const void *key, int64_t now, int64_t stale
 		if (s[8] && !memcmp(s + 16, key, t->key_len)) {
 			if (used >= stale) {
 				memcpy(s, &now, 8);
-				return s + 16 + t->key_len;
+				return s + val_off(t);
 			}
 			victim = s; /* stale: reuse this very slot */
 			oldest = INT64_MIN;
@@ -98,10 +125,10 @@ void *vg_btab_get(struct vg_btab *t, const void *key, int64_t now, int64_t stale
 	memcpy(victim, &now, 8);
 	victim[8] = 1;
 	memcpy(victim + 16, key, t->key_len);
-	memset(victim + 16 + t->key_len, 0, t->val_len);
+	memset(victim + val_off(t), 0, t->val_len);
 	if (created)
 		*created = true;
-	return victim + 16 + t->key_len;
+	return victim + val_off(t);
 }
 
 void vg_btab_free(struct vg_btab *t)
