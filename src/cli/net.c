@@ -263,6 +263,7 @@ static void print_stats(const struct net_args *a, const struct vg_net_stats *st,
 		vg_json_kuint(&j, "flows", st->flows);
 		vg_json_kuint(&j, "flows_evicted", st->flows_evicted);
 		vg_json_kuint(&j, "alerts", st->alerts);
+		vg_json_kuint(&j, "alerts_suppressed", st->alerts_suppressed);
 		vg_json_kuint(&j, "dropped", st->dropped);
 		vg_json_kuint(&j, "decode_anomalies", st->decode_anomalies);
 		vg_json_kuint(&j, "rule_evals", st->rule_evals);

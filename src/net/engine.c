@@ -16,6 +16,8 @@
 #define S_US 1000000ll
 #define TICK_US 100000
 #define QUIET_US (60 * S_US)
+/* a flood of forged sources must not become a flood of alerts */
+#define QUIET_PER_SEC 20
 /* Anomalies that only say a capture was cut short, not that the frame was bad. */
 #define TRUNCATION                                                                              \
 	(VG_PA_ETH_TRUNC | VG_PA_VLAN_TRUNC | VG_PA_IP_TRUNC | VG_PA_IP_LEN | VG_PA_TCP_TRUNC | \
@@ -112,7 +114,8 @@ static bool is_uplink(const struct vg_net_engine *e, int port)
 	return port >= 0 && port < VG_NET_MAX_PORTS && e->ports[port].uplink;
 }
 
-/* Whether a check that fires per frame already alerted about SRC in the last minute. */
+/* Whether a check that fires per frame already alerted about SRC in the last minute, or such
+ * checks already raised QUIET_PER_SEC alerts this second. */
 static bool quiet(struct vg_net_engine *e, const char *check, const struct vg_ip *src, int64_t now)
 {
 	struct {
@@ -122,9 +125,14 @@ static bool quiet(struct vg_net_engine *e, const char *check, const struct vg_ip
 	bool created;
 
 	vg_btab_get(&e->quiet, &k, now, now - QUIET_US, true, &created);
-	if (!created)
-		e->st.alerts_suppressed++;
-	return !created;
+	if (created && (now - e->quiet_since >= S_US || now < e->quiet_since)) {
+		e->quiet_since = now;
+		e->quiet_n = 0;
+	}
+	if (created && e->quiet_n++ < QUIET_PER_SEC)
+		return false;
+	e->st.alerts_suppressed++;
+	return true;
 }
 
 static bool blocked(struct vg_net_engine *e, const struct vg_ip *src, int64_t now)

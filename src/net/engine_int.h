@@ -33,6 +33,8 @@ struct vg_net_engine {
 	struct vg_btab block; /* IPS: source address -> blocked until */
 	uint64_t nblocked;    /* blocks ever made: no lookups while none */
 	struct vg_btab quiet; /* (check, source) -> last alert, for checks that fire per frame */
+	int64_t quiet_since;  /* ... and at most QUIET_PER_SEC of them a second overall */
+	uint32_t quiet_n;
 	struct vg_capture cap;
 	bool have_cap;
 	struct vg_addrset home;
