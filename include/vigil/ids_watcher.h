@@ -97,6 +97,10 @@ struct vg_loop_ctl {
 	bool (*stop)(void *ctx);
 	bool (*reopen)(void *ctx); /* true once per request */
 	void *ctx;
+	/* work to do after each look, with the guest as it left it (ids watch --switch-alerts);
+	 * may be NULL */
+	void (*after_tick)(void *tick_ctx);
+	void *tick_ctx;
 };
 
 /* Ticks every INTERVAL_MS on absolute monotonic times (a slow look does not drift the

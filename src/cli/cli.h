@@ -60,5 +60,6 @@ int cmd_ids(int argc, char **argv);
 int cmd_cfa(int argc, char **argv);
 int cmd_sandbox(int argc, char **argv);
 int cmd_proxy(int argc, char **argv);
+int cmd_net(int argc, char **argv);
 
 #endif

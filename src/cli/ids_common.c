@@ -45,6 +45,8 @@ static unsigned needs(int c)
 	case 'i':
 	case 'O':
 		return IDS_OPT_WATCH;
+	case 'W':
+		return IDS_OPT_SWITCH;
 	case 'S':
 		return IDS_OPT_SOCKET;
 	default:
@@ -64,6 +66,7 @@ int ids_parse(int argc, char **argv, unsigned allowed, void (*help)(void), struc
 		{ "output", required_argument, NULL, 'O' },
 		{ "interval", required_argument, NULL, 'i' },
 		{ "socket", required_argument, NULL, 'S' },
+		{ "switch-alerts", required_argument, NULL, 'W' },
 		CLI_COMMON_LONG,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -131,6 +134,9 @@ int ids_parse(int argc, char **argv, unsigned allowed, void (*help)(void), struc
 			break;
 		case 'S':
 			a->socket = optarg;
+			break;
+		case 'W':
+			a->switch_alerts = optarg;
 			break;
 		default:
 			if (cli_common_opt(c, &co))

@@ -21,11 +21,13 @@ enum {
 	IDS_OPT_WATCH = 4,   /* --interval, --output */
 	IDS_OPT_SOCKET = 8,  /* --socket */
 	IDS_OPT_POLICY = 16, /* --policy alone (baseline) */
+	IDS_OPT_SWITCH = 32, /* --switch-alerts (watch) */
 };
 
 struct ids_args {
 	struct vmi_args vmi;
 	const char *baseline, *policy, *out, *socket;
+	const char *switch_alerts; /* watch: listen here for the switch's alerts */
 	const char *outputs[IDS_MAX_OUTPUTS];
 	int noutputs;
 	uint32_t interval_ms; /* 0: policy's or the default */

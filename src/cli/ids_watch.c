@@ -13,6 +13,7 @@
 #include "ids_watch_cmd.h"
 #include "vigil/ids_serve.h"
 #include "vigil/ids_watcher.h"
+#include "vigil/net_correlate.h"
 
 static volatile sig_atomic_t stop_requested, reopen_requested;
 
@@ -83,7 +84,7 @@ static void watch_help(void)
 {
 	printf("Usage: %s ids watch --vm SOURCE [--interval DURATION] [--output SINK]...\n"
 	       "       [--baseline FILE] [--policy FILE] [--check ID]... [--allow-modules LIST]\n"
-	       "       [--allow-ports LIST]\n\n"
+	       "       [--allow-ports LIST] [--switch-alerts PATH]\n\n"
 	       "Runs the checks every interval (default 5s; e.g. 500ms, 1s, 1m) and emits each\n"
 	       "new finding once as a JSON alert line (event \"alert\"), a \"resolved\" event "
 	       "when\n"
@@ -91,8 +92,34 @@ static void watch_help(void)
 	       "away. Carries on through all of them; with the policy's on-gone = exit it stops\n"
 	       "(exit 0) once the guest has been gone for gone-grace.\n"
 	       "  --output SINK   stdout (default), file:PATH, syslog or unix:PATH; repeatable\n"
+	       "  --switch-alerts PATH  listen on PATH for 'vigil net switch --output unix:PATH'\n"
+	       "                  and name the guest process owning each flagged flow's socket\n"
+	       "                  (check flow-owner; docs/net.md)\n"
 	       "  SIGHUP reopens file outputs; SIGINT/SIGTERM stop.\n",
 	       PROG_NAME);
+}
+
+/* --switch-alerts: after each look, the switch's flagged flows are matched against the
+ * guest's sockets (the guest as the look left it open). */
+struct correlate {
+	struct vg_flow_feed *feed;
+	struct vg_watcher *w;
+	struct vg_alerter *sinks;
+};
+
+static void emit_alert(void *ctx, const struct vg_alert *al)
+{
+	vg_alerter_emit(ctx, al);
+}
+
+static void correlate_tick(void *ctx)
+{
+	struct correlate *c = ctx;
+	struct vg_err err = { 0 };
+
+	/* an unreadable guest is the watch's to report; the next look tries again */
+	if (c->w->open)
+		vg_flow_feed_poll(c->feed, &c->w->g.lx, emit_alert, c->sinks, &err);
 }
 
 /* What watch and serve set up alike: options, configuration, outputs, signals. */
@@ -140,15 +167,27 @@ int cmd_ids_watch(int argc, char **argv)
 {
 	struct vg_watcher w;
 	struct daemon d;
-	int rc = start(&d, argc, argv, IDS_OPT_CHECKS | IDS_OPT_WATCH, watch_help, true);
+	int rc = start(&d, argc, argv, IDS_OPT_CHECKS | IDS_OPT_WATCH | IDS_OPT_SWITCH, watch_help,
+		       true);
+
+	struct correlate cor = { .w = &w, .sinks = &d.sinks };
+	struct vg_loop_ctl ctl = loop_ctl;
+	struct vg_err err = { 0 };
 
 	if (rc)
 		return end(&d, rc == 1 ? EXIT_OK : rc);
+	if (d.a.switch_alerts) {
+		if (vg_flow_feed_open(&cor.feed, d.a.switch_alerts, &err))
+			return end(&d, cli_fail_err(&err));
+		ctl.after_tick = correlate_tick;
+		ctl.tick_ctx = &cor;
+	}
 	vg_watcher_init(&w, &d.go, &d.c, emit_to_sinks, &d.sinks);
 	w.warn = print_warning;
-	if (vg_watcher_run(&w, interval_ms(&d.a, &d.c), &loop_ctl, &d.sinks))
+	if (vg_watcher_run(&w, interval_ms(&d.a, &d.c), &ctl, &d.sinks))
 		rc = cli_fail("watch: out of memory");
 	vg_watcher_free(&w);
+	vg_flow_feed_close(cor.feed);
 	return end(&d, rc);
 }
 

@@ -42,6 +42,7 @@ static const struct cli_cmd groups[] = {
 	{ "sandbox", cmd_sandbox,
 	  "malware sandbox: run ARM samples, verdicts, behaviours, scores" },
 	{ "proxy", cmd_proxy, "run a service with its network calls executed in another domain" },
+	{ "net", cmd_net, "virtual switch for QEMU guests with inline inspection, captures" },
 	{ "version", cmd_version, "print vigil's version" },
 	{ NULL, NULL, NULL },
 };

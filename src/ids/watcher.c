@@ -448,6 +448,8 @@ int vg_watcher_run(struct vg_watcher *w, uint32_t interval_ms, const struct vg_l
 			return t;
 		if (t > 0)
 			return 0;
+		if (ctl->after_tick)
+			ctl->after_tick(ctl->tick_ctx);
 		next += interval_ms;
 		if (next < vg_mono_ms()) /* a look longer than the interval: skip, no burst */
 			next = vg_mono_ms() + interval_ms;
