@@ -3,8 +3,9 @@
  * Guest physical memory sources. A source is a list of physical address ranges and a driver
  * that brings their bytes (LibVMI's driver ops, struct vg_mem_ops in vmi/mem/mem_impl.h): the
  * file driver maps a live QEMU memory-backend file (share=on), an ELF core from QEMU's
- * dump-guest-memory, a LiME dump or a raw copy of guest RAM read-only; other drivers (a remote
- * broker) fetch them. The kind of a file is detected by content, never by file name.
+ * dump-guest-memory, a LiME dump or a raw copy of guest RAM read-only; the remote driver
+ * (remote://HOST:PORT/NAME, vmi/mem/remote.c) fetches them from a vigil broker on the VM's host
+ * into a lazily filled mapping. The kind of a file is detected by content, never by file name.
  * Everything above this layer reads guest memory through these functions only: nobody else
  * touches a file offset or the backing file.
  *
@@ -46,7 +47,10 @@ struct vg_cpu_state {
 struct vg_mem;
 
 /* Opens and maps SOURCE read-only. Fails with a clear message for a missing file, an empty file,
- * a truncated ELF core (a PT_LOAD past the end of the file), or an ELF file that is not a core. */
+ * a truncated ELF core (a PT_LOAD past the end of the file), or an ELF file that is not a core.
+ * SOURCE remote://HOST:PORT/NAME[?key=FILE&pub=KEY&max-age=MS] opens guest NAME through the
+ * broker at HOST:PORT (docs/broker.md): -EACCES when it refuses our key, -ENOENT when it has no
+ * such guest for us, -ECONNREFUSED/-ETIMEDOUT/-EHOSTUNREACH when it cannot be reached. */
 int vg_mem_open(struct vg_mem **out, const char *path, struct vg_err *err);
 /* Same with the kind forced (VG_MEM_DETECT = by content). A live memory-backend file starts with
  * guest RAM at physical 0, which the guest writes: a guest that plants an ELF or LiME header there
@@ -111,5 +115,20 @@ int vg_mem_check(struct vg_mem *m);
 /* Does a running VM stand behind the source? 1 yes (QEMU still maps the RAM file), 0 no (it
  * exited), -ENOTSUP for sources that are never live (dumps, buffers). */
 int vg_mem_live(struct vg_mem *m);
+
+/* Drops the bytes a driver keeps between reads (a remote source's page cache), so the reads
+ * that follow see the guest as it is now. vg_as_flush calls it between snapshots of a live
+ * guest; a mapped file is always current and ignores it. */
+void vg_mem_refresh(struct vg_mem *m);
+/* Advice: LEN bytes at physical PA are about to be read, so a driver that fetches them (remote)
+ * can ask for them in one batch before the reader faults on them one by one. */
+void vg_mem_prefetch(struct vg_mem *m, uint64_t pa, size_t len);
+/* Copies LEN bytes at OFF of the driver's address space (the file's offset, not a physical
+ * address): what a broker serves, since its clients ask by offset. -EFAULT past vg_mem_size(). */
+int vg_mem_read_raw(struct vg_mem *m, uint64_t off, void *buf, size_t len);
+/* The ranges of candidate layout IDX (vg_mem_ranges gives the current one's), so a broker can
+ * hand every candidate to its client. -EINVAL for a bad index. */
+int vg_mem_layout_set_of(const struct vg_mem *m, int idx, const struct vg_mem_range **r,
+			 size_t *n);
 
 #endif

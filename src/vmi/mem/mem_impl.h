@@ -57,6 +57,8 @@ struct vg_mem_ops {
 	int (*live)(void *priv);  /* vg_mem_live() */
 	int (*ident)(void *priv, char *buf, size_t len);
 	void (*close)(void *priv);
+	void (*refresh)(void *priv);				 /* vg_mem_refresh() */
+	void (*prefetch)(void *priv, uint64_t off, size_t len); /* vg_mem_prefetch() */
 };
 
 struct vg_mem {
@@ -106,6 +108,10 @@ int vg_mem_parse_image(struct vg_mem **out, struct vg_mem *m, enum vg_mem_kind k
 /* The file driver (file.c): PATH mapped read-only and shared. */
 int vg_mem_file_open(struct vg_mem **out, const char *path, enum vg_mem_kind kind,
 		     struct vg_err *err);
+
+/* The remote driver (remote.c): URI is remote://HOST:PORT/NAME[?options]. */
+int vg_mem_remote_open(struct vg_mem **out, const char *uri, struct vg_err *err);
+bool vg_mem_is_remote_uri(const char *path);
 
 /* Parsers: fill m's layouts (and cpu state) from m->base/m->len. */
 int vg_mem_raw_parse(struct vg_mem *m, struct vg_err *err);

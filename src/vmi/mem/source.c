@@ -248,6 +248,14 @@ int vg_mem_open_kind(struct vg_mem **out, const char *path, enum vg_mem_kind kin
 	if (!out || !path)
 		return vg_errf(err, EINVAL, "invalid arguments");
 	*out = NULL;
+	if (vg_mem_is_remote_uri(path)) {
+		/* the broker parses the file and says what it is; a guest's bytes never do */
+		if (kind != VG_MEM_DETECT)
+			return vg_errf(err, EINVAL,
+				       "%s: the broker's configuration sets a remote guest's format",
+				       path);
+		return vg_mem_remote_open(out, path, err);
+	}
 	return vg_mem_file_open(out, path, kind, err);
 }
 
@@ -501,4 +509,55 @@ int vg_mem_check(struct vg_mem *m)
 int vg_mem_live(struct vg_mem *m)
 {
 	return m->ops->live ? m->ops->live(m->priv) : -ENOTSUP;
+}
+
+void vg_mem_refresh(struct vg_mem *m)
+{
+	if (m->ops->refresh)
+		m->ops->refresh(m->priv);
+}
+
+void vg_mem_prefetch(struct vg_mem *m, uint64_t pa, size_t len)
+{
+	const struct vg_mem_layout *l = &m->layouts[m->cur];
+	size_t i;
+
+	if (!m->ops->prefetch || !len)
+		return;
+	i = lookup(m, pa);
+	/* piece by piece over the ranges the bytes lie in; a gap ends the advice */
+	for (; i != (size_t)-1 && i < l->n && len; i++) {
+		const struct vg_mem_range *r = &l->r[i];
+		uint64_t in = pa - r->start, n;
+
+		if (pa < r->start || in >= r->size)
+			break;
+		n = r->size - in < len ? r->size - in : len;
+		m->ops->prefetch(m->priv, r->file_off + in, (size_t)n);
+		pa += n;
+		len -= (size_t)n;
+	}
+}
+
+int vg_mem_read_raw(struct vg_mem *m, uint64_t off, void *buf, size_t len)
+{
+	if (off > m->size || len > m->size - off)
+		return -EFAULT;
+	if (!len)
+		return 0;
+	if (m->base) {
+		memcpy(buf, m->base + off, len);
+		return 0;
+	}
+	return m->ops->pread(m->priv, off, buf, len);
+}
+
+int vg_mem_layout_set_of(const struct vg_mem *m, int idx, const struct vg_mem_range **r,
+			 size_t *n)
+{
+	if (idx < 0 || idx >= m->nlayouts)
+		return -EINVAL;
+	*r = m->layouts[idx].r;
+	*n = m->layouts[idx].n;
+	return 0;
 }
