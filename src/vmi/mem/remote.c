@@ -97,7 +97,7 @@ static const uint8_t *rm_map(void *priv, uint64_t off, size_t len, bool bulk)
 		return NULL;
 	age_check(r);
 	if (bulk && len > RM_PAGE) {
-		struct rm_cmd c = { .type = CMD_PREFETCH, .off = off, .len = len };
+		struct rm_cmd c = { .type = CMD_PREFETCH, .off = off, .len = len, .bulk = true };
 
 		post(r, &c);
 	}
@@ -153,17 +153,19 @@ static void rm_prefetch(void *priv, uint64_t off, size_t len)
  * structures); best effort, mode 0600: they are addresses of guest memory, not its bytes. */
 static void ws_save(struct remote *r)
 {
+	/* the last generation that read anything: a run ending right after a refresh has an
+	 * empty current one */
+	const struct rm_pages *ws = r->ws.n ? &r->ws : &r->pws;
 	char tmp[1100];
 	int fd;
 
-	if (!r->remember || !r->ws_path[0] || (!r->ws.n && !r->pws.n))
+	if (!r->remember || !r->ws_path[0] || !ws->n)
 		return;
 	snprintf(tmp, sizeof(tmp), "%s.%d", r->ws_path, (int)getpid());
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return;
-	if (write(fd, r->pws.v, r->pws.n * 4) == (ssize_t)(r->pws.n * 4) &&
-	    write(fd, r->ws.v, r->ws.n * 4) == (ssize_t)(r->ws.n * 4) && !close(fd)) {
+	if (write(fd, ws->v, ws->n * 4) == (ssize_t)(ws->n * 4) && !close(fd)) {
 		rename(tmp, r->ws_path);
 		return;
 	}
@@ -207,12 +209,13 @@ static void rm_close(void *priv)
 	if (r->view)
 		munmap(r->view, (r->size + RM_PAGE - 1) & ~(uint64_t)(RM_PAGE - 1));
 	if (r->state)
-		munmap(r->state, (size_t)r->npages * 9);
+		munmap(r->state, (size_t)r->npages * 13);
 	for (int *fd = &r->memfd; fd <= &r->evfd; fd++)
 		if (*fd >= 0)
 			close(*fd);
 	free(r->urgent.v);
 	free(r->background.v);
+	free(r->bulk.v);
 	free(r->ws.v);
 	free(r->pws.v);
 	vg_bbuf_free(&r->sb);
@@ -364,14 +367,15 @@ static int setup_mapping(struct remote *r, struct vg_err *err)
 		return vg_errf(err, errno, "cannot map %llu bytes: %s", (unsigned long long)len,
 			       strerror(errno));
 	r->view = p;
-	/* per page: state and inflight (u32 each) and waiting (u8), touched only where used */
-	p = mmap(NULL, (size_t)r->npages * 9, PROT_READ | PROT_WRITE,
+	/* per page: state, inflight, ready (u32 each) and waiting (u8), touched only where used */
+	p = mmap(NULL, (size_t)r->npages * 13, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		return vg_errf(err, errno, "out of memory");
 	r->state = p;
 	r->inflight = r->state + r->npages;
-	r->waiting = (uint8_t *)(r->inflight + r->npages);
+	r->ready = r->inflight + r->npages;
+	r->waiting = (uint8_t *)(r->ready + r->npages);
 	r->uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
 	if (r->uffd < 0 && errno == EPERM)
 		r->uffd =

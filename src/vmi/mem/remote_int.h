@@ -11,6 +11,12 @@
  * vg_mem_check and the max-age timer start a new one by zapping the mapping (the memfd keeps
  * its pages, so refetching one costs no fresh memory); the pages the last generation read are
  * then fetched again in a few large requests, since the next snapshot will read them too.
+ * So are, at open, the pages the last run read (kept in the cache directory).
+ *
+ * Three ways a page arrives: a reader faulted on it (urgent: mapped at once), a bulk map asked
+ * for a range (mapped at once), or a prefetch guessed it (written to the memfd, "ready", and
+ * mapped by the fault its first reader takes, with no round trip). The last keeps the working
+ * set exact: only pages somebody read are remembered for the next look.
  *
  * One thread owns the channel: it reads faults from the userfaultfd, sends batched READs
  * (at most WINDOW bytes outstanding, faults before prefetches), installs replies, and runs the
@@ -41,6 +47,7 @@ struct rm_cmd {
 	uint64_t off;
 	size_t len;
 	uint8_t *buf;	/* CMD_PREAD */
+	bool bulk;	/* CMD_PREFETCH: a range about to be read whole (mapped on arrival) */
 	size_t pending; /* CMD_PREAD: replies still to come */
 	int result;
 	bool done;
@@ -56,6 +63,7 @@ struct rm_run {
 struct rm_req {
 	enum rm_req_kind kind;
 	uint32_t gen;	    /* RQ_PAGES: the generation it fetches for */
+	bool map;	    /* RQ_PAGES: map the pages on arrival (else leave them ready) */
 	struct rm_run *run; /* RQ_PAGES */
 	uint32_t nrun;
 	uint8_t *dst; /* RQ_STREAM: where the bytes go */
@@ -98,12 +106,13 @@ struct remote {
 	uint32_t gen;
 	uint32_t *state;    /* per page: the generation it is mapped for (0 never) */
 	uint32_t *inflight; /* per page: the generation a request for it was sent in */
+	uint32_t *ready;    /* per page: the generation its bytes were written for, unmapped */
 	uint8_t *waiting;   /* per page: a reader is blocked on it */
 	struct rm_req *qh, *qt;
 	size_t qbytes;
-	struct rm_pages urgent, background; /* pages to request */
-	struct rm_pages ws, pws;	    /* mapped this generation / the last one */
-	uint32_t lo_page, hi_page;	    /* extent ever mapped, for zapping */
+	struct rm_pages urgent, bulk, background; /* pages to request, in this order */
+	struct rm_pages ws, pws;		  /* mapped this generation / the last one */
+	uint32_t lo_page, hi_page;		  /* extent ever mapped, for zapping */
 	uint32_t last_fault, ra;
 	size_t nwaiting;
 	uint64_t fault_since_ms, retry_at_ms;

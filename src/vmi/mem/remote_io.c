@@ -10,6 +10,7 @@
  * finds the guest again (a reader must never take zeros for guest memory unknowingly).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
@@ -116,23 +117,18 @@ int vg_rm_connect(struct remote *r, struct vg_broker_info *info, uint64_t *hash,
 
 /* ---- pages ---- */
 
-static void install(struct remote *r, uint32_t page, uint32_t n, const uint8_t *data)
+static void map_pages(struct remote *r, uint32_t page, uint32_t n)
 {
-	uint64_t off = (uint64_t)page * RM_PAGE, len = (uint64_t)n * RM_PAGE;
-	struct uffdio_continue c;
+	uint64_t off = (uint64_t)page * RM_PAGE;
 
-	if (off + len > r->size)
-		len = r->size - off; /* the file's last page may be short */
-	if (pwrite(r->memfd, data, len, (off_t)off) != (ssize_t)len)
-		return; /* out of memory for the memfd: the readers stay blocked until the next try
-			 */
-	/* map the pages and wake whoever waits on them; a page mapped already (EEXIST) only
-	 * needed its new bytes, which the shared mapping shows */
+	/* a page mapped already (EEXIST) only needed its new bytes, which the shared mapping
+	 * shows; whoever faulted on it is woken anyway */
 	for (uint32_t done = 0; done < n;) {
-		c = (struct uffdio_continue){
+		struct uffdio_continue c = {
 			.range = { (uintptr_t)r->view + off + (uint64_t)done * RM_PAGE,
 				   (uint64_t)(n - done) * RM_PAGE },
 		};
+
 		if (!ioctl(r->uffd, UFFDIO_CONTINUE, &c))
 			break;
 		done += c.mapped > 0 ? (uint32_t)(c.mapped / RM_PAGE) + 1 : 1;
@@ -152,7 +148,6 @@ static void install(struct remote *r, uint32_t page, uint32_t n, const uint8_t *
 			if (r->ws.n < RM_WS_MAX)
 				vg_rm_pages_push(&r->ws, p);
 		}
-		r->inflight[p] = 0;
 		if (r->waiting[p]) {
 			r->waiting[p] = 0;
 			r->nwaiting--;
@@ -162,7 +157,34 @@ static void install(struct remote *r, uint32_t page, uint32_t n, const uint8_t *
 		if (p > r->hi_page)
 			r->hi_page = p;
 	}
+}
+
+/* Bytes for N pages from PAGE: written to the memfd, then mapped when MAP says so or a reader
+ * waits on them, else left ready for the first reader's fault. */
+static void install(struct remote *r, uint32_t page, uint32_t n, const uint8_t *data, bool map)
+{
+	uint64_t off = (uint64_t)page * RM_PAGE, len = (uint64_t)n * RM_PAGE;
+	uint32_t i = 0;
+
+	if (off + len > r->size)
+		len = r->size - off; /* the file's last page may be short */
+	if (pwrite(r->memfd, data, len, (off_t)off) != (ssize_t)len)
+		return; /* no memory for the memfd: readers stay blocked until the next try */
 	r->fetched_pages += n;
+	while (i < n) {
+		uint32_t k = i;
+		bool m = map || r->waiting[page + i];
+
+		while (k < n && (map || r->waiting[page + k]) == m)
+			r->inflight[page + k++] = 0;
+		if (m) {
+			map_pages(r, page + i, k - i);
+		} else {
+			for (uint32_t x = i; x < k; x++)
+				r->ready[page + x] = r->gen;
+		}
+		i = k;
+	}
 }
 
 /* Readers blocked on pages the broker cannot bring: zeros, and reads fail from now on. */
@@ -171,13 +193,14 @@ static void give_up_waiters(struct remote *r)
 	atomic_store(&r->torn, 1);
 	for (uint32_t p = 0; r->nwaiting && p < r->npages; p++)
 		if (r->waiting[p])
-			install(r, p, 1, zero_page);
+			install(r, p, 1, zero_page, true);
 	r->nwaiting = 0;
 }
 
 static void want(struct remote *r, struct rm_pages *list, uint32_t page)
 {
-	if (page < r->npages && r->state[page] != r->gen && r->inflight[page] != r->gen)
+	if (page < r->npages && r->state[page] != r->gen && r->inflight[page] != r->gen &&
+	    r->ready[page] != r->gen)
 		vg_rm_pages_push(list, page);
 }
 
@@ -206,6 +229,7 @@ static void new_generation(struct remote *r)
 	}
 	qsort(r->pws.v, r->pws.n, sizeof(*r->pws.v), cmp_u32);
 	r->background.n = 0;
+	r->bulk.n = 0;
 	for (size_t i = 0; i < r->pws.n; i++)
 		want(r, &r->background, r->pws.v[i]);
 	atomic_store(&r->gen_ms, vg_mono_ms());
@@ -238,7 +262,7 @@ static int send_msg(struct remote *r)
 }
 
 /* One READ for the next pages of LIST (coalesced into runs), within the window. */
-static int send_pages(struct remote *r, struct rm_pages *list, size_t *pos)
+static int send_pages(struct remote *r, struct rm_pages *list, size_t *pos, bool map)
 {
 	struct rm_req *q = calloc(1, sizeof(*q));
 	uint32_t cap = 64;
@@ -249,12 +273,13 @@ static int send_pages(struct remote *r, struct rm_pages *list, size_t *pos)
 	}
 	q->kind = RQ_PAGES;
 	q->gen = r->gen;
+	q->map = map;
 	for (; *pos < list->n && q->bytes + RM_PAGE <= VG_BROKER_MAX_READ &&
 	       q->nrun < VG_BROKER_MAX_EXTENTS;
 	     (*pos)++) {
 		uint32_t p = list->v[*pos];
 
-		if (r->state[p] == r->gen || r->inflight[p] == r->gen)
+		if (r->state[p] == r->gen || r->inflight[p] == r->gen || r->ready[p] == r->gen)
 			continue;
 		r->inflight[p] = r->gen;
 		q->bytes += RM_PAGE;
@@ -295,26 +320,25 @@ static int send_pages(struct remote *r, struct rm_pages *list, size_t *pos)
 	return send_msg(r);
 }
 
-/* Sends what the window allows: pages readers wait for first, then prefetches. */
+static bool pump_list(struct remote *r, struct rm_pages *list, bool map)
+{
+	while (r->w && list->n && r->qbytes < RM_WINDOW) {
+		size_t pos = 0;
+
+		if (send_pages(r, list, &pos, map))
+			return false;
+		memmove(list->v, list->v + pos, (list->n - pos) * sizeof(uint32_t));
+		list->n -= pos;
+	}
+	return true;
+}
+
+/* Sends what the window allows: pages readers wait for (with their read-ahead, which stays
+ * unmapped: the waiting pages are mapped anyway), then bulk maps, then guesses. */
 static void pump(struct remote *r)
 {
-	size_t pos;
-
-	while (r->w && r->urgent.n && r->qbytes < RM_WINDOW) {
-		pos = 0;
-		if (send_pages(r, &r->urgent, &pos))
-			return;
-		memmove(r->urgent.v, r->urgent.v + pos, (r->urgent.n - pos) * sizeof(uint32_t));
-		r->urgent.n -= pos;
-	}
-	while (r->w && r->background.n && r->qbytes < RM_WINDOW) {
-		pos = 0;
-		if (send_pages(r, &r->background, &pos))
-			return;
-		memmove(r->background.v, r->background.v + pos,
-			(r->background.n - pos) * sizeof(uint32_t));
-		r->background.n -= pos;
-	}
+	if (pump_list(r, &r->urgent, false) && pump_list(r, &r->bulk, true))
+		pump_list(r, &r->background, false);
 }
 
 static int send_simple(struct remote *r, enum rm_req_kind kind, struct rm_cmd *c)
@@ -426,7 +450,7 @@ static int reply(struct remote *r, const uint8_t *msg, size_t len)
 				r->inflight[p] = 0;
 				if (r->waiting[p]) {
 					atomic_store(&r->torn, 1);
-					install(r, p, 1, zero_page);
+					install(r, p, 1, zero_page, true);
 				}
 			}
 		}
@@ -442,7 +466,7 @@ static int reply(struct remote *r, const uint8_t *msg, size_t len)
 			uint32_t p = q->run[i].page, n = q->run[i].n;
 
 			if (q->gen == r->gen) {
-				install(r, p, n, data);
+				install(r, p, n, data, q->map);
 			} else {
 				/* fetched before a refresh: not current; readers ask again */
 				for (uint32_t k = 0; k < n; k++) {
@@ -494,6 +518,10 @@ static void fault(struct remote *r, uint64_t addr)
 		ioctl(r->uffd, UFFDIO_WAKE, &w);
 		return;
 	}
+	if (r->ready[p] == r->gen) {
+		map_pages(r, p, 1); /* prefetched: its bytes are in the memfd already */
+		return;
+	}
 	if (!r->waiting[p]) {
 		r->waiting[p] = 1;
 		if (!r->nwaiting++)
@@ -505,6 +533,8 @@ static void fault(struct remote *r, uint64_t addr)
 		ra = RM_MAX_RA;
 	r->last_fault = p;
 	r->ra = ra;
+	/* the faulted page is mapped on arrival; the read-ahead travels in the same request
+	 * and is left ready, so only pages somebody reads join the working set */
 	for (uint32_t i = 0; i < ra; i++)
 		want(r, &r->urgent, p + i);
 }
@@ -564,7 +594,7 @@ static void run_cmd(struct remote *r, struct rm_cmd *c)
 		return;
 	case CMD_PREFETCH:
 		for (uint64_t p = c->off / RM_PAGE; p * RM_PAGE < c->off + c->len; p++)
-			want(r, &r->background, (uint32_t)p);
+			want(r, c->bulk ? &r->bulk : &r->background, (uint32_t)p);
 		complete(r, c, 0);
 		return;
 	case CMD_STOP:
