@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -9,7 +10,7 @@
 
 int vmi_parse(int argc, char **argv, unsigned extra, struct vmi_args *a)
 {
-	enum { O_SYMBOLS = 256, O_BTF, O_NO_CACHE, O_THREADS, O_FORMAT };
+	enum { O_SYMBOLS = 256, O_BTF, O_NO_CACHE, O_THREADS, O_FORMAT, O_TTL, O_ALLOW_OTHER };
 	static const struct option opts[] = {
 		{ "vm", required_argument, NULL, 'v' },
 		{ "symbols", required_argument, NULL, O_SYMBOLS },
@@ -17,6 +18,8 @@ int vmi_parse(int argc, char **argv, unsigned extra, struct vmi_args *a)
 		{ "no-cache", no_argument, NULL, O_NO_CACHE },
 		{ "format", required_argument, NULL, O_FORMAT },
 		{ "threads", no_argument, NULL, O_THREADS },
+		{ "ttl", required_argument, NULL, O_TTL },
+		{ "allow-other", no_argument, NULL, O_ALLOW_OTHER },
 		{ "json", no_argument, NULL, 'j' },
 		{ "pretty", no_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
@@ -48,6 +51,16 @@ int vmi_parse(int argc, char **argv, unsigned extra, struct vmi_args *a)
 			if (!(extra & VMI_OPT_THREADS))
 				return cli_fail("%s: unknown option --threads", argv[0]);
 			a->threads = true;
+			break;
+		case O_TTL:
+		case O_ALLOW_OTHER:
+			if (!(extra & VMI_OPT_VIEW))
+				return cli_fail("%s: unknown option %s", argv[0], argv[optind - 1]);
+			if (c == O_ALLOW_OTHER)
+				a->allow_other = true;
+			else if ((a->ttl_ms = atoi(optarg)) <= 0 || a->ttl_ms > 3600000)
+				return cli_fail("%s: --ttl is milliseconds from 1 to 3600000",
+						argv[0]);
 			break;
 		case 'j':
 			a->json = true;

@@ -10,12 +10,13 @@
 
 struct vmi_args {
 	const char *vm, *symbols, *btf, *format;
-	bool json, pretty, no_cache, threads, help;
+	bool json, pretty, no_cache, threads, help, allow_other;
+	int ttl_ms; /* mount/exec: the view's snapshot lifetime */
 	int npos;
 	char *pos[4]; /* positional arguments */
 };
 
-enum { VMI_OPT_THREADS = 1 }; /* extra options a command accepts */
+enum { VMI_OPT_THREADS = 1, VMI_OPT_VIEW = 2 }; /* extra options a command accepts */
 
 /* Parses argv; returns 0, or EXIT_ERROR after printing the problem. */
 int vmi_parse(int argc, char **argv, unsigned extra, struct vmi_args *a);
