@@ -20,6 +20,7 @@
 #ifndef VIGIL_MEM_H
 #define VIGIL_MEM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,6 +53,8 @@ struct vg_mem;
  * broker at HOST:PORT (docs/broker.md): -EACCES when it refuses our key, -ENOENT when it has no
  * such guest for us, -ECONNREFUSED/-ETIMEDOUT/-EHOSTUNREACH when it cannot be reached. */
 int vg_mem_open(struct vg_mem **out, const char *path, struct vg_err *err);
+/* Is SOURCE a remote://... URI rather than a file? (No file checks apply to it.) */
+bool vg_mem_is_remote(const char *source);
 /* Same with the kind forced (VG_MEM_DETECT = by content). A live memory-backend file starts with
  * guest RAM at physical 0, which the guest writes: a guest that plants an ELF or LiME header there
  * would steer detection and could present a forged physical layout. Callers that know SOURCE is a

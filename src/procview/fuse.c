@@ -7,7 +7,8 @@
  *
  * exec: the view is mounted on a temporary directory inside a private mount namespace of
  * this process (the host never sees the mount); the command runs in a further namespace of
- * its own where that mount is bound over /proc.
+ * its own where that mount is bound over /proc, its module tree over /sys/module (kmod reads
+ * sizes and use counts there), and the host's /proc kept aside for the command's own entry.
  */
 #define FUSE_USE_VERSION 35
 
@@ -222,7 +223,7 @@ static int private_ns(struct vg_err *err)
 
 int vg_procview_exec(struct vg_procview *pv, char *const argv[], int *status, struct vg_err *err)
 {
-	char base[] = "/tmp/vigil-proc-XXXXXX", dir[64], host[64];
+	char base[] = "/tmp/vigil-proc-XXXXXX", dir[64], host[64], sysmod[80];
 	struct sigaction ign = { .sa_handler = SIG_IGN }, old_int, old_quit;
 	pthread_t loop;
 	struct fuse *f;
@@ -233,6 +234,7 @@ int vg_procview_exec(struct vg_procview *pv, char *const argv[], int *status, st
 		return vg_errf(err, errno, "cannot make a mount point: %s", strerror(errno));
 	snprintf(dir, sizeof(dir), "%s/view", base);
 	snprintf(host, sizeof(host), "%s/host", base);
+	snprintf(sysmod, sizeof(sysmod), "%s/.sys-module", dir);
 	/* the host's /proc stays reachable for the command's own entry (/proc/self) */
 	snprintf(pv->self_link, sizeof(pv->self_link), "%s", host);
 	ret = mkdir(dir, 0700) || mkdir(host, 0700)
@@ -261,7 +263,9 @@ int vg_procview_exec(struct vg_procview *pv, char *const argv[], int *status, st
 		sigaction(SIGQUIT, &old_quit, NULL);
 		if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
 		    mount("/proc", host, NULL, MS_BIND | MS_REC, NULL) ||
-		    mount(dir, "/proc", NULL, MS_BIND, NULL)) {
+		    mount(dir, "/proc", NULL, MS_BIND, NULL) ||
+		    (!access("/sys/module", F_OK) &&
+		     mount(sysmod, "/sys/module", NULL, MS_BIND, NULL))) {
 			perror("vigil: cannot put the view over /proc");
 			_exit(126);
 		}

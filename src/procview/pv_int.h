@@ -64,6 +64,7 @@ void pv_render_statm(struct vg_procview *pv, struct pv_task *t, FILE *f);
 int pv_render_maps(struct vg_procview *pv, struct pv_task *t, FILE *f);
 void pv_render_net(struct vg_procview *pv, const char *proto, FILE *f);
 void pv_render_modules(struct vg_procview *pv, FILE *f);
+void pv_render_module_file(const struct vg_module *m, const char *name, FILE *f);
 void pv_render_mounts(struct vg_procview *pv, FILE *f);
 void pv_render_system(struct vg_procview *pv, const char *name, FILE *f);
 void pv_render_hidden(struct vg_procview *pv, FILE *f);

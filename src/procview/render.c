@@ -213,6 +213,23 @@ void pv_render_modules(struct vg_procview *pv, FILE *f)
 	}
 }
 
+void pv_render_module_file(const struct vg_module *m, const char *name, FILE *f)
+{
+	if (!strcmp(name, "coresize"))
+		fprintf(f, "%llu\n", (unsigned long long)m->size);
+	else if (!strcmp(name, "initsize"))
+		fprintf(f, "0\n");
+	else if (!strcmp(name, "refcnt"))
+		fprintf(f, "%d\n", m->refcount);
+	else if (!strcmp(name, "initstate"))
+		fprintf(f, "%s\n",
+			!strcmp(m->state, "Live")      ? "live"
+			: !strcmp(m->state, "Loading") ? "coming"
+						       : "going");
+	else if (!strcmp(name, "taint"))
+		fprintf(f, "\n");
+}
+
 void pv_render_mounts(struct vg_procview *pv, FILE *f)
 {
 	if (pv_mounts(pv))

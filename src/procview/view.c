@@ -320,18 +320,52 @@ static bool parse_num(const char *s, int32_t *v)
 
 struct node {
 	enum vg_pv_kind kind;
-	struct pv_task *t;     /* process or thread the path is about */
-	const char *file;      /* the file's name ("stat", "tcp", ...) */
-	int dir;	       /* which directory: see enum */
-	int32_t fd;	       /* fd links */
-	const struct vg_fd *f; /* fd links */
+	const struct vg_module *mod; /* /sys/module entries */
+	struct pv_task *t;	     /* process or thread the path is about */
+	const char *file;	     /* the file's name ("stat", "tcp", ...) */
+	int dir;		     /* which directory: see enum */
+	int32_t fd;		     /* fd links */
+	const struct vg_fd *f;	     /* fd links */
 };
 
-enum { D_ROOT = 1, D_PID, D_FD, D_TASK, D_TID, D_NET, D_SYS, D_SYSK };
+enum { D_ROOT = 1, D_PID, D_FD, D_TASK, D_TID, D_NET, D_SYS, D_SYSK, D_MODS, D_MOD, D_HOLDERS };
+
+/* /sys/module/NAME for kmod's lsmod, which reads sizes and use counts there: served under
+ * this unlisted name and bound over /sys/module by exec */
+#define SYSMOD_DIR ".sys-module"
+static const char *const mod_files[] = { "coresize",  "initsize", "refcnt",
+					 "initstate", "taint",	  NULL };
 
 static bool same_group(const struct pv_task *leader, const struct pv_task *t)
 {
 	return t->t.tgid == leader->t.pid;
+}
+
+static int resolve_module(struct vg_procview *pv, char **c, int n, struct node *nd)
+{
+	nd->kind = VG_PV_DIR;
+	nd->dir = D_MODS;
+	if (n == 1)
+		return 0;
+	if (pv_modules(pv))
+		return -EIO;
+	for (size_t i = 0; i < pv->s.mods.n; i++)
+		if (!strcmp(pv->s.mods.v[i].name, c[1]))
+			nd->mod = &pv->s.mods.v[i];
+	if (!nd->mod)
+		return -ENOENT;
+	nd->dir = D_MOD;
+	if (n == 2)
+		return 0;
+	if (!strcmp(c[2], "holders")) {
+		nd->dir = D_HOLDERS;
+		return n == 3 ? 0 : -ENOENT;
+	}
+	for (const char *const *f = mod_files; n == 3 && *f; f++)
+		if (!strcmp(*f, c[2]))
+			nd->file = *f;
+	nd->kind = VG_PV_FILE;
+	return nd->file ? 0 : -ENOENT;
 }
 
 static int resolve(struct vg_procview *pv, const char *path, struct node *nd)
@@ -363,6 +397,8 @@ static int resolve(struct vg_procview *pv, const char *path, struct node *nd)
 					nd->file = *f;
 			return 0;
 		}
+		if (!strcmp(c[0], SYSMOD_DIR) && n <= 4)
+			return resolve_module(pv, c, n, nd);
 		if (!strcmp(c[0], "net") && n <= 2) {
 			nd->kind = n == 1 ? VG_PV_DIR : VG_PV_FILE;
 			nd->dir = D_NET;
@@ -536,6 +572,16 @@ int vg_procview_readdir(struct vg_procview *pv, const char *path, vg_pv_fill_fn 
 		return fn(ctx, "kernel", VG_PV_DIR);
 	case D_SYSK:
 		return fill_list(sysk_files, VG_PV_FILE, fn, ctx);
+	case D_MODS:
+		if (pv_modules(pv))
+			return -EIO;
+		for (size_t i = 0; !ret && i < pv->s.mods.n; i++)
+			ret = fn(ctx, pv->s.mods.v[i].name, VG_PV_DIR);
+		return ret;
+	case D_MOD:
+		return fill_list(mod_files, VG_PV_FILE, fn, ctx) ?: fn(ctx, "holders", VG_PV_DIR);
+	case D_HOLDERS:
+		return 0; /* who uses a module is not read: none listed */
 	default:
 		return -ENOENT;
 	}
@@ -610,6 +656,8 @@ int vg_procview_read(struct vg_procview *pv, const char *path, char **buf, size_
 		return -ENOMEM;
 	if (nd.t)
 		render_task_file(pv, nd.t, nd.file, f);
+	else if (nd.mod)
+		pv_render_module_file(nd.mod, nd.file, f);
 	else if (nd.dir == D_NET)
 		pv_render_net(pv, nd.file, f);
 	else if (!strcmp(nd.file, "modules"))

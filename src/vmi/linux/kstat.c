@@ -77,6 +77,6 @@ void vg_kstat_read(struct vg_linux *lx, struct vg_kstat *k)
 		k->mem_free_kb = pages * 4;
 	k->online_cpus = sym_u32(lx, "__num_online_cpus", &u) && u && u <= 8192 ? u : 1;
 	k->pid_max = sym_u32(lx, "pid_max", &u) ? (int32_t)u : 32768;
-	if (sym_u64(lx, "saved_command_line", &a) && vg_kptr_ok(a))
-		vg_as_read_str(&lx->kas, a, k->cmdline, sizeof(k->cmdline));
+	if (!vg_linux_sym(lx, "saved_command_line", &a))
+		vg_kread_strp(lx, a, k->cmdline, sizeof(k->cmdline));
 }

@@ -26,22 +26,28 @@ static uint64_t ptr_at(struct vg_linux *lx, uint64_t base, const char *type, con
 	return p;
 }
 
+static int str_at(struct vg_linux *lx, uint64_t base, const char *type, const char *path, char *buf,
+		  size_t len)
+{
+	int32_t o = vg_linux_btf_offset(lx, type, path);
+
+	return o < 0 || !base ? -ENOENT : vg_kread_strp(lx, base + (uint64_t)o, buf, len);
+}
+
 static void read_mount(struct vg_linux *lx, uint64_t mount, struct vg_mount *m)
 {
 	const struct vg_offsets *o = &lx->off;
-	uint64_t mnt = mount + (uint64_t)o->mount_mnt, parent, mp, sb, type, s;
+	uint64_t mnt = mount + (uint64_t)o->mount_mnt, parent, mp, sb, type;
 	int32_t flags_off = vg_linux_btf_offset(lx, "vfsmount", "mnt_flags");
 	int32_t sbf_off = vg_linux_btf_offset(lx, "super_block", "s_flags");
 	uint32_t flags = 0;
 	uint64_t sbflags = 0;
 
-	s = ptr_at(lx, mount, "mount", "mnt_devname");
-	if (!s || vg_as_read_str(&lx->kas, s, m->dev, sizeof(m->dev)) < 0)
+	if (str_at(lx, mount, "mount", "mnt_devname", m->dev, sizeof(m->dev)))
 		snprintf(m->dev, sizeof(m->dev), "none");
 	sb = ptr_at(lx, mnt, "vfsmount", "mnt_sb");
 	type = ptr_at(lx, sb, "super_block", "s_type");
-	s = ptr_at(lx, type, "file_system_type", "name");
-	if (!s || vg_as_read_str(&lx->kas, s, m->fstype, sizeof(m->fstype)) < 0)
+	if (str_at(lx, type, "file_system_type", "name", m->fstype, sizeof(m->fstype)))
 		snprintf(m->fstype, sizeof(m->fstype), "unknown");
 	if (flags_off >= 0)
 		vg_as_read_u32(&lx->kas, mnt + (uint64_t)flags_off, &flags);

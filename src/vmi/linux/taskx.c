@@ -51,7 +51,8 @@ static int32_t pid_nr(struct vg_linux *lx, uint64_t pid)
 
 static void read_tty(struct vg_linux *lx, uint64_t tty, struct vg_task_extra *x)
 {
-	uint64_t drv = ptr(lx, tty, "tty_struct", "driver"), name_p;
+	uint64_t drv = ptr(lx, tty, "tty_struct", "driver");
+	int32_t name_off = vg_linux_btf_offset(lx, "tty_driver", "name");
 	int32_t index = (int32_t)rd(lx, tty, "tty_struct", "index", 4);
 	uint32_t major = (uint32_t)rd(lx, drv, "tty_driver", "major", 4);
 	uint32_t minor = (uint32_t)rd(lx, drv, "tty_driver", "minor_start", 4) + (uint32_t)index;
@@ -61,8 +62,8 @@ static void read_tty(struct vg_linux *lx, uint64_t tty, struct vg_task_extra *x)
 		return;
 	/* new_encode_dev: the low minor byte, the major, then the rest of the minor */
 	x->tty_nr = (minor & 0xff) | (major & 0xfff) << 8 | (minor & ~0xffu) << 12;
-	name_p = ptr(lx, drv, "tty_driver", "name");
-	if (name_p && vg_as_read_str(&lx->kas, name_p, name, sizeof(name)) > 0)
+	if (name_off >= 0 && !vg_kread_strp(lx, drv + (uint64_t)name_off, name, sizeof(name)) &&
+	    name[0])
 		snprintf(x->tty_name, sizeof(x->tty_name), strcmp(name, "pts") ? "%s%d" : "%s/%d",
 			 name, index);
 }

@@ -137,7 +137,7 @@ static int collect(struct vwalk *w)
 static void special_name(struct vg_linux *lx, uint64_t vma, const struct vg_task_extra *x,
 			 struct vg_vma *v)
 {
-	uint64_t ops = 0, spec_ops, priv, name;
+	uint64_t ops = 0, spec_ops, priv;
 	int32_t o_ops = vg_linux_btf_offset(lx, "vm_area_struct", "vm_ops");
 	int32_t o_priv = vg_linux_btf_offset(lx, "vm_area_struct", "vm_private_data");
 	int32_t o_name = vg_linux_btf_offset(lx, "vm_special_mapping", "name");
@@ -154,9 +154,8 @@ static void special_name(struct vg_linux *lx, uint64_t vma, const struct vg_task
 	if (o_ops >= 0 && o_priv >= 0 && o_name >= 0 &&
 	    !vg_linux_sym(lx, "special_mapping_vmops", &spec_ops) &&
 	    !vg_kread_ptr(lx, vma + (uint64_t)o_ops, &ops) && ops == spec_ops &&
-	    !vg_kread_ptr(lx, vma + (uint64_t)o_priv, &priv) && priv &&
-	    !vg_kread_ptr(lx, priv + (uint64_t)o_name, &name) && name)
-		vg_as_read_str(&lx->kas, name, v->path, 64);
+	    !vg_kread_ptr(lx, vma + (uint64_t)o_priv, &priv) && priv)
+		vg_kread_strp(lx, priv + (uint64_t)o_name, v->path, 64);
 }
 
 static void read_vma(struct vg_linux *lx, uint64_t vma, const struct vg_task_extra *x,

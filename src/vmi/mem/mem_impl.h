@@ -111,7 +111,6 @@ int vg_mem_file_open(struct vg_mem **out, const char *path, enum vg_mem_kind kin
 
 /* The remote driver (remote.c): URI is remote://HOST:PORT/NAME[?options]. */
 int vg_mem_remote_open(struct vg_mem **out, const char *uri, struct vg_err *err);
-bool vg_mem_is_remote_uri(const char *path);
 
 /* Parsers: fill m's layouts (and cpu state) from m->base/m->len. */
 int vg_mem_raw_parse(struct vg_mem *m, struct vg_err *err);

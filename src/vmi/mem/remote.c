@@ -36,7 +36,7 @@
 #define DEFAULT_MAX_AGE_MS 1000
 #define DEFAULT_TIMEOUT_MS 5000
 
-bool vg_mem_is_remote_uri(const char *path)
+bool vg_mem_is_remote(const char *path)
 {
 	return path && !strncmp(path, SCHEME, strlen(SCHEME));
 }

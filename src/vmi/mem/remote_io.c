@@ -10,7 +10,6 @@
  * finds the guest again (a reader must never take zeros for guest memory unknowingly).
  */
 #include <errno.h>
-#include <stdio.h>
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>

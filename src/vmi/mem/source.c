@@ -248,7 +248,7 @@ int vg_mem_open_kind(struct vg_mem **out, const char *path, enum vg_mem_kind kin
 	if (!out || !path)
 		return vg_errf(err, EINVAL, "invalid arguments");
 	*out = NULL;
-	if (vg_mem_is_remote_uri(path)) {
+	if (vg_mem_is_remote(path)) {
 		/* the broker parses the file and says what it is; a guest's bytes never do */
 		if (kind != VG_MEM_DETECT)
 			return vg_errf(err, EINVAL,
