@@ -178,15 +178,17 @@ int watcher_ensure_open(struct watcher *w)
 	struct vg_err err = { 0 };
 	struct vg_guest_opts go;
 	struct stat st;
-	bool other_kernel;
+	bool other_kernel, remote = vg_mem_is_remote(w->a->vmi.vm);
 
 	if (w->open)
 		return 0;
-	if (stat(w->a->vmi.vm, &st)) {
+	memset(&st, 0, sizeof(st));
+	if (!remote && stat(w->a->vmi.vm, &st)) {
 		went_away(w, strerror(errno));
 		return -ENOENT;
 	}
-	if (w->live && st.st_dev == w->dev && st.st_ino == w->ino && !file_mapped(w->dev, w->ino)) {
+	if (!remote && w->live && st.st_dev == w->dev && st.st_ino == w->ino &&
+	    !file_mapped(w->dev, w->ino)) {
 		went_away(w, "no process maps the memory file any more: QEMU exited");
 		return -ENOENT;
 	}
@@ -208,7 +210,7 @@ int watcher_ensure_open(struct watcher *w)
 	w->open = true;
 	w->dev = st.st_dev;
 	w->ino = st.st_ino;
-	w->live = file_mapped(w->dev, w->ino);
+	w->live = !remote && file_mapped(w->dev, w->ino);
 	if (vg_linux_sym(&w->g.lx, "jiffies_64", &w->jiffies_va) &&
 	    vg_linux_sym(&w->g.lx, "jiffies", &w->jiffies_va))
 		w->jiffies_va = 0;
@@ -283,11 +285,22 @@ static bool check_liveness(struct watcher *w)
 	bool stood_still;
 
 	w->clock_moved = false;
-	if (stat(w->a->vmi.vm, &st)) {
+	if (vg_mem_is_remote(w->a->vmi.vm)) {
+		/* the broker answers for the file; unreachable is ridden out like a pause */
+		int r = vg_mem_check(w->g.mem);
+
+		if (r == -EAGAIN)
+			return false;
+		if (r) {
+			went_away(w, r == -ENOENT ? "the broker says the guest is gone"
+						  : "the guest's memory was replaced");
+			return false;
+		}
+	} else if (stat(w->a->vmi.vm, &st)) {
 		went_away(w, strerror(errno));
 		return false;
 	}
-	if (st.st_dev != w->dev || st.st_ino != w->ino) {
+	if (!vg_mem_is_remote(w->a->vmi.vm) && (st.st_dev != w->dev || st.st_ino != w->ino)) {
 		went_away(w, "the memory file was replaced");
 		return false;
 	}
