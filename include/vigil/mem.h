@@ -119,6 +119,11 @@ int vg_mem_check(struct vg_mem *m);
  * exited), -ENOTSUP for sources that are never live (dumps, buffers). */
 int vg_mem_live(struct vg_mem *m);
 
+/* Why the source stopped delivering guest bytes, when it did: a remote source whose channel
+ * failed (tampering detected, broker lost) makes reads fail, and this says why, so a caller can
+ * report the cause rather than the walk that tripped over it. -ENOENT when nothing failed
+ * (or it has worked again since). */
+int vg_mem_failure(struct vg_mem *m, char *buf, size_t len);
 /* Drops the bytes a driver keeps between reads (a remote source's page cache), so the reads
  * that follow see the guest as it is now. vg_as_flush calls it between snapshots of a live
  * guest; a mapped file is always current and ignores it. */
@@ -131,7 +136,6 @@ void vg_mem_prefetch(struct vg_mem *m, uint64_t pa, size_t len);
 int vg_mem_read_raw(struct vg_mem *m, uint64_t off, void *buf, size_t len);
 /* The ranges of candidate layout IDX (vg_mem_ranges gives the current one's), so a broker can
  * hand every candidate to its client. -EINVAL for a bad index. */
-int vg_mem_layout_set_of(const struct vg_mem *m, int idx, const struct vg_mem_range **r,
-			 size_t *n);
+int vg_mem_layout_set_of(const struct vg_mem *m, int idx, const struct vg_mem_range **r, size_t *n);
 
 #endif

@@ -63,8 +63,18 @@ int vg_guest_discover(struct vg_guest *g, const struct vg_guest_opts *o, uint64_
 	if (!g->mem)
 		return vg_errf(err, EBADF, "the guest's memory source is not open");
 	ret = vg_linux_open(&g->lx, g->mem, &lo, err);
-	if (!ret)
+	if (!ret) {
 		g->have_kernel = true;
+	} else {
+		char why[320];
+
+		/* reads failed because the source did (a remote channel): say that, not where
+		 * discovery tripped */
+		if (!vg_mem_failure(g->mem, why, sizeof(why))) {
+			vg_err_clear(err);
+			ret = vg_errf(err, EIO, "%s", why);
+		}
+	}
 	return ret;
 }
 

@@ -57,8 +57,9 @@ struct vg_mem_ops {
 	int (*live)(void *priv);  /* vg_mem_live() */
 	int (*ident)(void *priv, char *buf, size_t len);
 	void (*close)(void *priv);
-	void (*refresh)(void *priv);				 /* vg_mem_refresh() */
+	void (*refresh)(void *priv);				/* vg_mem_refresh() */
 	void (*prefetch)(void *priv, uint64_t off, size_t len); /* vg_mem_prefetch() */
+	int (*failure)(void *priv, char *buf, size_t len);	/* vg_mem_failure() */
 };
 
 struct vg_mem {

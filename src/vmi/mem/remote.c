@@ -225,6 +225,20 @@ static void rm_close(void *priv)
 	free(r);
 }
 
+static int rm_failure(void *priv, char *buf, size_t len)
+{
+	struct remote *r = priv;
+	int ret = -ENOENT;
+
+	pthread_mutex_lock(&r->mu);
+	if (r->why[0]) {
+		snprintf(buf, len, "the broker %s:%s: %s", r->host, r->port, r->why);
+		ret = 0;
+	}
+	pthread_mutex_unlock(&r->mu);
+	return ret;
+}
+
 static const struct vg_mem_ops remote_ops = {
 	.name = "remote",
 	.pread = rm_pread,
@@ -235,6 +249,7 @@ static const struct vg_mem_ops remote_ops = {
 	.close = rm_close,
 	.refresh = rm_refresh,
 	.prefetch = rm_prefetch,
+	.failure = rm_failure,
 };
 
 /* ---- opening ---- */

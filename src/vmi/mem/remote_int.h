@@ -115,9 +115,9 @@ struct remote {
 	uint32_t lo_page, hi_page;		  /* extent ever mapped, for zapping */
 	uint32_t last_fault, ra;
 	size_t nwaiting;
-	uint64_t fault_since_ms, retry_at_ms;
+	uint64_t fault_since_ms;
 	struct vg_bbuf sb;
-	struct vg_err io_err;
+	char why[256]; /* under mu: why the channel failed, "" while it works */
 	uint64_t faults, fetched_pages;
 };
 

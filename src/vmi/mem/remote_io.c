@@ -397,7 +397,6 @@ static void lose(struct remote *r)
 		vg_wire_close(r->w);
 		r->w = NULL;
 	}
-	r->retry_at_ms = vg_mono_ms() + RM_RETRY_MS;
 	for (; q; q = next) {
 		next = q->next;
 		if (q->kind == RQ_PAGES) {
@@ -481,6 +480,15 @@ static int reply(struct remote *r, const uint8_t *msg, size_t len)
 	return 0;
 }
 
+/* The first reason the channel failed since it last worked, for vg_mem_failure. */
+static void set_why(struct remote *r, const char *why)
+{
+	pthread_mutex_lock(&r->mu);
+	if (!r->why[0])
+		snprintf(r->why, sizeof(r->why), "%.250s", why);
+	pthread_mutex_unlock(&r->mu);
+}
+
 static void drain(struct remote *r)
 {
 	while (r->w) {
@@ -492,7 +500,7 @@ static void drain(struct remote *r)
 		if (ret == -EAGAIN)
 			return;
 		if (ret || reply(r, msg, len)) {
-			r->io_err = e;
+			set_why(r, ret ? e.msg : "the broker sent a malformed reply");
 			lose(r);
 			return;
 		}
@@ -558,21 +566,24 @@ static void reconnect(struct remote *r)
 	uint64_t hash = 0;
 	int ret;
 
-	r->retry_at_ms = vg_mono_ms() + RM_RETRY_MS;
 	ret = vg_rm_connect(r, &info, &hash, &e);
 	if (ret) {
 		if (ret == -ENOENT || ret == -EACCES)
 			atomic_store(&r->lost, -ENOENT);
-		r->io_err = e;
+		set_why(r, e.msg);
 		return;
 	}
 	vg_broker_info_free(&info);
 	if (hash != r->info_hash) {
 		atomic_store(&r->lost, -ESTALE);
+		set_why(r, "the broker now serves another guest under this name");
 		lose(r);
 		return;
 	}
 	atomic_store(&r->lost, 0);
+	pthread_mutex_lock(&r->mu);
+	r->why[0] = '\0';
+	pthread_mutex_unlock(&r->mu);
 	/* whatever was mapped may have changed while we were away */
 	new_generation(r);
 	for (uint32_t p = 0; r->nwaiting && p < r->npages; p++)
@@ -657,12 +668,15 @@ void *vg_rm_io_main(void *arg)
 		if (r->w && (p[2].revents & (POLLIN | POLLHUP | POLLERR)))
 			drain(r);
 		now = vg_mono_ms();
-		if (r->w && r->nwaiting && now - r->fault_since_ms >= RM_FAULT_WAIT_MS)
+		if (r->w && r->nwaiting && now - r->fault_since_ms >= RM_FAULT_WAIT_MS) {
+			set_why(r, "the broker stopped answering");
 			lose(r); /* connected but silent: as good as lost */
-		if (!r->w && r->nwaiting && !atomic_load(&r->lost) && now >= r->retry_at_ms)
+		}
+		/* a reader waits: one reconnection at once, else its read fails (a watch rides
+		 * that out; a one-shot command reports it) */
+		if (!r->w && r->nwaiting && !atomic_load(&r->lost))
 			reconnect(r);
-		if (r->nwaiting && (!r->w || atomic_load(&r->lost)) &&
-		    (atomic_load(&r->lost) || now - r->fault_since_ms >= RM_FAULT_WAIT_MS))
+		if (r->nwaiting && (!r->w || atomic_load(&r->lost)))
 			give_up_waiters(r);
 		pump(r);
 	}

@@ -251,9 +251,10 @@ int vg_mem_open_kind(struct vg_mem **out, const char *path, enum vg_mem_kind kin
 	if (vg_mem_is_remote(path)) {
 		/* the broker parses the file and says what it is; a guest's bytes never do */
 		if (kind != VG_MEM_DETECT)
-			return vg_errf(err, EINVAL,
-				       "%s: the broker's configuration sets a remote guest's format",
-				       path);
+			return vg_errf(
+				err, EINVAL,
+				"%s: the broker's configuration sets a remote guest's format",
+				path);
 		return vg_mem_remote_open(out, path, err);
 	}
 	return vg_mem_file_open(out, path, kind, err);
@@ -511,6 +512,11 @@ int vg_mem_live(struct vg_mem *m)
 	return m->ops->live ? m->ops->live(m->priv) : -ENOTSUP;
 }
 
+int vg_mem_failure(struct vg_mem *m, char *buf, size_t len)
+{
+	return m->ops->failure ? m->ops->failure(m->priv, buf, len) : -ENOENT;
+}
+
 void vg_mem_refresh(struct vg_mem *m)
 {
 	if (m->ops->refresh)
@@ -552,8 +558,7 @@ int vg_mem_read_raw(struct vg_mem *m, uint64_t off, void *buf, size_t len)
 	return m->ops->pread(m->priv, off, buf, len);
 }
 
-int vg_mem_layout_set_of(const struct vg_mem *m, int idx, const struct vg_mem_range **r,
-			 size_t *n)
+int vg_mem_layout_set_of(const struct vg_mem *m, int idx, const struct vg_mem_range **r, size_t *n)
 {
 	if (idx < 0 || idx >= m->nlayouts)
 		return -EINVAL;
