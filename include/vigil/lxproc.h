@@ -48,6 +48,10 @@ struct vg_task_extra {
 /* Reads T's extra fields (zeros where the layout or memory does not allow). */
 void vg_task_extra(struct vg_linux *lx, const struct vg_task *t, struct vg_task_extra *x);
 
+/* T's name as /proc/PID/stat, status and comm show it: comm, and for a workqueue worker the
+ * work it runs or last ran ("kworker/0:1-events", '+' while running). */
+void vg_task_proc_name(struct vg_linux *lx, const struct vg_task *t, char *buf, size_t len);
+
 /* T's argv as /proc/PID/cmdline gives it: NUL-separated, at most MAX bytes, read through the
  * process's own page tables. Returns the length (0 for kernel threads), or -errno. */
 int vg_task_argv(struct vg_linux *lx, const struct vg_task *t, char *buf, size_t max);
@@ -72,7 +76,7 @@ int vg_task_fds(struct vg_linux *lx, const struct vg_task *t,
 /* ---- memory areas (vmas.c) ---- */
 
 struct vg_vma {
-	uint64_t start, end, flags, pgoff;
+	uint64_t start, end, flags, pgoff; /* pgoff: in pages, 0 for anonymous areas */
 	uint64_t ino;
 	uint32_t dev; /* major << 8 | minor, as /proc/PID/maps prints it (major:minor) */
 	char path[VG_PATH_MAX];

@@ -258,6 +258,7 @@ int vg_procview_exec(struct vg_procview *pv, char *const argv[], int *status, st
 	sigaction(SIGINT, &ign, &old_int);
 	sigaction(SIGQUIT, &ign, &old_quit);
 	pid = fork();
+	pv->root = pid;
 	if (pid == 0) {
 		sigaction(SIGINT, &old_int, NULL);
 		sigaction(SIGQUIT, &old_quit, NULL);

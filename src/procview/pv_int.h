@@ -17,6 +17,7 @@ struct pv_task {
 	const char *how; /* where a hidden task was found */
 	bool have_x;
 	struct vg_task_extra x;
+	char name[64]; /* as procfs shows it (vg_task_proc_name) */
 	bool have_fds;
 	struct vg_fd *fds;
 	size_t nfds, capfds;
@@ -42,8 +43,11 @@ struct vg_procview {
 	struct vg_guest *g;
 	struct vg_linux *lx;
 	int ttl_ms;
-	char self_link[64]; /* exec: /self leads to the command's own (host) /proc entry */
-	int32_t caller;	    /* exec: the pid of the process asking, whose own entry is there */
+	char self_link[64];  /* exec: /self leads to the command's own (host) /proc entry */
+	int32_t caller;	     /* exec: the pid of the process asking */
+	int32_t root;	     /* exec: the command vigil started */
+	int32_t lineage[64]; /* exec: the caller and its parents up to root (host processes) */
+	int nlineage;
 	struct pv_snap s;
 };
 

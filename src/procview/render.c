@@ -53,8 +53,8 @@ void pv_render_stat(struct vg_procview *pv, struct pv_task *t, FILE *f)
 	const struct vg_task_extra *x = pv_extra(pv, t);
 
 	fprintf(f, "%d (%s) %c %d %d %d %u %d %u %llu 0 %llu 0 %llu %llu 0 0 %d %d %d 0 %llu ",
-		t->t.pid, t->t.comm, t->t.state, t->t.ppid, x->pgrp, x->sid, x->tty_nr, -1,
-		x->flags, (unsigned long long)x->min_flt, (unsigned long long)x->maj_flt,
+		t->t.pid, t->name, t->t.state, t->t.ppid, x->pgrp, x->sid, x->tty_nr, -1, x->flags,
+		(unsigned long long)x->min_flt, (unsigned long long)x->maj_flt,
 		(unsigned long long)(x->utime_ns / NS_PER_TICK),
 		(unsigned long long)(x->stime_ns / NS_PER_TICK), x->prio, x->nice,
 		x->nr_threads ? x->nr_threads : 1, (unsigned long long)(x->start_ns / NS_PER_TICK));
@@ -80,7 +80,7 @@ void pv_render_status(struct vg_procview *pv, struct pv_task *t, FILE *f)
 	const struct vg_task *k = &t->t;
 
 	fprintf(f, "Name:\t%s\nUmask:\t%04o\nState:\t%c (%s)\nTgid:\t%d\nNgid:\t0\nPid:\t%d\n",
-		k->comm, x->umask, k->state, state_name(k->state), k->tgid, k->pid);
+		t->name, x->umask, k->state, state_name(k->state), k->tgid, k->pid);
 	fprintf(f, "PPid:\t%d\nTracerPid:\t%d\nUid:\t%u\t%u\t%u\t%u\nGid:\t%u\t%u\t%u\t%u\n",
 		k->ppid, x->tracer_pid, k->uid, k->euid, x->suid, x->fsuid, k->gid, k->egid,
 		x->sgid, x->fsgid);

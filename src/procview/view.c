@@ -154,6 +154,7 @@ const struct vg_task_extra *pv_extra(struct vg_procview *pv, struct pv_task *t)
 {
 	if (!t->have_x) {
 		vg_task_extra(pv->lx, &t->t, &t->x);
+		vg_task_proc_name(pv->lx, &t->t, t->name, sizeof(t->name));
 		t->have_x = true;
 	}
 	return &t->x;
@@ -341,6 +342,47 @@ static bool same_group(const struct pv_task *leader, const struct pv_task *t)
 	return t->t.tgid == leader->t.pid;
 }
 
+/* exec: the processes of the command itself that lead to the caller (the caller, its parent,
+ * ... up to the command vigil started), read from the host's /proc. They are listed as links
+ * to their host entries, so a tool sees itself and its parents as on any system (chkproc
+ * compares what readdir, stat and ps show), and nothing else of the host. */
+static void find_lineage(struct vg_procview *pv)
+{
+	int32_t pid = pv->caller;
+
+	pv->nlineage = 0;
+	if (!pv->self_link[0] || pid <= 0)
+		return;
+	while (pid > 1 && pv->nlineage < 64) {
+		char path[64], buf[512], *rp;
+		int ppid = 0;
+		FILE *f;
+
+		pv->lineage[pv->nlineage++] = pid;
+		if (pid == pv->root)
+			return;
+		snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+		f = fopen(path, "re");
+		if (!f)
+			break;
+		rp = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+		fclose(f);
+		if (!rp || sscanf(rp + 2, "%*c %d", &ppid) != 1)
+			break;
+		pid = ppid;
+	}
+	/* not a descendant of the command: nothing of the host is shown to it */
+	pv->nlineage = 0;
+}
+
+static bool in_lineage(struct vg_procview *pv, int32_t pid)
+{
+	for (int i = 0; i < pv->nlineage; i++)
+		if (pv->lineage[i] == pid)
+			return true;
+	return false;
+}
+
 static int resolve_module(struct vg_procview *pv, char **c, int n, struct node *nd)
 {
 	nd->kind = VG_PV_DIR;
@@ -371,6 +413,8 @@ static int resolve_module(struct vg_procview *pv, char **c, int n, struct node *
 static int resolve(struct vg_procview *pv, const char *path, struct node *nd)
 {
 	char buf[512], *c[5];
+
+	find_lineage(pv);
 	int n = split(path, buf, sizeof(buf), c);
 	int32_t pid, num;
 
@@ -420,8 +464,8 @@ static int resolve(struct vg_procview *pv, const char *path, struct node *nd)
 		return -ENOENT;
 	}
 	nd->t = pv_task(pv, pid);
-	if (!nd->t && n == 1 && pv->self_link[0] && pid == pv->caller) {
-		/* a tool looking itself up by pid (procps does) finds its host entry */
+	if (!nd->t && n == 1 && in_lineage(pv, pid)) {
+		/* a tool looking itself up by pid (procps, chkproc do) finds its host entry */
 		nd->kind = VG_PV_LINK;
 		nd->fd = pid;
 		return 0;
@@ -510,6 +554,13 @@ static int fill_tasks(struct vg_procview *pv, const struct pv_task *leader, vg_p
 	char name[16];
 	int ret = pv_tasks(pv);
 
+	/* the command's own processes, linked to the host (find_lineage) */
+	for (int i = 0; !ret && !leader && i < pv->nlineage; i++) {
+		if (pv_task(pv, pv->lineage[i]))
+			continue;
+		snprintf(name, sizeof(name), "%d", pv->lineage[i]);
+		ret = fn(ctx, name, VG_PV_LINK);
+	}
 	for (size_t i = 0; !ret && i < pv->s.n; i++) {
 		const struct pv_task *t = &pv->s.tasks[i];
 
@@ -626,7 +677,8 @@ static void render_task_file(struct vg_procview *pv, struct pv_task *t, const ch
 	} else if (!strcmp(file, "statm")) {
 		pv_render_statm(pv, t, f);
 	} else if (!strcmp(file, "comm")) {
-		fprintf(f, "%s\n", t->t.comm);
+		pv_extra(pv, t);
+		fprintf(f, "%s\n", t->name);
 	} else if (!strcmp(file, "cmdline")) {
 		char *argv = malloc(VG_CMDLINE_MAX);
 		int n = argv ? vg_task_argv(pv->lx, &t->t, argv, VG_CMDLINE_MAX) : 0;

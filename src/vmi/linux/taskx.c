@@ -19,6 +19,8 @@
 #define MM_FILEPAGES 0
 #define MM_ANONPAGES 1
 #define MM_SHMEMPAGES 3
+#define PF_WQ_WORKER 0x00000020u
+#define PF_KTHREAD 0x00200000u
 
 static uint64_t rd(struct vg_linux *lx, uint64_t base, const char *type, const char *path, int size)
 {
@@ -164,4 +166,40 @@ void vg_task_extra(struct vg_linux *lx, const struct vg_task *t, struct vg_task_
 	x->umask = fs ? (uint32_t)rd(lx, fs, "fs_struct", "umask", 4) : 0;
 	if (t->mm)
 		read_mm(lx, t->mm, x);
+}
+
+void vg_task_proc_name(struct vg_linux *lx, const struct vg_task *t, char *buf, size_t len)
+{
+	uint64_t kthread, worker, cur;
+	int32_t data = vg_linux_btf_offset(lx, "kthread", "data");
+	int32_t full = vg_linux_btf_offset(lx, "kthread", "full_name");
+	int32_t desc = vg_linux_btf_offset(lx, "worker", "desc");
+	int32_t curw = vg_linux_btf_offset(lx, "worker", "current_work");
+	uint32_t flags = (uint32_t)rd(lx, t->addr, "task_struct", "flags", 4);
+	char d[32] = "";
+
+	snprintf(buf, len, "%s", t->comm);
+	if (!(flags & (PF_WQ_WORKER | PF_KTHREAD)))
+		return;
+	/* task->worker_private is a kernel thread's struct kthread (to_kthread()) */
+	kthread = ptr(lx, t->addr, "task_struct", "worker_private");
+	if (!kthread)
+		return;
+	if (!(flags & PF_WQ_WORKER)) {
+		/* get_kthread_comm(): the name it was created with, past comm's 15 bytes */
+		if (full >= 0)
+			vg_kread_strp(lx, kthread + (uint64_t)full, buf, len);
+		if (!buf[0])
+			snprintf(buf, len, "%s", t->comm);
+		return;
+	}
+	/* wq_worker_comm(): comm and the work it runs ('+') or last ran ('-') */
+	if (data < 0 || desc < 0 || curw < 0 ||
+	    vg_kread_ptr(lx, kthread + (uint64_t)data, &worker) || !worker ||
+	    vg_as_read(&lx->kas, worker + (uint64_t)desc, d, sizeof(d) - 8) ||
+	    vg_as_read_u64(&lx->kas, worker + (uint64_t)curw, &cur))
+		return;
+	d[sizeof(d) - 8] = '\0';
+	if (d[0])
+		snprintf(buf + strlen(buf), len - strlen(buf), "%c%s", cur ? '+' : '-', d);
 }

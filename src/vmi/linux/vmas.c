@@ -186,6 +186,7 @@ static void read_vma(struct vg_linux *lx, uint64_t vma, const struct vg_task_ext
 			strcat(v->path, " (deleted)");
 		return;
 	}
+	v->pgoff = 0; /* maps prints an offset for file mappings only */
 	special_name(lx, vma, x, v);
 }
 
