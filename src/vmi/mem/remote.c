@@ -10,7 +10,7 @@
  *   pub=KEY|FILE  the broker's public key, pinned ($VIGIL_BROKER_PUB, else .../broker.pub)
  *   max-age=MS    how long fetched bytes count as current without a refresh (default 1000)
  *   timeout=MS    connection and handshake deadline (default 5000)
- *   remember=0    do not keep the pages a run read for the next run's prefetch
+ *   remember=0    keep nothing between runs: no list of pages to prefetch, no page file
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -364,6 +364,39 @@ static int build_layouts(struct vg_mem *m, const struct vg_broker_info *info, st
 	return 0;
 }
 
+/*
+ * The pages' home. A fresh page of memory is what a short run pays most for on a virtualised
+ * host (tens of microseconds each), so with remember on, a tmpfs file kept between runs in a
+ * directory only this user can enter is used: the pages a run reads are already allocated for
+ * the next. Nothing in it is ever shown before it was fetched again in this run (a page is
+ * written from a broker reply before it is mapped), so what a file holds from an earlier run
+ * only saves allocations. Without remember, an anonymous memfd.
+ */
+static int cache_file(struct remote *r, uint64_t len)
+{
+	char dir[64], path[128];
+	struct stat st;
+	int fd;
+
+	snprintf(dir, sizeof(dir), "/dev/shm/vigil-remote-%u", (unsigned)geteuid());
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return -errno;
+	if (lstat(dir, &st) || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077))
+		return -EPERM; /* not ours alone: do not use it */
+	snprintf(path, sizeof(path), "%s/%016llx-%016llx", dir,
+		 (unsigned long long)vg_fnv64(r->ident, strlen(r->ident), VG_FNV64_INIT),
+		 (unsigned long long)r->info_hash);
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	    ((uint64_t)st.st_size < len && ftruncate(fd, (off_t)len))) {
+		close(fd);
+		return -EPERM;
+	}
+	return fd;
+}
+
 static int setup_mapping(struct remote *r, struct vg_err *err)
 {
 	uint64_t len = (r->size + RM_PAGE - 1) & ~(uint64_t)(RM_PAGE - 1);
@@ -374,9 +407,12 @@ static int setup_mapping(struct remote *r, struct vg_err *err)
 	if (len / RM_PAGE > UINT32_MAX - 1)
 		return vg_errf(err, EFBIG, "guest memory too large for the remote driver");
 	r->npages = (uint32_t)(len / RM_PAGE);
-	r->memfd = memfd_create("vigil-remote", MFD_CLOEXEC);
-	if (r->memfd < 0 || ftruncate(r->memfd, (off_t)len))
-		return vg_errf(err, errno, "memfd: %s", strerror(errno));
+	r->memfd = r->remember ? cache_file(r, len) : -1;
+	if (r->memfd < 0) {
+		r->memfd = memfd_create("vigil-remote", MFD_CLOEXEC);
+		if (r->memfd < 0 || ftruncate(r->memfd, (off_t)len))
+			return vg_errf(err, errno, "memfd: %s", strerror(errno));
+	}
 	p = mmap(NULL, len, PROT_READ, MAP_SHARED | MAP_NORESERVE, r->memfd, 0);
 	if (p == MAP_FAILED)
 		return vg_errf(err, errno, "cannot map %llu bytes: %s", (unsigned long long)len,

@@ -34,11 +34,12 @@
 #include "vigil/wire.h"
 
 #define RM_PAGE 4096u
-#define RM_WINDOW (4u << 20)   /* reply bytes outstanding */
-#define RM_MAX_RA 64	       /* pages a sequential fault run reads ahead */
-#define RM_FAULT_WAIT_MS 10000 /* a fault waits this long for a lost broker */
-#define RM_RETRY_MS 1000       /* reconnection attempts while the broker is lost */
-#define RM_WS_MAX (16u << 10)  /* pages of working set remembered (64 MiB) */
+#define RM_WINDOW (4u << 20)	   /* reply bytes outstanding */
+#define RM_GUESS_WINDOW (1u << 20) /* ... of them for prefetch guesses */
+#define RM_MAX_RA 64		   /* pages a sequential fault run reads ahead */
+#define RM_FAULT_WAIT_MS 10000	   /* a fault waits this long for a lost broker */
+#define RM_RETRY_MS 1000	   /* reconnection attempts while the broker is lost */
+#define RM_WS_MAX (16u << 10)	   /* pages of working set remembered (64 MiB) */
 
 enum rm_cmd_type { CMD_CHECK, CMD_LIVE, CMD_REFRESH, CMD_PREFETCH, CMD_PREAD, CMD_STOP };
 

@@ -204,14 +204,8 @@ static void want(struct remote *r, struct rm_pages *list, uint32_t page)
 }
 
 /* A new generation: nothing mapped is current any more; what the last one read is fetched
- * again in the background, in page order so neighbours share requests. */
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
+ * again in the background, in the order it was first read, so the pages the next look needs
+ * first come first (neighbours that were read one after the other still share a request). */
 static void new_generation(struct remote *r)
 {
 	struct rm_pages t;
@@ -226,7 +220,6 @@ static void new_generation(struct remote *r)
 		r->ws = t;
 		r->ws.n = 0;
 	}
-	qsort(r->pws.v, r->pws.n, sizeof(*r->pws.v), cmp_u32);
 	r->background.n = 0;
 	r->bulk.n = 0;
 	for (size_t i = 0; i < r->pws.n; i++)
@@ -319,9 +312,9 @@ static int send_pages(struct remote *r, struct rm_pages *list, size_t *pos, bool
 	return send_msg(r);
 }
 
-static bool pump_list(struct remote *r, struct rm_pages *list, bool map)
+static bool pump_list(struct remote *r, struct rm_pages *list, bool map, size_t window)
 {
-	while (r->w && list->n && r->qbytes < RM_WINDOW) {
+	while (r->w && list->n && r->qbytes < window) {
 		size_t pos = 0;
 
 		if (send_pages(r, list, &pos, map))
@@ -336,8 +329,9 @@ static bool pump_list(struct remote *r, struct rm_pages *list, bool map)
  * unmapped: the waiting pages are mapped anyway), then bulk maps, then guesses. */
 static void pump(struct remote *r)
 {
-	if (pump_list(r, &r->urgent, false) && pump_list(r, &r->bulk, true))
-		pump_list(r, &r->background, false);
+	/* guesses keep little in flight: a fault's request queues behind them */
+	if (pump_list(r, &r->urgent, false, RM_WINDOW) && pump_list(r, &r->bulk, true, RM_WINDOW))
+		pump_list(r, &r->background, false, RM_GUESS_WINDOW);
 }
 
 static int send_simple(struct remote *r, enum rm_req_kind kind, struct rm_cmd *c)
