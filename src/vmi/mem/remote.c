@@ -12,6 +12,7 @@
  *   timeout=MS    connection and handshake deadline (default 5000)
  *   remember=0    keep nothing between runs: no list of pages to prefetch, no page file
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
@@ -23,6 +24,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -372,6 +374,26 @@ static int build_layouts(struct vg_mem *m, const struct vg_broker_info *info, st
  * written from a broker reply before it is mapped), so what a file holds from an earlier run
  * only saves allocations. Without remember, an anonymous memfd.
  */
+/* Page files not used for a day go: they only save allocations for guests still watched. */
+static void prune(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	time_t old = time(NULL) - 24 * 3600;
+	int n = 0;
+
+	while (d && (e = readdir(d)) && n++ < 4096) {
+		struct stat st;
+
+		if (e->d_name[0] != '.' &&
+		    !fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) &&
+		    S_ISREG(st.st_mode) && st.st_mtime < old)
+			unlinkat(dirfd(d), e->d_name, 0);
+	}
+	if (d)
+		closedir(d);
+}
+
 static int cache_file(struct remote *r, uint64_t len)
 {
 	char dir[64], path[128];
@@ -383,6 +405,7 @@ static int cache_file(struct remote *r, uint64_t len)
 		return -errno;
 	if (lstat(dir, &st) || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077))
 		return -EPERM; /* not ours alone: do not use it */
+	prune(dir);
 	snprintf(path, sizeof(path), "%s/%016llx-%016llx", dir,
 		 (unsigned long long)vg_fnv64(r->ident, strlen(r->ident), VG_FNV64_INIT),
 		 (unsigned long long)r->info_hash);
@@ -394,6 +417,7 @@ static int cache_file(struct remote *r, uint64_t len)
 		close(fd);
 		return -EPERM;
 	}
+	futimens(fd, NULL); /* in use: not pruned */
 	return fd;
 }
 
