@@ -41,15 +41,17 @@ enum vg_pv_kind { VG_PV_DIR = 1, VG_PV_FILE, VG_PV_LINK };
 struct vg_pv_attr {
 	enum vg_pv_kind kind;
 	uint32_t uid, gid, mode, nlink;
-	int64_t time_s; /* the guest's boot time for process entries, else 0 */
+	uint64_t size;	 /* a file's length in this snapshot */
+	int64_t time_s;	 /* the guest's boot time */
+	uint64_t serial; /* the snapshot's number: changes when the contents may */
 };
 
 /* PATH is absolute inside the view ("/", "/1/stat"). 0 or -ENOENT (or -errno). */
 int vg_procview_getattr(struct vg_procview *pv, const char *path, struct vg_pv_attr *a);
 typedef int (*vg_pv_fill_fn)(void *ctx, const char *name, enum vg_pv_kind kind);
 int vg_procview_readdir(struct vg_procview *pv, const char *path, vg_pv_fill_fn fn, void *ctx);
-/* A file's whole text in *BUF (malloc'd, the caller frees), *LEN bytes. */
-int vg_procview_read(struct vg_procview *pv, const char *path, char **buf, size_t *len);
+/* A file's whole text: *BUF belongs to the snapshot, valid until the next call on PV. */
+int vg_procview_read(struct vg_procview *pv, const char *path, const char **buf, size_t *len);
 int vg_procview_readlink(struct vg_procview *pv, const char *path, char *buf, size_t len);
 
 /* ---- front ends (fuse.c, libfuse3) ---- */

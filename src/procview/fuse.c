@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * The /proc view as a file system (libfuse3's high-level API) and as the /proc of a command
- * (procview.h). Files are generated whole when opened and served with direct I/O, so every
- * read sees the text of one snapshot and sizes need not be known in advance (procfs reports
- * 0 too). One request at a time: the view is not thread-safe, and guest reads are cheap.
+ * (procview.h). Every file is rendered once per snapshot, when it is first looked up, so its
+ * size is known and reads see the text of one snapshot. One request at a time: the view is
+ * not thread-safe, and guest reads are cheap.
  *
  * exec: the view is mounted on a temporary directory inside a private mount namespace of
  * this process (the host never sees the mount); the command runs in a further namespace of
@@ -29,11 +29,6 @@
 
 #include "pv_int.h"
 
-struct open_file {
-	char *buf;
-	size_t len;
-};
-
 static struct vg_procview *view(void)
 {
 	struct fuse_context *c = fuse_get_context();
@@ -43,15 +38,39 @@ static struct vg_procview *view(void)
 	return pv;
 }
 
+/*
+ * Few round trips per file: getattr reports each file's real size (rendered once per snapshot),
+ * opens are declined with ENOSYS so the kernel stops sending open and release, and the kernel's
+ * page cache serves the reads; a file's mtime carries the snapshot's number, so when the
+ * attributes are refreshed after a snapshot's TTL the kernel drops the old pages
+ * (auto_inval_data). A file is then one lookup and one read, directories come with their
+ * entries' attributes (readdirplus).
+ */
 static void *pv_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
 	struct vg_procview *pv = view();
 
-	(void)conn;
-	cfg->direct_io = 1;
+	conn->want |= conn->capable &
+		      (FUSE_CAP_AUTO_INVAL_DATA | FUSE_CAP_NO_OPEN_SUPPORT | FUSE_CAP_READDIRPLUS);
+	cfg->direct_io = 0;
+	cfg->kernel_cache = 0;
 	cfg->entry_timeout = cfg->attr_timeout = pv->ttl_ms / 1000.0;
-	cfg->negative_timeout = 0;
+	cfg->negative_timeout = pv->ttl_ms / 1000.0;
 	return pv;
+}
+
+static void fill_stat(struct stat *st, const struct vg_pv_attr *a)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_mode = a->mode | (a->kind == VG_PV_DIR	 ? S_IFDIR
+				 : a->kind == VG_PV_LINK ? S_IFLNK
+							 : S_IFREG);
+	st->st_nlink = a->nlink;
+	st->st_uid = a->uid;
+	st->st_gid = a->gid;
+	st->st_size = (off_t)a->size;
+	st->st_atim.tv_sec = st->st_mtim.tv_sec = st->st_ctim.tv_sec = a->time_s;
+	st->st_mtim.tv_nsec = (long)(a->serial % 1000000000ull);
 }
 
 static int pv_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
@@ -62,38 +81,43 @@ static int pv_getattr(const char *path, struct stat *st, struct fuse_file_info *
 	(void)fi;
 	if (ret)
 		return ret;
-	memset(st, 0, sizeof(*st));
-	st->st_mode = a.mode | (a.kind == VG_PV_DIR    ? S_IFDIR
-				: a.kind == VG_PV_LINK ? S_IFLNK
-						       : S_IFREG);
-	st->st_nlink = a.nlink;
-	st->st_uid = a.uid;
-	st->st_gid = a.gid;
-	st->st_atime = st->st_mtime = st->st_ctime = a.time_s;
+	fill_stat(st, &a);
 	return 0;
 }
 
 struct fill {
 	void *buf;
 	fuse_fill_dir_t filler;
+	const char *dir;
+	bool plus;
 };
 
 static int fill_one(void *ctx, const char *name, enum vg_pv_kind kind)
 {
 	struct fill *f = ctx;
+	struct vg_pv_attr a;
+	struct stat st;
+	char path[512];
 
-	(void)kind;
+	/* directories' entries with their attributes (readdirplus); files need their size,
+	 * which is rendered on lookup, so only directories and links come with it */
+	if (f->plus && kind != VG_PV_FILE) {
+		snprintf(path, sizeof(path), "%s/%s", strcmp(f->dir, "/") ? f->dir : "", name);
+		if (!vg_procview_getattr(view(), path, &a)) {
+			fill_stat(&st, &a);
+			return f->filler(f->buf, name, &st, 0, FUSE_FILL_DIR_PLUS) ? -ENOBUFS : 0;
+		}
+	}
 	return f->filler(f->buf, name, NULL, 0, 0) ? -ENOBUFS : 0;
 }
 
 static int pv_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
 		      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
 {
-	struct fill f = { buf, filler };
+	struct fill f = { buf, filler, path, (flags & FUSE_READDIR_PLUS) != 0 };
 
 	(void)off;
 	(void)fi;
-	(void)flags;
 	filler(buf, ".", NULL, 0, 0);
 	filler(buf, "..", NULL, 0, 0);
 	return vg_procview_readdir(view(), path, fill_one, &f);
@@ -101,45 +125,28 @@ static int pv_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 
 static int pv_open(const char *path, struct fuse_file_info *fi)
 {
-	struct open_file *o;
-	int ret;
-
+	(void)path;
 	if ((fi->flags & O_ACCMODE) != O_RDONLY)
 		return -EACCES;
-	o = calloc(1, sizeof(*o));
-	if (!o)
-		return -ENOMEM;
-	ret = vg_procview_read(view(), path, &o->buf, &o->len);
-	if (ret) {
-		free(o);
-		return ret;
-	}
-	fi->fh = (uintptr_t)o;
-	fi->direct_io = 1;
-	return 0;
+	/* no state per open: the kernel stops sending opens (FUSE_CAP_NO_OPEN_SUPPORT) */
+	return -ENOSYS;
 }
 
 static int pv_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
 {
-	struct open_file *o = (struct open_file *)(uintptr_t)fi->fh;
+	const char *text;
+	size_t len;
+	int ret = vg_procview_read(view(), path, &text, &len);
 
-	(void)path;
-	if (off < 0 || (size_t)off >= o->len)
+	(void)fi;
+	if (ret)
+		return ret;
+	if (off < 0 || (size_t)off >= len)
 		return 0;
-	if (size > o->len - (size_t)off)
-		size = o->len - (size_t)off;
-	memcpy(buf, o->buf + off, size);
+	if (size > len - (size_t)off)
+		size = len - (size_t)off;
+	memcpy(buf, text + off, size);
 	return (int)size;
-}
-
-static int pv_release(const char *path, struct fuse_file_info *fi)
-{
-	struct open_file *o = (struct open_file *)(uintptr_t)fi->fh;
-
-	(void)path;
-	free(o->buf);
-	free(o);
-	return 0;
 }
 
 static int pv_readlink(const char *path, char *buf, size_t size)
@@ -153,7 +160,6 @@ static const struct fuse_operations ops = {
 	.readdir = pv_readdir,
 	.open = pv_open,
 	.read = pv_read,
-	.release = pv_release,
 	.readlink = pv_readlink,
 };
 

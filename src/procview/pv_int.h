@@ -23,8 +23,20 @@ struct pv_task {
 	size_t nfds, capfds;
 };
 
+/* A file rendered in this snapshot: its size is what getattr reports, so the kernel can serve
+ * reads from its page cache (no open/release round trips, see fuse.c). */
+struct pv_text {
+	char *path, *buf;
+	size_t len;
+	struct pv_text *next;
+};
+
+#define PV_TEXT_BUCKETS 1024
+
 struct pv_snap {
 	uint64_t taken_ms;
+	uint64_t serial; /* which snapshot: files' mtime, so the kernel drops stale pages */
+	struct pv_text *texts[PV_TEXT_BUCKETS];
 	bool have_tasks;
 	struct pv_task *tasks; /* sorted by pid */
 	size_t n;
@@ -43,6 +55,7 @@ struct vg_procview {
 	struct vg_guest *g;
 	struct vg_linux *lx;
 	int ttl_ms;
+	uint64_t serial;     /* snapshots taken */
 	char self_link[64];  /* exec: /self leads to the command's own (host) /proc entry */
 	int32_t caller;	     /* exec: the pid of the process asking */
 	int32_t root;	     /* exec: the command vigil started */

@@ -16,12 +16,21 @@
 
 #include "vigil/clock.h"
 #include "vigil/ids.h"
+#include "vigil/util.h"
 #include "pv_int.h"
 
 #define DEFAULT_TTL_MS 1000
 
 static void snap_free(struct pv_snap *s)
 {
+	for (int b = 0; b < PV_TEXT_BUCKETS; b++) {
+		for (struct pv_text *x = s->texts[b], *next; x; x = next) {
+			next = x->next;
+			free(x->path);
+			free(x->buf);
+			free(x);
+		}
+	}
 	for (size_t i = 0; i < s->n; i++) {
 		free(s->tasks[i].t.cmdline);
 		free(s->tasks[i].t.exe);
@@ -46,6 +55,7 @@ static void fresh(struct vg_procview *pv)
 		vg_as_flush(&pv->lx->kas);
 	}
 	pv->s.taken_ms = now;
+	pv->s.serial = ++pv->serial;
 }
 
 static int cmp_pid(const void *a, const void *b)
@@ -538,14 +548,19 @@ int vg_procview_getattr(struct vg_procview *pv, const char *path, struct vg_pv_a
 	a->kind = nd.kind;
 	a->mode = nd.kind == VG_PV_DIR ? 0555 : nd.kind == VG_PV_LINK ? 0777 : 0444;
 	a->nlink = nd.kind == VG_PV_DIR ? 2 : 1;
+	a->time_s = pv_kstat(pv)->boot_time_s;
+	a->serial = pv->s.serial;
 	if (nd.t) {
 		/* like procfs: a process's entries belong to its effective ids */
 		a->uid = nd.t->t.euid;
 		a->gid = nd.t->t.egid;
-		a->time_s = pv_kstat(pv)->boot_time_s +
-			    (int64_t)(pv_extra(pv, nd.t)->start_ns / 1000000000ull);
 	}
-	return 0;
+	if (nd.kind == VG_PV_FILE) {
+		const char *buf;
+
+		ret = vg_procview_read(pv, path, &buf, &a->size);
+	}
+	return ret;
 }
 
 static int fill_tasks(struct vg_procview *pv, const struct pv_task *leader, vg_pv_fill_fn fn,
@@ -691,39 +706,64 @@ static void render_task_file(struct vg_procview *pv, struct pv_task *t, const ch
 	}
 }
 
-int vg_procview_read(struct vg_procview *pv, const char *path, char **buf, size_t *len)
+static int render(struct vg_procview *pv, const struct node *nd, struct pv_text *x)
+{
+	FILE *f = open_memstream(&x->buf, &x->len);
+
+	if (!f)
+		return -ENOMEM;
+	if (nd->t)
+		render_task_file(pv, nd->t, nd->file, f);
+	else if (nd->mod)
+		pv_render_module_file(nd->mod, nd->file, f);
+	else if (nd->dir == D_NET)
+		pv_render_net(pv, nd->file, f);
+	else if (!strcmp(nd->file, "modules"))
+		pv_render_modules(pv, f);
+	else if (!strcmp(nd->file, "mounts"))
+		pv_render_mounts(pv, f);
+	else if (!strcmp(nd->file, "vigil-hidden"))
+		pv_render_hidden(pv, f);
+	else
+		pv_render_system(pv, nd->file, f);
+	return fclose(f) ? -ENOMEM : 0;
+}
+
+int vg_procview_read(struct vg_procview *pv, const char *path, const char **buf, size_t *len)
 {
 	struct node nd;
-	FILE *f;
+	struct pv_text *x;
+	uint32_t b;
 	int ret = resolve(pv, path, &nd);
 
 	if (ret)
 		return ret;
 	if (nd.kind != VG_PV_FILE)
 		return -EISDIR;
-	*buf = NULL;
-	*len = 0;
-	f = open_memstream(buf, len);
-	if (!f)
-		return -ENOMEM;
-	if (nd.t)
-		render_task_file(pv, nd.t, nd.file, f);
-	else if (nd.mod)
-		pv_render_module_file(nd.mod, nd.file, f);
-	else if (nd.dir == D_NET)
-		pv_render_net(pv, nd.file, f);
-	else if (!strcmp(nd.file, "modules"))
-		pv_render_modules(pv, f);
-	else if (!strcmp(nd.file, "mounts"))
-		pv_render_mounts(pv, f);
-	else if (!strcmp(nd.file, "vigil-hidden"))
-		pv_render_hidden(pv, f);
-	else
-		pv_render_system(pv, nd.file, f);
-	if (fclose(f)) {
-		free(*buf);
-		*buf = NULL;
+	/* one rendering per file and snapshot: getattr's size and read's bytes agree */
+	b = (uint32_t)vg_fnv64(path, strlen(path), VG_FNV64_INIT) % PV_TEXT_BUCKETS;
+	for (x = pv->s.texts[b]; x; x = x->next) {
+		if (!strcmp(x->path, path)) {
+			*buf = x->buf;
+			*len = x->len;
+			return 0;
+		}
+	}
+	x = calloc(1, sizeof(*x));
+	if (!x || !(x->path = strdup(path))) {
+		free(x);
 		return -ENOMEM;
 	}
+	ret = render(pv, &nd, x);
+	if (ret) {
+		free(x->path);
+		free(x->buf);
+		free(x);
+		return ret;
+	}
+	x->next = pv->s.texts[b];
+	pv->s.texts[b] = x;
+	*buf = x->buf;
+	*len = x->len;
 	return 0;
 }

@@ -170,11 +170,12 @@ void vg_task_extra(struct vg_linux *lx, const struct vg_task *t, struct vg_task_
 
 void vg_task_proc_name(struct vg_linux *lx, const struct vg_task *t, char *buf, size_t len)
 {
-	uint64_t kthread, worker, cur;
+	uint64_t kthread, worker, cur, wpool;
 	int32_t data = vg_linux_btf_offset(lx, "kthread", "data");
 	int32_t full = vg_linux_btf_offset(lx, "kthread", "full_name");
 	int32_t desc = vg_linux_btf_offset(lx, "worker", "desc");
 	int32_t curw = vg_linux_btf_offset(lx, "worker", "current_work");
+	int32_t pool = vg_linux_btf_offset(lx, "worker", "pool");
 	uint32_t flags = (uint32_t)rd(lx, t->addr, "task_struct", "flags", 4);
 	char d[32] = "";
 
@@ -193,9 +194,11 @@ void vg_task_proc_name(struct vg_linux *lx, const struct vg_task *t, char *buf, 
 			snprintf(buf, len, "%s", t->comm);
 		return;
 	}
-	/* wq_worker_comm(): comm and the work it runs ('+') or last ran ('-') */
-	if (data < 0 || desc < 0 || curw < 0 ||
+	/* wq_worker_comm(): comm and the work it runs ('+') or last ran ('-'), for a worker
+	 * attached to a pool (an idle rescuer is not) */
+	if (data < 0 || desc < 0 || curw < 0 || pool < 0 ||
 	    vg_kread_ptr(lx, kthread + (uint64_t)data, &worker) || !worker ||
+	    vg_kread_ptr(lx, worker + (uint64_t)pool, &wpool) || !wpool ||
 	    vg_as_read(&lx->kas, worker + (uint64_t)desc, d, sizeof(d) - 8) ||
 	    vg_as_read_u64(&lx->kas, worker + (uint64_t)curw, &cur))
 		return;
