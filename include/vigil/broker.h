@@ -165,8 +165,9 @@ struct vg_broker_opts {
 	void *log_ctx;
 };
 
-/* Serves LISTEN_FD until *stop: every connection is served by a child process of its own, so
- * one client's session cannot read another's state or stall it. */
+/* Serves LISTEN_FD until *stop: every connection is served by a child process of its own
+ * (forked in advance, a couple kept waiting), so one client's session cannot read another's
+ * state or stall it. At most max_clients sessions at once; more wait in the listen queue. */
 int vg_broker_serve(int listen_fd, const struct vg_broker_opts *o, struct vg_err *err);
 /* One client on connected socket FD (taken over), in this process: handshake, OPEN, requests,
  * until the client leaves, idles out or misbehaves. 0 when it ended cleanly. */

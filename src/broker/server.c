@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
- * Serving clients. The parent only accepts: each connection is handed to a child process that
- * runs the handshake, authorises the client's key for the one guest it asks for, opens that
- * guest's memory file read-only and answers its requests. A rogue or broken client can then at
- * worst end its own session: it shares no memory with the others and cannot stall the accept
- * loop (the handshake, which waits on the peer, happens in the child).
+ * Serving clients. Each connection is served by a child process of its own, which runs the
+ * handshake, authorises the client's key for the one guest it asks for, opens that guest's
+ * memory file read-only and answers its requests. A rogue or broken client can then at worst
+ * end its own session: it shares no memory with the others and cannot stall anyone (the
+ * handshake, which waits on the peer, happens in the child). The parent keeps a few children
+ * forked in advance, blocked in accept, so a connection does not wait for a fork.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,6 +24,7 @@
 #include "vigil/guest.h"
 
 #define DEFAULT_CLIENTS 64
+#define DEFAULT_SPARE 2 /* children waiting for a connection */
 #define DEFAULT_IDLE_MS (3600 * 1000)
 
 struct session {
@@ -228,54 +231,86 @@ int vg_broker_session(int fd, const struct vg_broker_opts *o, struct vg_err *err
 	return r;
 }
 
-static int reap(int *nchild)
+/* A child waiting for a connection: accepts one, tells the parent (its pid on NOTIFY), serves
+ * it and exits. Forked before the client arrives, so a connection does not wait for a fork. */
+static void child_main(int listen_fd, int notify, const struct vg_broker_opts *o)
 {
+	struct vg_err e = { 0 };
+	pid_t self = getpid();
+	int fd;
+
+	do {
+		fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	} while (fd < 0 && (errno == EINTR || errno == ECONNABORTED));
+	if (write(notify, &self, sizeof(self)) != sizeof(self) || fd < 0)
+		_exit(fd < 0 ? 1 : 0);
+	close(notify);
+	close(listen_fd);
+	_exit(vg_broker_session(fd, o, &e) ? 1 : 0);
+}
+
+struct pool {
+	pid_t idle[DEFAULT_SPARE];
+	int nidle, nchild;
+};
+
+static void forget_idle(struct pool *p, pid_t pid)
+{
+	for (int i = 0; i < p->nidle; i++) {
+		if (p->idle[i] == pid) {
+			p->idle[i] = p->idle[--p->nidle];
+			return;
+		}
+	}
+}
+
+static void reap(struct pool *p)
+{
+	pid_t pid;
 	int st;
 
-	while (waitpid(-1, &st, WNOHANG) > 0)
-		(*nchild)--;
-	return 0;
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		forget_idle(p, pid);
+		p->nchild--;
+	}
 }
 
 int vg_broker_serve(int listen_fd, const struct vg_broker_opts *o, struct vg_err *err)
 {
-	int max = o->max_clients > 0 ? o->max_clients : DEFAULT_CLIENTS, nchild = 0;
+	int max = o->max_clients > 0 ? o->max_clients : DEFAULT_CLIENTS;
+	struct pool p = { 0 };
+	int notify[2];
 
+	if (pipe2(notify, O_CLOEXEC | O_NONBLOCK))
+		return vg_errf(err, errno, "pipe: %s", strerror(errno));
+	/* children accept; the parent keeps DEFAULT_SPARE of them waiting, at most MAX in all
+	 * (further clients wait in the listen queue until a session ends) */
 	while (!o->stop || !*o->stop) {
-		struct pollfd p = { .fd = listen_fd, .events = POLLIN };
-		char peer[96];
+		struct pollfd pf = { .fd = notify[0], .events = POLLIN };
 		pid_t pid;
-		int fd;
 
-		reap(&nchild);
-		if (poll(&p, 1, 250) <= 0)
-			continue;
-		fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (errno == EINTR || errno == EAGAIN || errno == ECONNABORTED)
-				continue;
-			return vg_errf(err, errno, "accept: %s", strerror(errno));
+		reap(&p);
+		while (p.nidle < DEFAULT_SPARE && p.nchild < max) {
+			pid = fork();
+			if (pid < 0) {
+				logf_(o, "cannot fork: %s", strerror(errno));
+				break;
+			}
+			if (pid == 0) {
+				close(notify[0]);
+				child_main(listen_fd, notify[1], o);
+			}
+			p.idle[p.nidle++] = pid;
+			p.nchild++;
 		}
-		peer_name(fd, peer, sizeof(peer));
-		if (nchild >= max) {
-			logf_(o, "%s: refused: %d sessions already", peer, max);
-			close(fd);
-			continue;
-		}
-		pid = fork();
-		if (pid < 0) {
-			logf_(o, "%s: cannot fork: %s", peer, strerror(errno));
-			close(fd);
-			continue;
-		}
-		if (pid == 0) {
-			struct vg_err e = { 0 };
-
-			close(listen_fd);
-			_exit(vg_broker_session(fd, o, &e) ? 1 : 0);
-		}
-		nchild++;
-		close(fd);
+		if (poll(&pf, 1, 250) > 0)
+			while (read(notify[0], &pid, sizeof(pid)) == sizeof(pid))
+				forget_idle(&p, pid); /* it took a connection */
 	}
+	/* the waiting children go with the parent; sessions in progress finish */
+	for (int i = 0; i < p.nidle; i++)
+		kill(p.idle[i], SIGKILL); /* they hold nothing yet */
+	close(notify[0]);
+	close(notify[1]);
 	return 0;
 }

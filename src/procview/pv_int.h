@@ -61,6 +61,8 @@ struct vg_procview {
 	int32_t root;	     /* exec: the command vigil started */
 	int32_t lineage[64]; /* exec: the caller and its parents up to root (host processes) */
 	int nlineage;
+	int32_t lineage_of;	 /* whose lineage it is */
+	uint64_t lineage_serial; /* in which snapshot it was read */
 	struct pv_snap s;
 };
 

@@ -360,6 +360,11 @@ static void find_lineage(struct vg_procview *pv)
 {
 	int32_t pid = pv->caller;
 
+	/* a tool asks many times in a row: its ancestry does not change meanwhile */
+	if (pid == pv->lineage_of && pv->lineage_serial == pv->s.serial)
+		return;
+	pv->lineage_of = pid;
+	pv->lineage_serial = pv->s.serial;
 	pv->nlineage = 0;
 	if (!pv->self_link[0] || pid <= 0)
 		return;

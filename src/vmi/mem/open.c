@@ -27,4 +27,3 @@ int vg_mem_open(struct vg_mem **out, const char *path, struct vg_err *err)
 {
 	return vg_mem_open_kind(out, path, VG_MEM_DETECT, err);
 }
-

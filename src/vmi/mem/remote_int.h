@@ -37,6 +37,7 @@
 #define RM_WINDOW (4u << 20)	   /* reply bytes outstanding */
 #define RM_GUESS_WINDOW (1u << 20) /* ... of them for prefetch guesses */
 #define RM_MAX_RA 64		   /* pages a sequential fault run reads ahead */
+#define RM_MAP_RUN 16		   /* prefetched pages one fault maps */
 #define RM_FAULT_WAIT_MS 10000	   /* a fault waits this long for a lost broker */
 #define RM_RETRY_MS 1000	   /* reconnection attempts while the broker is lost */
 #define RM_WS_MAX (16u << 10)	   /* pages of working set remembered (64 MiB) */

@@ -520,7 +520,16 @@ static void fault(struct remote *r, uint64_t addr)
 		return;
 	}
 	if (r->ready[p] == r->gen) {
-		map_pages(r, p, 1); /* prefetched: its bytes are in the memfd already */
+		/* prefetched: its bytes are in the page file already. The prefetched pages after
+		 * it are mapped with it (one fault instead of one each, and readers walk
+		 * forwards); they count as read, so the working set is the pages read and their
+		 * next neighbours, which does not grow from run to run. */
+		uint32_t n = 1;
+
+		while (n < RM_MAP_RUN && p + n < r->npages && r->ready[p + n] == r->gen &&
+		       r->state[p + n] != r->gen)
+			n++;
+		map_pages(r, p, n);
 		return;
 	}
 	if (!r->waiting[p]) {
