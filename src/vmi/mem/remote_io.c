@@ -348,16 +348,33 @@ static int send_simple(struct remote *r, enum rm_req_kind kind, struct rm_cmd *c
 	return send_msg(r);
 }
 
+/* One piece of a streamed read is answered or lost. The caller is woken only when every
+ * piece is accounted for: its buffer and its command (on its stack) must not be touched after
+ * it returns. The first error is what it gets. */
+static void stream_piece(struct remote *r, struct rm_cmd *c, int err)
+{
+	if (err && !c->result)
+		c->result = err;
+	if (--c->pending == 0)
+		complete(r, c, c->result);
+}
+
 /* A streamed read into the caller's buffer (one pass over RAM: not worth caching). */
 static int send_stream(struct remote *r, struct rm_cmd *c)
 {
 	c->pending = 0;
+	c->result = 0;
 	for (size_t done = 0; done < c->len;) {
 		size_t n = c->len - done < VG_BROKER_MAX_READ ? c->len - done : VG_BROKER_MAX_READ;
 		struct rm_req *q = calloc(1, sizeof(*q));
 
-		if (!q)
-			return -ENOMEM;
+		if (!q) {
+			/* what was sent finishes first (stream_piece); nothing sent: done now */
+			c->result = -ENOMEM;
+			if (!c->pending)
+				complete(r, c, -ENOMEM);
+			return 0;
+		}
 		q->kind = RQ_STREAM;
 		q->cmd = c;
 		q->dst = c->buf + done;
@@ -397,6 +414,8 @@ static void lose(struct remote *r)
 			for (uint32_t i = 0; i < q->nrun; i++)
 				for (uint32_t k = 0; k < q->run[i].n; k++)
 					r->inflight[q->run[i].page + k] = 0;
+		} else if (q->kind == RQ_STREAM) {
+			stream_piece(r, q->cmd, -EAGAIN);
 		} else if (q->cmd && !q->cmd->done) {
 			complete(r, q->cmd, -EAGAIN);
 		}
@@ -431,8 +450,8 @@ static int reply(struct remote *r, const uint8_t *msg, size_t len)
 	}
 	if (op != VG_BR_READ || st < 0 || (data = vg_brd_bytes(&rd, q->bytes)) == NULL ||
 	    rd.pos != len) {
-		if (q->cmd)
-			complete(r, q->cmd, st < 0 ? st : -EPROTO);
+		if (q->kind == RQ_STREAM)
+			stream_piece(r, q->cmd, st < 0 ? st : -EPROTO);
 		/* the broker cannot read its file: whoever waits on these pages gets zeros and
 		 * the source turns torn (reads fail) */
 		for (uint32_t i = 0; st < 0 && i < q->nrun; i++) {
@@ -451,8 +470,7 @@ static int reply(struct remote *r, const uint8_t *msg, size_t len)
 	}
 	if (q->kind == RQ_STREAM) {
 		memcpy(q->dst, data, q->bytes);
-		if (--q->cmd->pending == 0)
-			complete(r, q->cmd, 0);
+		stream_piece(r, q->cmd, 0);
 	} else {
 		for (uint32_t i = 0; i < q->nrun; i++) {
 			uint32_t p = q->run[i].page, n = q->run[i].n;
@@ -629,7 +647,8 @@ static void run_cmd(struct remote *r, struct rm_cmd *c)
 	} else if (c->type == CMD_LIVE) {
 		ret = send_simple(r, RQ_LIVE, c);
 	} else {
-		ret = send_stream(r, c);
+		send_stream(r, c); /* completes the command itself, in every case */
+		return;
 	}
 	if (ret == -ENOMEM)
 		complete(r, c, ret);
