@@ -81,6 +81,11 @@ const char *vg_mem_layout_name(const struct vg_mem *m, int idx); /* "flat", "spl
 /* Copies LEN bytes at physical PA; -EFAULT if any byte is outside the ranges. */
 int vg_mem_read(struct vg_mem *m, uint64_t pa, void *buf, size_t len);
 
+/* After copying through a vg_mem_ptr pointer: nonzero when the source failed meanwhile and the
+ * bytes may be stand-ins (a remote source answers a read it could not fetch with zeros and
+ * fails every read after that until vg_mem_check finds the guest again). vg_mem_read and the
+ * page walks check it themselves. */
+bool vg_mem_failed(const struct vg_mem *m);
 /* Zero-copy: a pointer to LEN bytes at PA when they lie inside one range, else NULL. */
 const uint8_t *vg_mem_ptr(struct vg_mem *m, uint64_t pa, size_t len);
 /* Like vg_mem_ptr, for a large range about to be read whole: its pages are mapped in one

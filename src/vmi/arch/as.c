@@ -134,7 +134,8 @@ static int read_piece(struct vg_as *as, uint64_t va, uint8_t *out, size_t n)
 			copy_page(out, src);
 		else
 			memcpy(out, src, n);
-		return 0;
+		/* a remote page the broker could not bring reads as zeros: not guest data */
+		return __builtin_expect(vg_mem_failed(as->mem), 0) ? -EIO : 0;
 	}
 	/* The page may straddle two ranges of an odd layout; vg_mem_read copes or fails. */
 	return vg_mem_read(as->mem, ppage | (va & PAGE_MASK), out, n);

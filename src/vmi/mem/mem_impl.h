@@ -70,6 +70,10 @@ struct vg_mem {
 	 * headers from here and reads are a memcpy, the fast path that skips the ops. */
 	const uint8_t *base;
 	size_t len;
+	/* Set by a driver whose mapping can be filled with stand-in bytes (remote: zeros for a
+	 * page a lost broker could not bring): nonzero means what was just read may not be the
+	 * guest's, and readers through pointers check it after copying (vg_mem_failed). */
+	const _Atomic int *failed;
 	uint64_t size; /* bytes in the driver's address space */
 	char *path;
 

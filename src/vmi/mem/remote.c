@@ -542,6 +542,8 @@ int vg_mem_remote_open(struct vg_mem **out, const char *uri, struct vg_err *err)
 			ret = vg_errf(err, ENOMEM, "out of memory");
 		else
 			ret = build_layouts(m, &info, err);
+		if (m)
+			m->failed = &r->torn;
 	} else {
 		rm_close(r);
 		r = NULL;

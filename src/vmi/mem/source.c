@@ -10,6 +10,7 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -351,6 +352,11 @@ static const uint8_t *ptr(struct vg_mem *m, uint64_t pa, size_t len, bool bulk)
 	return m->base ? m->base + off : NULL;
 }
 
+bool vg_mem_failed(const struct vg_mem *m)
+{
+	return m->failed && atomic_load(m->failed);
+}
+
 const uint8_t *vg_mem_ptr(struct vg_mem *m, uint64_t pa, size_t len)
 {
 	return ptr(m, pa, len, false);
@@ -372,7 +378,7 @@ static int fetch(struct vg_mem *m, uint64_t off, void *out, size_t len)
 	}
 	if (m->ops->map && (p = m->ops->map(m->priv, off, len, false))) {
 		memcpy(out, p, len);
-		return 0;
+		return vg_mem_failed(m) ? -EIO : 0;
 	}
 	return m->ops->pread(m->priv, off, out, len);
 }
