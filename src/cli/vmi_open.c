@@ -8,45 +8,50 @@
 #include "cli.h"
 #include "vmi_open.h"
 
+bool vmi_guest_opt(int c, const char *arg, struct vmi_args *a)
+{
+	switch (c) {
+	case 'v':
+		a->vm = arg;
+		return true;
+	case VMI_O_SYMBOLS:
+		a->symbols = arg;
+		return true;
+	case VMI_O_BTF:
+		a->btf = arg;
+		return true;
+	case VMI_O_NO_CACHE:
+		a->no_cache = true;
+		return true;
+	case VMI_O_FORMAT:
+		a->format = arg;
+		return true;
+	default:
+		return false;
+	}
+}
+
 int vmi_parse(int argc, char **argv, unsigned extra, struct vmi_args *a)
 {
-	enum { O_SYMBOLS = 256, O_BTF, O_NO_CACHE, O_THREADS, O_FORMAT, O_TTL, O_ALLOW_OTHER };
+	enum { O_THREADS = 0x100, O_TTL, O_ALLOW_OTHER };
 	static const struct option opts[] = {
-		{ "vm", required_argument, NULL, 'v' },
-		{ "symbols", required_argument, NULL, O_SYMBOLS },
-		{ "btf", required_argument, NULL, O_BTF },
-		{ "no-cache", no_argument, NULL, O_NO_CACHE },
-		{ "format", required_argument, NULL, O_FORMAT },
+		VMI_GUEST_LONG,
 		{ "threads", no_argument, NULL, O_THREADS },
 		{ "ttl", required_argument, NULL, O_TTL },
 		{ "allow-other", no_argument, NULL, O_ALLOW_OTHER },
-		{ "json", no_argument, NULL, 'j' },
-		{ "pretty", no_argument, NULL, 'p' },
-		{ "help", no_argument, NULL, 'h' },
+		CLI_COMMON_LONG,
 		{ NULL, 0, NULL, 0 },
 	};
+	struct cli_common co = { 0 };
 	int c;
 
 	memset(a, 0, sizeof(*a));
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "v:jph", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, VMI_GUEST_SHORT CLI_COMMON_SHORT, opts, NULL)) != -1) {
+		if (vmi_guest_opt(c, optarg, a))
+			continue;
 		switch (c) {
-		case 'v':
-			a->vm = optarg;
-			break;
-		case O_SYMBOLS:
-			a->symbols = optarg;
-			break;
-		case O_BTF:
-			a->btf = optarg;
-			break;
-		case O_NO_CACHE:
-			a->no_cache = true;
-			break;
-		case O_FORMAT:
-			a->format = optarg;
-			break;
 		case O_THREADS:
 			if (!(extra & VMI_OPT_THREADS))
 				return cli_fail("%s: unknown option --threads", argv[0]);
@@ -55,27 +60,25 @@ int vmi_parse(int argc, char **argv, unsigned extra, struct vmi_args *a)
 		case O_TTL:
 		case O_ALLOW_OTHER:
 			if (!(extra & VMI_OPT_VIEW))
-				return cli_fail("%s: unknown option %s", argv[0], argv[optind - 1]);
+				return cli_bad_option(argv[0], argc, argv);
 			if (c == O_ALLOW_OTHER)
 				a->allow_other = true;
 			else if ((a->ttl_ms = atoi(optarg)) <= 0 || a->ttl_ms > 3600000)
 				return cli_fail("%s: --ttl is milliseconds from 1 to 3600000",
 						argv[0]);
 			break;
-		case 'j':
-			a->json = true;
-			break;
-		case 'p':
-			a->json = a->pretty = true;
-			break;
-		case 'h':
+		default:
+			if (cli_common_opt(c, &co))
+				break;
+			return cli_bad_option(argv[0], argc, argv);
+		}
+		if (co.help) {
 			a->help = true;
 			return 0;
-		default:
-			return cli_fail("%s: unknown option or missing value '%s'; see --help",
-					argv[0], argv[optind - 1]);
 		}
 	}
+	a->json = co.json;
+	a->pretty = co.pretty;
 	for (; optind < argc; optind++) {
 		if (a->npos == (int)(sizeof(a->pos) / sizeof(a->pos[0])))
 			return cli_fail("%s: too many arguments", argv[0]);

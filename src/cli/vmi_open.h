@@ -18,6 +18,23 @@ struct vmi_args {
 
 enum { VMI_OPT_THREADS = 1, VMI_OPT_VIEW = 2 }; /* extra options a command accepts */
 
+/* The guest options every command that reads a guest takes, for its getopt tables: put
+ * VMI_GUEST_SHORT in the option string, VMI_GUEST_LONG in the table, and hand each option to
+ * vmi_guest_opt() first. */
+enum { VMI_O_SYMBOLS = 0x200, VMI_O_BTF, VMI_O_NO_CACHE, VMI_O_FORMAT };
+#define VMI_GUEST_SHORT "v:"
+#define VMI_GUEST_LONG                                                 \
+	{ "vm", required_argument, NULL, 'v' },                        \
+		{ "symbols", required_argument, NULL, VMI_O_SYMBOLS }, \
+		{ "btf", required_argument, NULL, VMI_O_BTF },         \
+		{ "no-cache", no_argument, NULL, VMI_O_NO_CACHE },     \
+	{                                                              \
+		"format", required_argument, NULL, VMI_O_FORMAT        \
+	}
+
+/* Records C (with ARG) when it is a guest option; false for any other. */
+bool vmi_guest_opt(int c, const char *arg, struct vmi_args *a);
+
 /* Parses argv; returns 0, or EXIT_ERROR after printing the problem. */
 int vmi_parse(int argc, char **argv, unsigned extra, struct vmi_args *a);
 
