@@ -43,7 +43,8 @@ struct vg_as {
 /* levels must be 4 or 5; root is masked to a 4 KiB boundary (CR3 flag/PCID bits dropped). */
 int vg_as_init(struct vg_as *as, struct vg_mem *mem, uint64_t root, int levels);
 
-/* Drops cached translations (call between snapshots of a live guest). */
+/* Drops cached translations and the source's cached bytes (vg_mem_refresh): call between
+ * snapshots of a live guest. vg_as_init starts with an empty cache but leaves the source's. */
 void vg_as_flush(struct vg_as *as);
 
 /* Translates VA. On success *pa is the physical address and, if page_size is not NULL,

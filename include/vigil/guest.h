@@ -33,6 +33,10 @@ struct vg_guest {
 	bool have_kernel; /* lx holds a discovered kernel */
 };
 
+/* The kind to open SOURCE as: FORMAT when given ("auto", "raw", "elf", "lime"), raw for RAM
+ * files where QEMU keeps them (/dev/shm, hugetlbfs), else by content. -EINVAL for a bad FORMAT. */
+int vg_guest_source_kind(const char *path, const char *format, enum vg_mem_kind *kind,
+			 struct vg_err *err);
 /* Opens the memory source and discovers the kernel. */
 int vg_guest_open(struct vg_guest *g, const struct vg_guest_opts *o, struct vg_err *err);
 /* The two steps apart, for callers that keep the source while kernels come and go (ids

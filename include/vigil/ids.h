@@ -173,6 +173,8 @@ struct vg_snapshot {
 };
 
 int vg_ids_gather(struct vg_linux *lx, struct vg_snapshot *s, struct vg_err *err);
+/* The PID allocator's view (init_pid_ns's IDR), also used by the /proc view (procview.h). */
+void vg_ids_gather_pids(struct vg_linux *lx, struct vg_snapshot *s);
 /* The socket part of gathering (gather_net.c). */
 void vg_ids_gather_net(struct vg_linux *lx, struct vg_snapshot *s);
 /* Ftrace ops and kprobes (gather_hooks.c); needs the module list gathered first. */

@@ -3,8 +3,9 @@
  * Guest physical memory sources. A source is a list of physical address ranges and a driver
  * that brings their bytes (LibVMI's driver ops, struct vg_mem_ops in vmi/mem/mem_impl.h): the
  * file driver maps a live QEMU memory-backend file (share=on), an ELF core from QEMU's
- * dump-guest-memory, a LiME dump or a raw copy of guest RAM read-only; other drivers (a remote
- * broker) fetch them. The kind of a file is detected by content, never by file name.
+ * dump-guest-memory, a LiME dump or a raw copy of guest RAM read-only; the remote driver
+ * (remote://HOST:PORT/NAME, vmi/mem/remote.c) fetches them from a vigil broker on the VM's host
+ * into a lazily filled mapping. The kind of a file is detected by content, never by file name.
  * Everything above this layer reads guest memory through these functions only: nobody else
  * touches a file offset or the backing file.
  *
@@ -19,6 +20,7 @@
 #ifndef VIGIL_MEM_H
 #define VIGIL_MEM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,8 +48,13 @@ struct vg_cpu_state {
 struct vg_mem;
 
 /* Opens and maps SOURCE read-only. Fails with a clear message for a missing file, an empty file,
- * a truncated ELF core (a PT_LOAD past the end of the file), or an ELF file that is not a core. */
+ * a truncated ELF core (a PT_LOAD past the end of the file), or an ELF file that is not a core.
+ * SOURCE remote://HOST:PORT/NAME[?key=FILE&pub=KEY&max-age=MS] opens guest NAME through the
+ * broker at HOST:PORT (docs/broker.md): -EACCES when it refuses our key, -ENOENT when it has no
+ * such guest for us, -ECONNREFUSED/-ETIMEDOUT/-EHOSTUNREACH when it cannot be reached. */
 int vg_mem_open(struct vg_mem **out, const char *path, struct vg_err *err);
+/* Is SOURCE a remote://... URI rather than a file? (No file checks apply to it.) */
+bool vg_mem_is_remote(const char *source);
 /* Same with the kind forced (VG_MEM_DETECT = by content). A live memory-backend file starts with
  * guest RAM at physical 0, which the guest writes: a guest that plants an ELF or LiME header there
  * would steer detection and could present a forged physical layout. Callers that know SOURCE is a
@@ -74,6 +81,11 @@ const char *vg_mem_layout_name(const struct vg_mem *m, int idx); /* "flat", "spl
 /* Copies LEN bytes at physical PA; -EFAULT if any byte is outside the ranges. */
 int vg_mem_read(struct vg_mem *m, uint64_t pa, void *buf, size_t len);
 
+/* After copying through a vg_mem_ptr pointer: nonzero when the source failed meanwhile and the
+ * bytes may be stand-ins (a remote source answers a read it could not fetch with zeros and
+ * fails every read after that until vg_mem_check finds the guest again). vg_mem_read and the
+ * page walks check it themselves. */
+bool vg_mem_failed(const struct vg_mem *m);
 /* Zero-copy: a pointer to LEN bytes at PA when they lie inside one range, else NULL. */
 const uint8_t *vg_mem_ptr(struct vg_mem *m, uint64_t pa, size_t len);
 /* Like vg_mem_ptr, for a large range about to be read whole: its pages are mapped in one
@@ -111,5 +123,24 @@ int vg_mem_check(struct vg_mem *m);
 /* Does a running VM stand behind the source? 1 yes (QEMU still maps the RAM file), 0 no (it
  * exited), -ENOTSUP for sources that are never live (dumps, buffers). */
 int vg_mem_live(struct vg_mem *m);
+
+/* Why the source stopped delivering guest bytes, when it did: a remote source whose channel
+ * failed (tampering detected, broker lost) makes reads fail, and this says why, so a caller can
+ * report the cause rather than the walk that tripped over it. -ENOENT when nothing failed
+ * (or it has worked again since). */
+int vg_mem_failure(struct vg_mem *m, char *buf, size_t len);
+/* Drops the bytes a driver keeps between reads (a remote source's page cache), so the reads
+ * that follow see the guest as it is now. vg_as_flush calls it between snapshots of a live
+ * guest; a mapped file is always current and ignores it. */
+void vg_mem_refresh(struct vg_mem *m);
+/* Advice: LEN bytes at physical PA are about to be read, so a driver that fetches them (remote)
+ * can ask for them in one batch before the reader faults on them one by one. */
+void vg_mem_prefetch(struct vg_mem *m, uint64_t pa, size_t len);
+/* Copies LEN bytes at OFF of the driver's address space (the file's offset, not a physical
+ * address): what a broker serves, since its clients ask by offset. -EFAULT past vg_mem_size(). */
+int vg_mem_read_raw(struct vg_mem *m, uint64_t off, void *buf, size_t len);
+/* The ranges of candidate layout IDX (vg_mem_ranges gives the current one's), so a broker can
+ * hand every candidate to its client. -EINVAL for a bad index. */
+int vg_mem_layout_set_of(const struct vg_mem *m, int idx, const struct vg_mem_range **r, size_t *n);
 
 #endif

@@ -12,7 +12,9 @@
  *   server -> client  "VGWs" v1 status | server static pk | server ephemeral pk
  *   both: master = BLAKE2b(key = H(label, proto, both hellos), ss || ee || es || se)
  *         one secretstream per direction, keys from master; each side proves it holds the
- *         keys with a first encrypted message bound to the transcript.
+ *         keys with a first encrypted message bound to the transcript. The server checks the
+ *         client's before it answers; the client checks the server's in its first receive,
+ *         so its first message travels with its confirmation (a round trip less).
  * The server decides from the client's static key whether to serve it (authorize callback);
  * a refused client is told so in the clear and the connection is closed. The client pins the
  * server's static key. Without both static secret keys nobody can compute ss/es/se, so a
@@ -71,7 +73,8 @@ struct vg_wire_opts {
 
 /* Runs the handshake on a connected stream socket FD (which the session then owns, even on
  * failure). -EACCES when the server refused our key, -EPERM when the server is not the pinned
- * one, -EPROTO for anything malformed, -ETIMEDOUT, -ECONNRESET. */
+ * one, -EPROTO for anything malformed, -ETIMEDOUT, -ECONNRESET. A client's first
+ * vg_wire_recv can also fail with -EPERM: the server's key confirmation is checked there. */
 int vg_wire_client(struct vg_wire **out, int fd, const struct vg_wire_keypair *self,
 		   const uint8_t server_pk[VG_WIRE_KEY_LEN], const struct vg_wire_opts *o,
 		   struct vg_err *err);

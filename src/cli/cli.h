@@ -59,6 +59,8 @@ int cmd_vmi(int argc, char **argv);
 int cmd_ids(int argc, char **argv);
 int cmd_cfa(int argc, char **argv);
 int cmd_sandbox(int argc, char **argv);
+int cmd_broker(int argc, char **argv);
+int cmd_key(int argc, char **argv);
 int cmd_proxy(int argc, char **argv);
 int cmd_net(int argc, char **argv);
 

@@ -41,6 +41,8 @@ static const struct cli_cmd groups[] = {
 	{ "cfa", cmd_cfa, "control-flow attestation: model, trace, verify, run, reports" },
 	{ "sandbox", cmd_sandbox,
 	  "malware sandbox: run ARM samples, verdicts, behaviours, scores" },
+	{ "broker", cmd_broker, "serve guest memory to remote vigil hosts over the secure channel" },
+	{ "key", cmd_key, "key pairs for the secure channel (gen, pub)" },
 	{ "proxy", cmd_proxy, "run a service with its network calls executed in another domain" },
 	{ "net", cmd_net, "virtual switch for QEMU guests with inline inspection, captures" },
 	{ "version", cmd_version, "print vigil's version" },

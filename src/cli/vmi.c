@@ -13,6 +13,7 @@
 #include "vigil/json.h"
 #include "vigil/lxobj.h"
 #include "vmi_open.h"
+#include "vmi_view.h"
 
 #define READ_MAX (1u << 20)
 
@@ -383,6 +384,8 @@ static const struct cli_cmd vmi_cmds[] = {
 	{ "lsmod", do_lsmod, "loaded kernel modules" },
 	{ "read", do_read, "hexdump kernel virtual memory at an address or symbol" },
 	{ "translate", do_translate, "kernel virtual address or symbol to guest physical" },
+	{ "mount", vmi_do_mount, "mount the guest's /proc (from its memory) on a directory" },
+	{ "exec", vmi_do_exec, "run a command with the guest's /proc: ps, netstat, lsmod, ..." },
 	{ NULL, NULL, NULL },
 };
 

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -32,10 +33,12 @@ bool vmi_guest_opt(int c, const char *arg, struct vmi_args *a)
 
 int vmi_parse(int argc, char **argv, unsigned extra, struct vmi_args *a)
 {
-	enum { O_THREADS = 0x100 };
+	enum { O_THREADS = 0x100, O_TTL, O_ALLOW_OTHER };
 	static const struct option opts[] = {
 		VMI_GUEST_LONG,
 		{ "threads", no_argument, NULL, O_THREADS },
+		{ "ttl", required_argument, NULL, O_TTL },
+		{ "allow-other", no_argument, NULL, O_ALLOW_OTHER },
 		CLI_COMMON_LONG,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -53,6 +56,16 @@ int vmi_parse(int argc, char **argv, unsigned extra, struct vmi_args *a)
 			if (!(extra & VMI_OPT_THREADS))
 				return cli_fail("%s: unknown option --threads", argv[0]);
 			a->threads = true;
+			break;
+		case O_TTL:
+		case O_ALLOW_OTHER:
+			if (!(extra & VMI_OPT_VIEW))
+				return cli_bad_option(argv[0], argc, argv);
+			if (c == O_ALLOW_OTHER)
+				a->allow_other = true;
+			else if ((a->ttl_ms = atoi(optarg)) <= 0 || a->ttl_ms > 3600000)
+				return cli_fail("%s: --ttl is milliseconds from 1 to 3600000",
+						argv[0]);
 			break;
 		default:
 			if (cli_common_opt(c, &co))

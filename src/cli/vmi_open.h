@@ -10,12 +10,13 @@
 
 struct vmi_args {
 	const char *vm, *symbols, *btf, *format;
-	bool json, pretty, no_cache, threads, help;
+	bool json, pretty, no_cache, threads, help, allow_other;
+	int ttl_ms; /* mount/exec: the view's snapshot lifetime */
 	int npos;
 	char *pos[4]; /* positional arguments */
 };
 
-enum { VMI_OPT_THREADS = 1 }; /* extra options a command accepts */
+enum { VMI_OPT_THREADS = 1, VMI_OPT_VIEW = 2 }; /* extra options a command accepts */
 
 /* The guest options every command that reads a guest takes, for its getopt tables: put
  * VMI_GUEST_SHORT in the option string, VMI_GUEST_LONG in the table, and hand each option to

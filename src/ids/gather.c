@@ -85,7 +85,7 @@ static void walk_xa(struct idr_walk *w, uint64_t entry, int depth)
 	add_pid(w, entry);
 }
 
-static void gather_pids(struct vg_linux *lx, struct vg_snapshot *s)
+void vg_ids_gather_pids(struct vg_linux *lx, struct vg_snapshot *s)
 {
 	struct idr_walk w = { .lx = lx, .s = s };
 	int32_t head_off = vg_linux_btf_offset(lx, "pid_namespace", "idr.idr_rt.xa_head");
@@ -273,7 +273,7 @@ int vg_ids_gather(struct vg_linux *lx, struct vg_snapshot *s, struct vg_err *err
 		vg_ids_snapshot_free(s);
 		return ret;
 	}
-	gather_pids(lx, s);
+	vg_ids_gather_pids(lx, s);
 	gather_kset(lx, s);
 	gather_netdevs(lx, s);
 	vg_ids_gather_net(lx, s);

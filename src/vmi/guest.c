@@ -8,8 +8,8 @@
 
 #define HUGETLBFS_MAGIC_ 0x958458f6
 
-static int source_kind(const char *path, const char *format, enum vg_mem_kind *kind,
-		       struct vg_err *err)
+int vg_guest_source_kind(const char *path, const char *format, enum vg_mem_kind *kind,
+			 struct vg_err *err)
 {
 	struct statfs sf;
 
@@ -42,7 +42,7 @@ int vg_guest_open_source(struct vg_guest *g, const struct vg_guest_opts *o, stru
 	memset(g, 0, sizeof(*g));
 	if (!o->source || !o->source[0])
 		return vg_errf(err, EINVAL, "no guest memory source given");
-	ret = source_kind(o->source, o->format, &kind, err);
+	ret = vg_guest_source_kind(o->source, o->format, &kind, err);
 	if (!ret)
 		ret = vg_mem_open_kind(&g->mem, o->source, kind, err);
 	return ret;
@@ -63,8 +63,18 @@ int vg_guest_discover(struct vg_guest *g, const struct vg_guest_opts *o, uint64_
 	if (!g->mem)
 		return vg_errf(err, EBADF, "the guest's memory source is not open");
 	ret = vg_linux_open(&g->lx, g->mem, &lo, err);
-	if (!ret)
+	if (!ret) {
 		g->have_kernel = true;
+	} else {
+		char why[320];
+
+		/* reads failed because the source did (a remote channel): say that, not where
+		 * discovery tripped */
+		if (!vg_mem_failure(g->mem, why, sizeof(why))) {
+			vg_err_clear(err);
+			ret = vg_errf(err, EIO, "%s", why);
+		}
+	}
 	return ret;
 }
 

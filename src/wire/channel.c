@@ -43,6 +43,10 @@ struct vg_wire {
 	size_t msgcap;
 	uint8_t *out; /* one frame being sent */
 	size_t outcap;
+	/* client: the server's key confirmation is checked by the first receive, so the first
+	 * message goes out with ours instead of a round trip later */
+	bool confirm_pending;
+	uint8_t th[TH_LEN];
 	struct vg_wire_stats st;
 };
 
@@ -240,20 +244,15 @@ static int streams(struct vg_wire *w, const uint8_t txk[32], const uint8_t rxk[3
 	return 0;
 }
 
-static int confirm(struct vg_wire *w, bool client, const uint8_t th[TH_LEN], struct vg_err *err)
-{
-	uint8_t mine[CONFIRM_LEN], theirs[CONFIRM_LEN];
-	const uint8_t *m;
-	size_t len;
-	int r;
+static int recv_frame(struct vg_wire *w, const uint8_t **msg, size_t *len, int timeout_ms,
+		      struct vg_err *err);
 
-	memcpy(mine, client ? "VGWC" : "VGWS", 4);
-	memcpy(mine + 4, th, TH_LEN);
-	memcpy(theirs, client ? "VGWS" : "VGWC", 4);
-	memcpy(theirs + 4, th, TH_LEN);
-	if (client && (r = vg_wire_send(w, mine, sizeof(mine), err)))
-		return r;
-	r = vg_wire_recv(w, &m, &len, -1, err);
+/* Is M the peer's confirmation of transcript TH? (-EPERM, -EPROTO with a message if not) */
+static int check_confirm(int r, const uint8_t *m, size_t len, bool client,
+			 const uint8_t th[TH_LEN], struct vg_err *err)
+{
+	uint8_t theirs[CONFIRM_LEN];
+
 	if (r == -EBADMSG) {
 		vg_err_clear(err);
 		return vg_errf(err, EPERM,
@@ -262,11 +261,35 @@ static int confirm(struct vg_wire *w, bool client, const uint8_t th[TH_LEN], str
 	}
 	if (r)
 		return r;
+	memcpy(theirs, client ? "VGWS" : "VGWC", 4);
+	memcpy(theirs + 4, th, TH_LEN);
 	if (len != sizeof(theirs) || sodium_memcmp(m, theirs, sizeof(theirs)))
 		return vg_errf(err, EPROTO, "handshake: bad key confirmation");
-	if (!client && (r = vg_wire_send(w, mine, sizeof(mine), err)))
-		return r;
 	return 0;
+}
+
+static int confirm(struct vg_wire *w, bool client, const uint8_t th[TH_LEN], struct vg_err *err)
+{
+	uint8_t mine[CONFIRM_LEN];
+	const uint8_t *m = NULL;
+	size_t len = 0;
+	int r;
+
+	memcpy(mine, client ? "VGWC" : "VGWS", 4);
+	memcpy(mine + 4, th, TH_LEN);
+	if (client) {
+		/* the server's confirmation is awaited by the first receive: what we send before
+		 * it is encrypted under keys only the pinned server can derive */
+		r = vg_wire_send(w, mine, sizeof(mine), err);
+		w->confirm_pending = true;
+		memcpy(w->th, th, TH_LEN);
+		return r;
+	}
+	r = recv_frame(w, &m, &len, -1, err);
+	r = check_confirm(r, m, len, false, th, err);
+	if (!r)
+		r = vg_wire_send(w, mine, sizeof(mine), err);
+	return r;
 }
 
 static int start(struct vg_wire **out, int fd, const struct vg_wire_opts *o, struct vg_err *err)
@@ -466,8 +489,8 @@ int vg_wire_send(struct vg_wire *w, const void *msg, size_t len, struct vg_err *
 			   vg_mono_ms() + (uint64_t)w->timeout_ms, err);
 }
 
-int vg_wire_recv(struct vg_wire *w, const uint8_t **msg, size_t *len, int timeout_ms,
-		 struct vg_err *err)
+static int recv_frame(struct vg_wire *w, const uint8_t **msg, size_t *len, int timeout_ms,
+		      struct vg_err *err)
 {
 	uint64_t deadline;
 	unsigned long long mlen = 0;
@@ -516,6 +539,26 @@ io:
 	if (r != -ETIMEDOUT)
 		w->dead = -r;
 	return io_err(err, r, "receiving");
+}
+
+int vg_wire_recv(struct vg_wire *w, const uint8_t **msg, size_t *len, int timeout_ms,
+		 struct vg_err *err)
+{
+	if (w->confirm_pending) {
+		const uint8_t *m = NULL;
+		size_t n = 0;
+		int r = recv_frame(w, &m, &n, timeout_ms, err);
+
+		if (r == -EAGAIN)
+			return r;
+		r = check_confirm(r, m, n, true, w->th, err);
+		if (r) {
+			w->dead = -r;
+			return r;
+		}
+		w->confirm_pending = false;
+	}
+	return recv_frame(w, msg, len, timeout_ms, err);
 }
 
 void vg_wire_close(struct vg_wire *w)

@@ -26,6 +26,15 @@
 #define PAGE_MASK (PAGE_SIZE - 1)
 #define CR3_ADDR 0x000ffffffffff000ull
 
+static void tlb_reset(struct vg_as *as)
+{
+	for (size_t i = 0; i < VG_TLB_SIZE; i++) {
+		as->tlb[i].vpage = UINT64_MAX;
+		as->tlb[i].ppage = 0;
+	}
+	as->wc = (struct vg_walk_cache){ UINT64_MAX, 0, 0 };
+}
+
 int vg_as_init(struct vg_as *as, struct vg_mem *mem, uint64_t root, int levels)
 {
 	if (!as || !mem || (levels != 4 && levels != 5))
@@ -35,19 +44,15 @@ int vg_as_init(struct vg_as *as, struct vg_mem *mem, uint64_t root, int levels)
 	as->levels = levels;
 	as->tlb_hits = 0;
 	as->tlb_misses = 0;
-	vg_as_flush(as);
+	tlb_reset(as);
 	return 0;
 }
 
 void vg_as_flush(struct vg_as *as)
 {
-	size_t i;
-
-	for (i = 0; i < VG_TLB_SIZE; i++) {
-		as->tlb[i].vpage = UINT64_MAX;
-		as->tlb[i].ppage = 0;
-	}
-	as->wc = (struct vg_walk_cache){ UINT64_MAX, 0, 0 };
+	tlb_reset(as);
+	/* a new snapshot: the source's own cached bytes (a remote page cache) go too */
+	vg_mem_refresh(as->mem);
 }
 
 static int walk_and_fill(struct vg_as *as, uint64_t va, uint64_t *ppage, uint64_t *page_size)
@@ -129,7 +134,8 @@ static int read_piece(struct vg_as *as, uint64_t va, uint8_t *out, size_t n)
 			copy_page(out, src);
 		else
 			memcpy(out, src, n);
-		return 0;
+		/* a remote page the broker could not bring reads as zeros: not guest data */
+		return __builtin_expect(vg_mem_failed(as->mem), 0) ? -EIO : 0;
 	}
 	/* The page may straddle two ranges of an odd layout; vg_mem_read copes or fails. */
 	return vg_mem_read(as->mem, ppage | (va & PAGE_MASK), out, n);

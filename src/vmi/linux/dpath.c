@@ -7,7 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "vigil/lxobj.h"
+#include "vigil/lxproc.h"
 #include "kread.h"
 
 #define DPATH_MAX_DEPTH 128
@@ -16,16 +16,29 @@
 int vg_dpath(struct vg_linux *lx, uint64_t path_va, char *buf, size_t len, bool *deleted)
 {
 	const struct vg_offsets *o = &lx->off;
+	uint64_t mnt, dentry;
+
+	if (deleted)
+		*deleted = false;
+	if (vg_kread_ptr(lx, path_va + o->path_mnt, &mnt) ||
+	    vg_kread_ptr(lx, path_va + o->path_dentry, &dentry) || !mnt || !dentry)
+		return -EFAULT;
+	return vg_dpath_mnt(lx, mnt, dentry, buf, len, deleted);
+}
+
+int vg_dpath_mnt(struct vg_linux *lx, uint64_t mnt, uint64_t dentry, char *buf, size_t len,
+		 bool *deleted)
+{
+	const struct vg_offsets *o = &lx->off;
 	char tmp[VG_PATH_MAX];
 	size_t pos = sizeof(tmp) - 1;
-	uint64_t mnt, dentry, mount, root, parent;
+	uint64_t mount, root, parent;
 	int depth;
 
 	tmp[pos] = '\0';
 	if (deleted)
 		*deleted = false;
-	if (vg_kread_ptr(lx, path_va + o->path_mnt, &mnt) ||
-	    vg_kread_ptr(lx, path_va + o->path_dentry, &dentry) || !mnt || !dentry)
+	if (!mnt || !dentry)
 		return -EFAULT;
 	if (deleted && o->dentry_d_hash >= 0) {
 		uint64_t pprev;

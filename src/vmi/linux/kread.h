@@ -11,6 +11,23 @@ static inline bool vg_kptr_ok(uint64_t p)
 	return p >= 0xff00000000000000ull && (p & 7) == 0;
 }
 
+/* A pointer to bytes (a string) needs no alignment: only the kernel half. */
+static inline bool vg_kstr_ok(uint64_t p)
+{
+	return p >= 0xff00000000000000ull;
+}
+
+/* Reads a char * at VA and the string it points to (at most MAX-1 bytes); -EFAULT when the
+ * pointer is not a kernel address or nothing can be read. */
+static inline int vg_kread_strp(struct vg_linux *lx, uint64_t va, char *buf, size_t max)
+{
+	uint64_t p;
+
+	if (vg_as_read_u64(&lx->kas, va, &p) || !vg_kstr_ok(p))
+		return -EFAULT;
+	return vg_as_read_str(&lx->kas, p, buf, max) < 0 ? -EFAULT : 0;
+}
+
 static inline int vg_kread_ptr(struct vg_linux *lx, uint64_t va, uint64_t *out)
 {
 	int ret = vg_as_read_u64(&lx->kas, va, out);

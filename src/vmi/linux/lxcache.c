@@ -23,7 +23,6 @@
 
 #define CACHE_MAGIC "vigil-discovery 2"
 
-
 static int cache_path(const struct vg_linux *lx, const struct vg_linux_opts *opts, char *out,
 		      size_t len, bool create)
 {

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vigil/lxobj.h"
+#include "vigil/lxproc.h"
 #include "kread.h"
 
 #define WALK_RETRIES 3
@@ -63,29 +63,28 @@ static char state_letter(uint32_t state, uint32_t exit_state)
 	return idx < (int)sizeof(letters) - 1 ? letters[idx] : '?';
 }
 
-static void read_cmdline(struct vg_linux *lx, struct vg_task *t)
+int vg_task_argv(struct vg_linux *lx, const struct vg_task *t, char *buf, size_t max)
 {
 	const struct vg_offsets *o = &lx->off;
 	uint64_t pgd, start, end, len;
 	struct vg_as uas;
-	char *buf;
 	size_t got = 0;
 
-	t->cmdline = calloc(1, 1);
-	if (!t->mm || vg_kread_ptr(lx, t->mm + o->mm_pgd, &pgd) || !pgd ||
+	if (!t->mm || !max)
+		return 0;
+	if (vg_kread_ptr(lx, t->mm + o->mm_pgd, &pgd) || !pgd ||
 	    vg_as_read_u64(&lx->kas, t->mm + o->mm_arg_start, &start) ||
-	    vg_as_read_u64(&lx->kas, t->mm + o->mm_arg_end, &end) || end <= start)
-		return;
+	    vg_as_read_u64(&lx->kas, t->mm + o->mm_arg_end, &end))
+		return -EFAULT;
+	if (end <= start)
+		return 0;
 	len = end - start;
-	if (len > VG_CMDLINE_MAX - 1)
-		len = VG_CMDLINE_MAX - 1;
+	if (len > max)
+		len = max;
 	/* pgd is a direct-map address; the process's page tables translate its argv */
 	if (pgd < lx->page_offset_base ||
 	    vg_as_init(&uas, lx->mem, pgd - lx->page_offset_base, lx->levels))
-		return;
-	buf = calloc(1, len + 1);
-	if (!buf)
-		return;
+		return -EFAULT;
 	/* read page by page so an unmapped tail still leaves the head */
 	while (got < len) {
 		size_t chunk = 4096 - ((start + got) & 4095);
@@ -96,14 +95,28 @@ static void read_cmdline(struct vg_linux *lx, struct vg_task *t)
 			break;
 		got += chunk;
 	}
-	for (size_t i = 0; i < got; i++)
+	return (int)got;
+}
+
+static void read_cmdline(struct vg_linux *lx, struct vg_task *t)
+{
+	char *buf = calloc(1, VG_CMDLINE_MAX);
+	int got;
+
+	t->cmdline = buf;
+	if (!buf)
+		return;
+	got = vg_task_argv(lx, t, buf, VG_CMDLINE_MAX - 1);
+	if (got < 0)
+		got = 0;
+	for (int i = 0; i < got; i++)
 		if (buf[i] == '\0')
 			buf[i] = ' ';
 	while (got && buf[got - 1] == ' ')
 		got--;
 	buf[got] = '\0';
-	free(t->cmdline);
-	t->cmdline = buf;
+	/* most command lines are short: give back the rest */
+	t->cmdline = realloc(buf, (size_t)got + 1) ?: buf;
 }
 
 static void read_exe(struct vg_linux *lx, struct vg_task *t)
@@ -211,6 +224,25 @@ static int read_task(struct vg_linux *lx, uint64_t task, const struct walk *w, s
 		read_exe(lx, t);
 	}
 	return t->cmdline && t->exe ? 0 : -ENOMEM;
+}
+
+int vg_task_read(struct vg_linux *lx, uint64_t task, const struct vg_task_opts *opts,
+		 struct vg_task *out)
+{
+	struct vg_task_opts none = { 0 };
+	struct walk w;
+	int ret;
+
+	if (!vg_kptr_ok(task))
+		return -EFAULT;
+	walk_init(lx, opts ? opts : &none, &w);
+	ret = read_task(lx, task, &w, out);
+	if (ret) {
+		free(out->cmdline);
+		free(out->exe);
+		memset(out, 0, sizeof(*out));
+	}
+	return ret;
 }
 
 static int push(struct vg_task_list *l, struct vg_task *t)

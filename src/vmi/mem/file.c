@@ -92,9 +92,9 @@ static int file_check(void *priv)
 	return 0;
 }
 
-/* Does any process map the file? QEMU maps a memory-backend file for as long as it runs, so a
- * live RAM file nobody maps any more belongs to a QEMU that exited. Reads /proc/PID/maps,
- * bounded; callers ask only when the guest's memory stands still. */
+/* Does any process map the file writable? QEMU maps a memory-backend file for as long as it
+ * runs, so a live RAM file nobody maps any more belongs to a QEMU that exited. Reads
+ * /proc/PID/maps, bounded; callers ask only when the guest's memory stands still. */
 static int file_live(void *priv)
 {
 	struct file_src *f = priv;
@@ -120,9 +120,13 @@ static int file_live(void *priv)
 		while (!found && lines++ < LIVE_MAX_LINES && fgets(line, sizeof(line), mf)) {
 			unsigned maj, min;
 			unsigned long long in;
+			char perms[8];
 
-			if (sscanf(line, "%*s %*s %*s %x:%x %llu", &maj, &min, &in) == 3 &&
-			    in == (unsigned long long)f->ino && makedev(maj, min) == f->dev)
+			/* QEMU maps guest RAM writable; readers (vigil, a broker serving it) map it
+			 * read-only and must not count as a running guest */
+			if (sscanf(line, "%*s %7s %*s %x:%x %llu", perms, &maj, &min, &in) == 4 &&
+			    in == (unsigned long long)f->ino && makedev(maj, min) == f->dev &&
+			    perms[1] == 'w')
 				found = true;
 		}
 		fclose(mf);

@@ -57,6 +57,9 @@ struct vg_mem_ops {
 	int (*live)(void *priv);  /* vg_mem_live() */
 	int (*ident)(void *priv, char *buf, size_t len);
 	void (*close)(void *priv);
+	void (*refresh)(void *priv);				/* vg_mem_refresh() */
+	void (*prefetch)(void *priv, uint64_t off, size_t len); /* vg_mem_prefetch() */
+	int (*failure)(void *priv, char *buf, size_t len);	/* vg_mem_failure() */
 };
 
 struct vg_mem {
@@ -67,6 +70,10 @@ struct vg_mem {
 	 * headers from here and reads are a memcpy, the fast path that skips the ops. */
 	const uint8_t *base;
 	size_t len;
+	/* Set by a driver whose mapping can be filled with stand-in bytes (remote: zeros for a
+	 * page a lost broker could not bring): nonzero means what was just read may not be the
+	 * guest's, and readers through pointers check it after copying (vg_mem_failed). */
+	const _Atomic int *failed;
 	uint64_t size; /* bytes in the driver's address space */
 	char *path;
 
@@ -106,6 +113,9 @@ int vg_mem_parse_image(struct vg_mem **out, struct vg_mem *m, enum vg_mem_kind k
 /* The file driver (file.c): PATH mapped read-only and shared. */
 int vg_mem_file_open(struct vg_mem **out, const char *path, enum vg_mem_kind kind,
 		     struct vg_err *err);
+
+/* The remote driver (remote.c): URI is remote://HOST:PORT/NAME[?options]. */
+int vg_mem_remote_open(struct vg_mem **out, const char *uri, struct vg_err *err);
 
 /* Parsers: fill m's layouts (and cpu state) from m->base/m->len. */
 int vg_mem_raw_parse(struct vg_mem *m, struct vg_err *err);

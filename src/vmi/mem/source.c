@@ -10,6 +10,7 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,20 +130,6 @@ int vg_mem_open_buffer(struct vg_mem **out, const void *buf, size_t len, struct 
 	return vg_mem_parse_image(out, m, VG_MEM_DETECT, err);
 }
 
-int vg_mem_open_kind(struct vg_mem **out, const char *path, enum vg_mem_kind kind,
-		     struct vg_err *err)
-{
-	if (!out || !path)
-		return vg_errf(err, EINVAL, "invalid arguments");
-	*out = NULL;
-	return vg_mem_file_open(out, path, kind, err);
-}
-
-int vg_mem_open(struct vg_mem **out, const char *path, struct vg_err *err)
-{
-	return vg_mem_open_kind(out, path, VG_MEM_DETECT, err);
-}
-
 void vg_mem_close(struct vg_mem *m)
 {
 	if (!m)
@@ -252,6 +239,11 @@ static const uint8_t *ptr(struct vg_mem *m, uint64_t pa, size_t len, bool bulk)
 	return m->base ? m->base + off : NULL;
 }
 
+bool vg_mem_failed(const struct vg_mem *m)
+{
+	return m->failed && atomic_load(m->failed);
+}
+
 const uint8_t *vg_mem_ptr(struct vg_mem *m, uint64_t pa, size_t len)
 {
 	return ptr(m, pa, len, false);
@@ -273,7 +265,7 @@ static int fetch(struct vg_mem *m, uint64_t off, void *out, size_t len)
 	}
 	if (m->ops->map && (p = m->ops->map(m->priv, off, len, false))) {
 		memcpy(out, p, len);
-		return 0;
+		return vg_mem_failed(m) ? -EIO : 0;
 	}
 	return m->ops->pread(m->priv, off, out, len);
 }
@@ -388,4 +380,59 @@ int vg_mem_check(struct vg_mem *m)
 int vg_mem_live(struct vg_mem *m)
 {
 	return m->ops->live ? m->ops->live(m->priv) : -ENOTSUP;
+}
+
+int vg_mem_failure(struct vg_mem *m, char *buf, size_t len)
+{
+	return m->ops->failure ? m->ops->failure(m->priv, buf, len) : -ENOENT;
+}
+
+void vg_mem_refresh(struct vg_mem *m)
+{
+	if (m->ops->refresh)
+		m->ops->refresh(m->priv);
+}
+
+void vg_mem_prefetch(struct vg_mem *m, uint64_t pa, size_t len)
+{
+	const struct vg_mem_layout *l = &m->layouts[m->cur];
+	size_t i;
+
+	if (!m->ops->prefetch || !len)
+		return;
+	i = lookup(m, pa);
+	/* piece by piece over the ranges the bytes lie in; a gap ends the advice */
+	for (; i != (size_t)-1 && i < l->n && len; i++) {
+		const struct vg_mem_range *r = &l->r[i];
+		uint64_t in = pa - r->start, n;
+
+		if (pa < r->start || in >= r->size)
+			break;
+		n = r->size - in < len ? r->size - in : len;
+		m->ops->prefetch(m->priv, r->file_off + in, (size_t)n);
+		pa += n;
+		len -= (size_t)n;
+	}
+}
+
+int vg_mem_read_raw(struct vg_mem *m, uint64_t off, void *buf, size_t len)
+{
+	if (off > m->size || len > m->size - off)
+		return -EFAULT;
+	if (!len)
+		return 0;
+	if (m->base) {
+		memcpy(buf, m->base + off, len);
+		return 0;
+	}
+	return m->ops->pread(m->priv, off, buf, len);
+}
+
+int vg_mem_layout_set_of(const struct vg_mem *m, int idx, const struct vg_mem_range **r, size_t *n)
+{
+	if (idx < 0 || idx >= m->nlayouts)
+		return -EINVAL;
+	*r = m->layouts[idx].r;
+	*n = m->layouts[idx].n;
+	return 0;
 }
