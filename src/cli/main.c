@@ -33,6 +33,7 @@ static const struct cli_cmd groups[] = {
 	{ "cfa", cmd_cfa, "control-flow attestation: model, trace, verify, run, reports" },
 	{ "sandbox", cmd_sandbox,
 	  "malware sandbox: run ARM samples, verdicts, behaviours, scores" },
+	{ "disk", cmd_disk, "guest disk images and RAM disks: rootkit files, YARA, baselines" },
 	{ "version", cmd_version, "print vigil's version" },
 	{ NULL, NULL, NULL },
 };
