@@ -85,9 +85,12 @@ enum {
 	VG_FENT_SHADOWED = 1 << 3,    /* (ram) below a directory another mount covers */
 	VG_FENT_BADNAME = 1 << 4,     /* the name held '/' or NUL (replaced by '?') */
 	VG_FENT_UNLISTED = 1 << 5,    /* a directory whose entries were not (all) read */
+	VG_FENT_COVERED = 1 << 6,     /* (ram) a mount point's own directory, under the mount */
 };
 /* entries with these flags have no place in the tree: never found by path */
-#define VG_FENT_OFFTREE (VG_FENT_UNREACHABLE | VG_FENT_ORPHAN | VG_FENT_DELETED | VG_FENT_SHADOWED)
+#define VG_FENT_OFFTREE                                                              \
+	(VG_FENT_UNREACHABLE | VG_FENT_ORPHAN | VG_FENT_DELETED | VG_FENT_SHADOWED | \
+	 VG_FENT_COVERED)
 
 struct vg_fent {
 	uint32_t path;	 /* offset of the NUL-terminated path in the table's arena */

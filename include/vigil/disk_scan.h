@@ -49,6 +49,7 @@ struct vg_dfindings {
 };
 
 void vg_dfindings_free(struct vg_dfindings *f);
+void vg_dfinding_free(struct vg_dfinding *f); /* one finding's strings */
 /* The alert for F (source "disk"); valid while F is. */
 void vg_dfinding_alert(const struct vg_dfinding *f, struct vg_alert *a);
 

@@ -68,6 +68,7 @@ static void flag_names(uint32_t flags, char *out, size_t len)
 		{ VG_FENT_UNREACHABLE, "unreachable" }, { VG_FENT_ORPHAN, "orphan" },
 		{ VG_FENT_DELETED, "deleted" },		{ VG_FENT_SHADOWED, "shadowed" },
 		{ VG_FENT_BADNAME, "bad-name" },	{ VG_FENT_UNLISTED, "unlisted" },
+		{ VG_FENT_COVERED, "covered" },
 	};
 
 	out[0] = '\0';
@@ -384,10 +385,22 @@ static void warn_alert(void *ctx, const char *msg)
 	fprintf(stderr, "%s: warning: %s\n", PROG_NAME, msg);
 }
 
-/* Appends F's findings to TO (moving them). */
-static int take_findings(struct vg_dfindings *to, struct vg_dfindings *f)
+static bool wanted(const struct disk_args *a, const char *check)
+{
+	for (int i = 0; i < a->nchecks; i++)
+		if (!strcmp(a->checks[i], check))
+			return true;
+	return !a->nchecks;
+}
+
+/* Moves F's findings of the checks --check asked for to TO; F is left empty. */
+static int take_findings(const struct disk_args *a, struct vg_dfindings *to, struct vg_dfindings *f)
 {
 	for (size_t i = 0; i < f->n; i++) {
+		if (!wanted(a, f->v[i].check)) {
+			vg_dfinding_free(&f->v[i]);
+			continue;
+		}
 		if (to->n == to->cap) {
 			size_t cap = to->cap ? to->cap * 2 : 32;
 			void *p = realloc(to->v, cap * sizeof(*to->v));
@@ -419,14 +432,14 @@ static int baseline_diff(const struct disk_args *a, const struct vg_disk_scan *r
 		ret = vg_disk_diff(&was, &now, a->excludes, &d, &err);
 	vg_disk_baseline_free(&was);
 	vg_disk_baseline_free(&now);
-	if (!ret && take_findings(out, &d))
+	if (!ret && take_findings(a, out, &d))
 		ret = vg_errf(&err, ENOMEM, "out of memory");
 	vg_dfindings_free(&d);
 	return ret ? cli_fail_err(&err) : 0;
 }
 
-static int cross_view(struct disk_src *s, const struct vg_disk_scan *r, struct vg_dfindings *out,
-		      bool json)
+static int cross_view(const struct disk_args *a, struct disk_src *s, const struct vg_disk_scan *r,
+		      struct vg_dfindings *out)
 {
 	struct vg_dfindings d = { 0 };
 	struct vg_xview_stats st;
@@ -436,14 +449,14 @@ static int cross_view(struct disk_src *s, const struct vg_disk_scan *r, struct v
 		vg_dfindings_free(&d);
 		return cli_fail_err(&err);
 	}
-	if (!json)
+	if (!a->c.json)
 		fprintf(stderr,
 			"cross-view: %" PRIu64
 			" kernel inodes of the file system mounted at %s, %" PRIu64
 			" held by processes, %" PRIu64 " clean cached pages compared, %" PRIu64
 			" dirty skipped\n",
 			st.inodes, st.mount, st.held, st.pages, st.skipped);
-	if (take_findings(out, &d)) {
+	if (take_findings(a, out, &d)) {
 		vg_dfindings_free(&d);
 		return cli_fail("out of memory");
 	}
@@ -525,7 +538,7 @@ static int do_scan(int argc, char **argv)
 	if (a.baseline)
 		rc = baseline_diff(&a, &r, &r.findings);
 	if (!rc && s.have_vm && !s.ram)
-		rc = cross_view(&s, &r, &r.findings, a.c.json);
+		rc = cross_view(&a, &s, &r, &r.findings);
 	if (!rc && a.nalerts) {
 		if (vg_alerter_open(&al, s.host, a.alerts, a.nalerts, &err))
 			rc = cli_fail_err(&err);

@@ -21,8 +21,9 @@
 
 struct ext_io {
 	struct vg_ext_win win;
-	uint8_t *cache; /* CACHE_SLOTS blocks of the channel's block size */
+	uint8_t *cache; /* nslots blocks of the channel's block size */
 	uint64_t *tag;	/* block number + 1, 0 = empty */
+	size_t nslots;
 };
 
 void vg_ext_io_name(const struct vg_ext_win *w, char *buf, size_t len)
@@ -92,22 +93,31 @@ static errcode_t vgio_set_blksize(io_channel ch, int blksize)
 	ch->block_size = blksize;
 	/* the cache holds blocks of one size */
 	if (io->tag)
-		memset(io->tag, 0, CACHE_SLOTS * sizeof(*io->tag));
+		memset(io->tag, 0, io->nslots * sizeof(*io->tag));
 	return 0;
 }
 
 static errcode_t cached_block(io_channel ch, struct ext_io *io, unsigned long long block,
 			      void *data)
 {
-	size_t bs = (size_t)ch->block_size, slot = (size_t)(block % CACHE_SLOTS);
+	size_t bs = (size_t)ch->block_size, slot;
 	errcode_t ret;
 
 	if (!io->cache) {
-		io->cache = malloc((size_t)CACHE_SLOTS * CACHE_MAX_BLOCK);
-		io->tag = calloc(CACHE_SLOTS, sizeof(*io->tag));
-		if (!io->cache || !io->tag)
+		/* a small image needs no more slots than it has blocks */
+		io->nslots = io->win.len / bs < CACHE_SLOTS ? (size_t)(io->win.len / bs) + 1
+							    : CACHE_SLOTS;
+		io->cache = malloc(io->nslots * CACHE_MAX_BLOCK);
+		io->tag = calloc(io->nslots, sizeof(*io->tag));
+		if (!io->cache || !io->tag) {
+			free(io->cache);
+			free(io->tag);
+			io->cache = NULL;
+			io->tag = NULL;
 			return io_read(io, block * bs, data, bs);
+		}
 	}
+	slot = (size_t)(block % io->nslots);
 	if (io->tag[slot] != block + 1) {
 		io->tag[slot] = 0;
 		ret = io_read(io, block * bs, io->cache + slot * CACHE_MAX_BLOCK, bs);

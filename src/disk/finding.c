@@ -41,15 +41,20 @@ bool vg_disk_check_known(const char *id)
 	return false;
 }
 
+void vg_dfinding_free(struct vg_dfinding *f)
+{
+	free(f->target);
+	free(f->kind);
+	free(f->summary);
+	free(f->evidence);
+	free(f->attack_owned);
+	memset(f, 0, sizeof(*f));
+}
+
 void vg_dfindings_free(struct vg_dfindings *f)
 {
-	for (size_t i = 0; i < f->n; i++) {
-		free(f->v[i].target);
-		free(f->v[i].kind);
-		free(f->v[i].summary);
-		free(f->v[i].evidence);
-		free(f->v[i].attack_owned);
-	}
+	for (size_t i = 0; i < f->n; i++)
+		vg_dfinding_free(&f->v[i]);
 	free(f->v);
 	memset(f, 0, sizeof(*f));
 }

@@ -286,6 +286,7 @@ long vg_ftab_resolve(const struct vg_ftab *t, const char *path)
 		char *comp, *slash;
 		long idx;
 		size_t clen;
+		bool more;
 
 		while (*p == '/')
 			p++;
@@ -306,19 +307,27 @@ long vg_ftab_resolve(const struct vg_ftab *t, const char *path)
 		idx = vg_ftab_lookup(t, next);
 		if (idx < 0)
 			return -1;
+		more = p[strspn(p, "/")] != '\0';
 		if (S_ISLNK(t->v[idx].mode) && t->v[idx].link != UINT32_MAX) {
 			const char *target = t->arena + t->v[idx].link;
 			char tmp[VG_FTAB_MAX_PATH];
 
-			if (++hops > MAX_HOPS || join(tmp, sizeof(tmp), target, p, strlen(p)))
+			if (++hops > MAX_HOPS)
 				return -1;
+			if (!more) {
+				if (strlen(target) >= sizeof(tmp))
+					return -1;
+				strcpy(tmp, target);
+			} else if (join(tmp, sizeof(tmp), target, p, strlen(p))) {
+				return -1;
+			}
 			strcpy(rest, tmp);
 			p = rest;
 			if (target[0] == '/')
 				strcpy(cur, "/");
 			continue;
 		}
-		if (*p && !S_ISDIR(t->v[idx].mode))
+		if (more && !S_ISDIR(t->v[idx].mode))
 			return -1;
 		strcpy(cur, next);
 	}

@@ -161,9 +161,12 @@ static int on_dent(void *ctx, const struct vg_lx_dent *d)
 	if (parent < 0)
 		return vg_errf(w->err, EFAULT, "dentry %#llx has no listed parent",
 			       (unsigned long long)d->dentry);
-	/* what lies below a mount point is covered: invisible inside the guest */
-	if ((w->t->v[parent].flags & VG_FENT_SHADOWED) || d->mountpoint)
+	/* a mount point's directory is covered by the mount, and what lies in it is shadowed:
+	 * invisible inside the guest */
+	if (w->t->v[parent].flags & (VG_FENT_SHADOWED | VG_FENT_COVERED))
 		flags |= VG_FENT_SHADOWED;
+	else if (d->mountpoint)
+		flags |= VG_FENT_COVERED;
 	if (d->unhashed)
 		flags |= VG_FENT_DELETED;
 	ret = add_inode(w, (uint32_t)parent, d->name, d->nlen, d->inode, flags, &idx);

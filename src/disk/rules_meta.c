@@ -186,7 +186,8 @@ static void offtree(struct vg_scan *c, const struct vg_fent *e)
 	} else if (e->flags & VG_FENT_DELETED) {
 		add_entry(c, e, "deleted-open", VG_SEV_MEDIUM, "T1070.004", "deleted-in-memory",
 			  "is deleted but the guest kernel still holds it");
-	} else if (e->flags & VG_FENT_SHADOWED) {
+	} else if ((e->flags & VG_FENT_SHADOWED) && S_ISREG(e->mode)) {
+		/* device nodes under /dev's mount are the initramfs's own (/dev/console) */
 		add_entry(c, e, "hidden-file", VG_SEV_HIGH, "T1564.001", "under-mount",
 			  "lies in a directory another mount covers: invisible inside the guest");
 	}

@@ -25,21 +25,25 @@ static void check_preload(struct vg_scan *c, uint32_t idx, const uint8_t *data, 
 	size_t i = 0;
 	struct vg_json j;
 
-	/* glibc splits the file at white space and ':' */
+	/* glibc drops comments ('#' to the end of the line) and splits the rest at white space
+	 * and ':' */
 	while (i < len && n < MAX_LIBS) {
 		size_t start, k;
 
-		while (i < len && strchr(" \t\r\n:", data[i]) && data[i])
-			i++;
-		start = i;
-		while (i < len && !strchr(" \t\r\n:", data[i]) && data[i])
-			i++;
-		k = i - start;
-		if (!k) {
+		if (data[i] == '#') {
+			while (i < len && data[i] != '\n')
+				i++;
+			continue;
+		}
+		if (!data[i] || strchr(" \t\r\n:", data[i])) {
 			i++;
 			continue;
 		}
-		if (data[start] == '#' || k >= sizeof(libs[0]))
+		start = i;
+		while (i < len && data[i] && data[i] != '#' && !strchr(" \t\r\n:", data[i]))
+			i++;
+		k = i - start;
+		if (k >= sizeof(libs[0]))
 			continue;
 		memcpy(libs[n], data + start, k);
 		libs[n][k] = '\0';

@@ -18,9 +18,11 @@ int vg_ev_open(struct vg_json *j)
 }
 
 /* OWNED: ATTACK was malloc'd and the finding takes it (freed here when dropped). */
-static int vadd(struct vg_dfindings *f, const char *check, enum vg_severity sev, const char *attack,
-		bool owned, const char *kind, const char *target, struct vg_json *ev,
-		const char *fmt, va_list ap)
+__attribute__((format(printf, 9, 0))) static int vadd(struct vg_dfindings *f, const char *check,
+						      enum vg_severity sev, const char *attack,
+						      bool owned, const char *kind,
+						      const char *target, struct vg_json *ev,
+						      const char *fmt, va_list ap)
 {
 	struct vg_dfinding *x;
 	char *evidence = NULL;
@@ -97,9 +99,10 @@ static bool excluded(const struct vg_scan *c, const char *target)
 	return false;
 }
 
-static void scan_vadd(struct vg_scan *c, const char *check, enum vg_severity sev,
-		      const char *attack, bool owned, const char *kind, const char *target,
-		      struct vg_json *ev, const char *fmt, va_list ap)
+__attribute__((format(printf, 9, 0))) static void
+scan_vadd(struct vg_scan *c, const char *check, enum vg_severity sev, const char *attack,
+	  bool owned, const char *kind, const char *target, struct vg_json *ev, const char *fmt,
+	  va_list ap)
 {
 	if (!vg_scan_on(c, check) || excluded(c, target)) {
 		if (ev)

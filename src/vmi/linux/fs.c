@@ -60,6 +60,14 @@ int vg_lxfs_ptr(struct vg_lxfs *f, uint64_t va, uint64_t *out)
 	return *out && !vg_kptr_ok(*out) ? -EFAULT : 0;
 }
 
+/* A pointer to characters: a kernel address, but byte-aligned. */
+static int rdsptr(struct vg_lxfs *f, uint64_t va, uint64_t *out)
+{
+	if (vg_linux_read(f->lx, va, out, sizeof(*out)))
+		return -EFAULT;
+	return *out && *out < 0xff00000000000000ull ? -EFAULT : 0;
+}
+
 static int rd32(struct vg_lxfs *f, uint64_t va, uint32_t *out)
 {
 	return vg_linux_read(f->lx, va, out, sizeof(*out)) ? -EFAULT : 0;
@@ -146,6 +154,7 @@ int vg_lxfs_open(struct vg_lxfs **out, struct vg_linux *lx, struct vg_err *err)
 		{ &f->nsp_mnt_ns, "nsproxy", ANY("mnt_ns") },
 		{ &f->task_nsproxy, "task_struct", ANY("nsproxy") },
 		{ &f->as_pages, "address_space", ANY("i_pages.xa_head") },
+		{ &f->as_nrpages, "address_space", ANY("nrpages") },
 		{ &f->xa_shift, "xa_node", ANY("shift") },
 		{ &f->xa_slots, "xa_node", ANY("slots") },
 		{ &f->pg_flags, "page", ANY("flags") },
@@ -211,7 +220,7 @@ static int read_sb(struct vg_lxfs *f, uint64_t sb, struct vg_lx_sb *out)
 	memset(out, 0, sizeof(*out));
 	out->addr = sb;
 	if (vg_lxfs_ptr(f, sb + f->sb_root, &out->root) || vg_lxfs_ptr(f, sb + f->sb_type, &type) ||
-	    !type || vg_lxfs_ptr(f, type + f->fst_name, &name) ||
+	    !type || rdsptr(f, type + f->fst_name, &name) ||
 	    rd64(f, sb + f->sb_magic, &out->magic) ||
 	    vg_linux_read(f->lx, sb + f->sb_id, out->id, sizeof(out->id) - 1) ||
 	    vg_linux_read(f->lx, sb + f->sb_uuid, out->uuid, sizeof(out->uuid)))
@@ -274,7 +283,7 @@ static int rel_path(struct vg_lxfs *f, uint64_t dentry, uint64_t stop, char *out
 		if (parent == dentry)
 			break; /* the root of another tree: STOP was not above */
 		if (rd32(f, dentry + f->d_name + f->lx->off.qstr_len, &nlen) ||
-		    vg_lxfs_ptr(f, dentry + f->d_name + f->lx->off.qstr_name, &name) || !name)
+		    rdsptr(f, dentry + f->d_name + f->lx->off.qstr_name, &name) || !name)
 			return -EFAULT;
 		if (nlen > NAME_MAX_LEN)
 			nlen = NAME_MAX_LEN;
@@ -306,7 +315,7 @@ static int read_mount(struct vg_lxfs *f, uint64_t m, uint64_t parent, const char
 	    vg_lxfs_ptr(f, mnt + f->vm_sb, &out->sb) || !out->sb ||
 	    vg_lxfs_ptr(f, m + f->m_mountpoint, &out->mountpoint) ||
 	    vg_lxfs_ptr(f, out->sb + f->sb_type, &type) || !type ||
-	    vg_lxfs_ptr(f, type + f->fst_name, &name))
+	    rdsptr(f, type + f->fst_name, &name))
 		return -EFAULT;
 	rdstr(f, name, out->type, sizeof(out->type));
 	if (!parent) {
@@ -417,8 +426,10 @@ int vg_lx_inode(struct vg_lxfs *f, uint64_t inode, struct vg_lx_inode *out)
 	out->atime = t[0];
 	out->mtime = t[1];
 	out->ctime = t[2];
-	if (S_ISLNK(mode) && vg_lxfs_ptr(f, inode + f->i_link, &out->link))
+	if (S_ISLNK(mode) && rdsptr(f, inode + f->i_link, &out->link))
 		out->link = 0;
+	if (out->mapping && rd64(f, out->mapping + f->as_nrpages, &out->nrpages))
+		out->nrpages = 0;
 	return 0;
 }
 
@@ -428,7 +439,7 @@ static int dent_name(struct vg_lxfs *f, uint64_t d, char *name, size_t len, size
 	uint32_t l;
 
 	if (rd32(f, d + f->d_name + f->lx->off.qstr_len, &l) ||
-	    vg_lxfs_ptr(f, d + f->d_name + f->lx->off.qstr_name, &p) || !p)
+	    rdsptr(f, d + f->d_name + f->lx->off.qstr_name, &p) || !p)
 		return -EFAULT;
 	if (l > NAME_MAX_LEN)
 		l = NAME_MAX_LEN;

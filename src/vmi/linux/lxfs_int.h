@@ -19,7 +19,7 @@ struct vg_lxfs {
 	int32_t m_parent, m_mountpoint, m_mnt, vm_root, vm_sb, m_mounts, m_child;
 	int32_t ns_root, nsp_mnt_ns, task_nsproxy;
 	/* page cache */
-	int32_t as_pages, xa_shift, xa_slots, pg_flags;
+	int32_t as_pages, as_nrpages, xa_shift, xa_slots, pg_flags;
 	int nslots;
 	int64_t page_size;	    /* sizeof(struct page) */
 	uint64_t vmemmap;	    /* x86-64: vmemmap_base */
