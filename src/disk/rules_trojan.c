@@ -257,10 +257,13 @@ static void check(struct vg_scan *c, uint32_t idx, const uint8_t *data, size_t l
 		/* ifconfig: infected without PROMISC, or with a label; chsh: label without the
 		 * PAM marker */
 		infected = labels_match(data, len, tr->labels, false, hit, sizeof(hit));
-		if (!strcmp(tr->test, "ifconfig"))
-			infected = infected ||
-				   !labels_match(data, len, tr->also, false, also, sizeof(also));
-		else
+		if (!strcmp(tr->test, "ifconfig")) {
+			if (!infected &&
+			    !labels_match(data, len, tr->also, false, also, sizeof(also))) {
+				infected = true;
+				snprintf(hit, sizeof(hit), "(no PROMISC string)");
+			}
+		} else
 			infected = infected &&
 				   !labels_match(data, len, tr->also, false, also, sizeof(also));
 	} else {
@@ -280,8 +283,9 @@ static void check(struct vg_scan *c, uint32_t idx, const uint8_t *data, size_t l
 	vg_json_kstr(&j, "labels", tr->labels);
 	vg_json_kstr(&j, "matched_string", hit);
 	vg_scan_add(c, "trojaned-binary", VG_SEV_CRITICAL, "T1554", NULL, path, &j,
-		    "%s looks trojaned (chkrootkit %s%s%s): string \"%.80s\"", path, tr->test,
-		    tr->rootkit ? ", " : "", tr->rootkit ? tr->rootkit : "", hit);
+		    "%s looks trojaned (chkrootkit %s%s%s): %s%.80s%s", path, tr->test,
+		    tr->rootkit ? ", " : "", tr->rootkit ? tr->rootkit : "",
+		    hit[0] == '(' ? "" : "string \"", hit, hit[0] == '(' ? "" : "\"");
 }
 
 static bool is_multicall(const struct vg_ftab *t, long idx)
