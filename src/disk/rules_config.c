@@ -116,7 +116,8 @@ static void check_rule(struct vg_scan *c, uint32_t idx, const uint8_t *data, siz
 
 	if (regcomp(&l.re, r->re, REG_EXTENDED | REG_NOSUB | r->cflags))
 		return;
-	if (vg_lines(data, len, match_line, &l))
+	vg_lines(data, len, match_line, &l);
+	if (l.hitline)
 		report(c, idx, r->check, r->name, r->test, r->sev, r->attack, l.hit, l.hitline);
 	regfree(&l.re);
 }

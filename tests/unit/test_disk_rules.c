@@ -202,6 +202,7 @@ static void clean_tree_gives_no_findings(void **state)
 		BASE_TREE,
 		{ "/var/log/wtmp", S_IFREG | 0664, wtmp, sizeof(wtmp), 0, 0 },
 		{ "/var/log/lastlog", S_IFREG | 0664, lastlog, sizeof(lastlog), 0, 0 },
+		F("/tmp/notes", "one\ntwo <?php\n"), /* only a first #! line says PHP */
 	};
 	struct vg_disk_scan r;
 
@@ -209,8 +210,9 @@ static void clean_tree_gives_no_findings(void **state)
 	scan(files, sizeof(files) / sizeof(files[0]), NULL, &r);
 	dump(&r);
 	assert_int_equal(r.findings.n, 0);
-	/* only what the checks asked for: ls, login, ifconfig, passwd, inetd.conf, wtmp */
-	assert_int_equal(r.stats.files_read, 6);
+	/* only what the checks asked for: ls, login, ifconfig, passwd, inetd.conf, wtmp, and
+	 * /tmp/notes for its first line */
+	assert_int_equal(r.stats.files_read, 7);
 	vg_disk_scan_free(&r);
 }
 
