@@ -11,6 +11,8 @@
  *                     or under hidden directories
  *   world-writable    system files anyone may write, system directories without the sticky
  *                     bit
+ *   log-tampering     chkrootkit's shell history checks: an empty or hard- or sym-linked
+ *                     .*history in root's or a user's home (a history sent to /dev/null)
  *   unreachable-inode, deleted-open, fs-anomaly: what the listing found off the tree
  */
 #include <errno.h>
@@ -193,6 +195,31 @@ static void offtree(struct vg_scan *c, const struct vg_fent *e)
 	}
 }
 
+/* A .*history directly in /root or /home/USER. */
+static bool history(const struct vg_ftab *t, const struct vg_fent *e)
+{
+	const char *name = vg_fent_name(t, e), *home = vg_fent_path(t, &t->v[e->parent]);
+	size_t n = strlen(name);
+
+	if (name[0] != '.' || n < 8 || strcmp(name + n - 7, "history"))
+		return false;
+	return !strcmp(home, "/root") ||
+	       (!strncmp(home, "/home/", 6) && home[6] && !strchr(home + 6, '/'));
+}
+
+static void history_check(struct vg_scan *c, const struct vg_fent *e)
+{
+	if (!history(c->t, e))
+		return;
+	if (S_ISLNK(e->mode) || (S_ISREG(e->mode) && e->nlink >= 2))
+		add_entry(
+			c, e, "log-tampering", VG_SEV_HIGH, "T1070.003", "linked-history",
+			"is linked to another file: the shell history goes elsewhere (chkrootkit)");
+	else if (S_ISREG(e->mode) && !e->size)
+		add_entry(c, e, "log-tampering", VG_SEV_MEDIUM, "T1070.003", "empty-history",
+			  "is an empty shell history (chkrootkit: zero-size history files)");
+}
+
 static void notes(struct vg_scan *c)
 {
 	const struct vg_ftab *t = c->t;
@@ -237,6 +264,7 @@ void vg_rules_meta(struct vg_scan *c)
 			continue;
 		}
 		hidden(c, e);
+		history_check(c, e);
 		suid(c, e);
 		writable(c, e);
 		link_count(c, e);

@@ -244,3 +244,15 @@ def test_loops_and_huge_files_are_reported_not_followed(images, run_vigil, tmp_p
     assert rc == 0 and json.loads(out)[0]["size"] == 16 << 30
     rc, out, err = run_vigil("disk", "cat", img, "/huge")
     assert rc == 2 and "over --max-file" in err
+
+
+def test_alerts_go_to_a_file_sink(images, run_vigil, tmp_path):
+    sink = tmp_path / "alerts.jsonl"
+    rc, out, err = run_vigil("disk", "scan", images["infected"], "--alert", f"file:{sink}")
+    assert rc == 1, err
+    lines = alerts(sink.read_text())
+    assert {("trojaned-binary", "/bin/ls"), ("preload-hider", "/etc/ld.so.preload")} <= \
+        pairs(lines)
+    # the human table (header, one row per finding, then a summary) lists as many
+    rows = out.split("\n\n")[0].splitlines()[1:]
+    assert len(rows) == len(lines)

@@ -378,9 +378,15 @@ static void finds_metadata_anomalies(void **state)
 		D("/usr/share/full/one"),
 		D("/usr/share/. "),
 		F("/usr/share/new\nline", "x"),
+		D("/root"),
+		F("/root/.bash_history", ""),
+		L("/root/.sh_history", "/dev/null"),
+		D("/home"),
+		D("/home/u"),
+		F("/home/u/.bash_history", "ls\n"),
 	};
-	const char *const only[] = { "suid-file", "world-writable", "dir-link-count", "hidden-file",
-				     NULL };
+	const char *const only[] = { "suid-file",   "world-writable", "dir-link-count",
+				     "hidden-file", "log-tampering",  NULL };
 	const char *const excludes[] = { "/usr/share/drop", NULL };
 	struct vg_disk_scan_opts o = { .only = only };
 	struct vg_disk_scan r;
@@ -394,12 +400,15 @@ static void finds_metadata_anomalies(void **state)
 	assert_non_null(found(&r, "dir-link-count", "/usr/share/full"));
 	assert_non_null(found(&r, "hidden-file", "/usr/share/. "));
 	assert_non_null(found(&r, "hidden-file", "/usr/share/new\nline"));
-	assert_int_equal(r.findings.n, 7);
+	assert_int_equal(found(&r, "log-tampering", "/root/.bash_history")->severity,
+			 VG_SEV_MEDIUM);
+	assert_int_equal(found(&r, "log-tampering", "/root/.sh_history")->severity, VG_SEV_HIGH);
+	assert_int_equal(r.findings.n, 9);
 	vg_disk_scan_free(&r);
 	o.excludes = excludes;
 	scan(files, sizeof(files) / sizeof(files[0]), &o, &r);
 	assert_null(found(&r, "world-writable", "/usr/share/drop"));
-	assert_int_equal(r.findings.n, 6);
+	assert_int_equal(r.findings.n, 8);
 	vg_disk_scan_free(&r);
 }
 
