@@ -81,8 +81,12 @@ struct vg_yara_match {
 	int nstrings;
 };
 
+/* A scanner of Y's rules, for one thread at a time, reused across files. */
+struct vg_yara_scanner;
+int vg_yara_scanner_open(struct vg_yara *y, struct vg_yara_scanner **out, struct vg_err *err);
+void vg_yara_scanner_close(struct vg_yara_scanner *s);
 /* Scans BUF; calls ON_MATCH for each matching rule. -ETIMEDOUT when the scan took too long. */
-int vg_yara_scan(struct vg_yara *y, const void *buf, size_t len,
+int vg_yara_scan(struct vg_yara_scanner *s, const void *buf, size_t len,
 		 void (*on_match)(void *ctx, const struct vg_yara_match *m), void *ctx,
 		 struct vg_err *err);
 

@@ -181,16 +181,21 @@ static bool get_int(json_t *o, const char *k, int64_t *v)
 	return true;
 }
 
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
 static int parse_hex(const char *s, uint8_t out[32])
 {
 	if (strlen(s) != 64)
 		return -1;
 	for (int k = 0; k < 32; k++) {
-		unsigned v;
+		int hi = hexval(s[2 * k]), lo = hexval(s[2 * k + 1]);
 
-		if (sscanf(s + 2 * k, "%2x", &v) != 1)
+		if (hi < 0 || lo < 0)
 			return -1;
-		out[k] = (uint8_t)v;
+		out[k] = (uint8_t)(hi << 4 | lo);
 	}
 	return 0;
 }
@@ -223,11 +228,33 @@ static int parse_file(json_t *o, struct vg_dbase_file *f)
 	return f->path && (!l || f->link) ? 0 : -ENOMEM;
 }
 
+static char *read_all(const char *path, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	char *buf = fd >= 0 ? malloc(len + 1) : NULL;
+	size_t got = 0;
+
+	while (buf && got < len) {
+		ssize_t r = read(fd, buf + got, len - got);
+
+		if (r <= 0) {
+			free(buf);
+			buf = NULL;
+			break;
+		}
+		got += (size_t)r;
+	}
+	if (fd >= 0)
+		close(fd);
+	return buf;
+}
+
 int vg_disk_baseline_read(const char *path, struct vg_dbase *b, struct vg_err *err)
 {
 	json_error_t je;
 	json_t *root, *files, *v, *lbl, *kind;
 	struct stat st;
+	char *text;
 	int ret = 0;
 
 	memset(b, 0, sizeof(*b));
@@ -236,7 +263,12 @@ int vg_disk_baseline_read(const char *path, struct vg_dbase *b, struct vg_err *e
 	if ((uint64_t)st.st_size > MAX_BASELINE)
 		return vg_errf(err, EFBIG, "%s is over %llu bytes: not a baseline", path,
 			       MAX_BASELINE);
-	root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+	/* read whole and parsed from memory: json_load_file reads a character at a time */
+	text = read_all(path, (size_t)st.st_size);
+	if (!text)
+		return vg_errf(err, errno ? errno : EIO, "cannot read %s", path);
+	root = json_loadb(text, (size_t)st.st_size, JSON_REJECT_DUPLICATES, &je);
+	free(text);
 	if (!root)
 		return vg_errf(err, EINVAL, "%s: not a baseline (line %d: %s)", path, je.line,
 			       je.text);

@@ -91,7 +91,7 @@ static void on_yara(void *ctx, const struct vg_yara_match *m)
 }
 
 /* Hash and YARA for one file (a worker's part). */
-static void digest(struct pool *p, const struct job *j)
+static void digest(struct pool *p, struct vg_yara_scanner *ys, const struct job *j)
 {
 	struct vg_scan *c = p->c;
 	const struct vg_fent *e = &c->t->v[j->idx];
@@ -104,7 +104,11 @@ static void digest(struct pool *p, const struct job *j)
 	if (p->yara) {
 		struct yctx y = { .c = c, .e = e };
 
-		if (vg_yara_scan(c->o->yara, j->buf, j->len, on_yara, &y, &err))
+		if (!ys)
+			vg_scan_add(c, "fs-anomaly", VG_SEV_LOW, NULL, NULL, vg_fent_path(c->t, e),
+				    NULL, "YARA could not scan %s: out of memory",
+				    vg_fent_path(c->t, e));
+		else if (vg_yara_scan(ys, j->buf, j->len, on_yara, &y, &err))
 			vg_scan_add(c, "fs-anomaly", VG_SEV_LOW, NULL, NULL, vg_fent_path(c->t, e),
 				    NULL, "YARA could not scan %s: %s", vg_fent_path(c->t, e),
 				    err.msg);
@@ -151,7 +155,11 @@ static void give_back(struct pool *p, int k)
 static void *worker(void *arg)
 {
 	struct pool *p = arg;
+	struct vg_yara_scanner *ys = NULL;
+	struct vg_err err = { 0 };
 
+	if (p->yara)
+		vg_yara_scanner_open(p->c->o->yara, &ys, &err);
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
 		int k;
@@ -164,11 +172,12 @@ static void *worker(void *arg)
 		p->qhead = (p->qhead + 1) % p->njobs;
 		p->qcount--;
 		pthread_mutex_unlock(&p->lock);
-		digest(p, &p->jobs[k]);
+		digest(p, ys, &p->jobs[k]);
 		pthread_mutex_lock(&p->lock);
 		give_back(p, k);
 	}
 	pthread_mutex_unlock(&p->lock);
+	vg_yara_scanner_close(ys);
 	return NULL;
 }
 

@@ -3,7 +3,9 @@
  * YARA over file contents (libyara): the built-in rules (share/yara, compiled into vigil)
  * and every *.yar / *.yara file of a directory the user gives, each file in its own
  * namespace. Scans run in fast mode (the first match of each string is enough to report)
- * with a per-file timeout, so one hostile file cannot stall a scan.
+ * with a per-file timeout, so one hostile file cannot stall a scan. A scanner is made once
+ * per thread and reused for every file: made per file, its allocations cost more than
+ * scanning a small file.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -190,6 +192,11 @@ struct scan_ctx {
 	void *ctx;
 };
 
+struct vg_yara_scanner {
+	YR_SCANNER *s;
+	struct scan_ctx cb;
+};
+
 static int on_scan(YR_SCAN_CONTEXT *context, int message, void *message_data, void *user_data)
 {
 	struct scan_ctx *s = user_data;
@@ -240,17 +247,40 @@ static int on_scan(YR_SCAN_CONTEXT *context, int message, void *message_data, vo
 	return CALLBACK_CONTINUE;
 }
 
-int vg_yara_scan(struct vg_yara *y, const void *buf, size_t len,
+int vg_yara_scanner_open(struct vg_yara *y, struct vg_yara_scanner **out, struct vg_err *err)
+{
+	struct vg_yara_scanner *s = calloc(1, sizeof(*s));
+
+	*out = NULL;
+	if (!s || yr_scanner_create(y->rules, &s->s) != ERROR_SUCCESS) {
+		free(s);
+		return vg_errf(err, ENOMEM, "out of memory");
+	}
+	yr_scanner_set_callback(s->s, on_scan, &s->cb);
+	yr_scanner_set_timeout(s->s, SCAN_TIMEOUT_S);
+	/* the buffers are vigil's own memory, never a mapped file that could fault: YARA's
+	 * per-scan signal handlers (a sigaction and a sigsetjmp per file) are not needed */
+	yr_scanner_set_flags(s->s, SCAN_FLAGS_FAST_MODE | SCAN_FLAGS_NO_TRYCATCH);
+	*out = s;
+	return 0;
+}
+
+void vg_yara_scanner_close(struct vg_yara_scanner *s)
+{
+	if (!s)
+		return;
+	yr_scanner_destroy(s->s);
+	free(s);
+}
+
+int vg_yara_scan(struct vg_yara_scanner *s, const void *buf, size_t len,
 		 void (*on_match)(void *ctx, const struct vg_yara_match *m), void *ctx,
 		 struct vg_err *err)
 {
-	struct scan_ctx s = { .on_match = on_match, .ctx = ctx };
 	int r;
 
-	if (!y->nrules)
-		return 0;
-	r = yr_rules_scan_mem(y->rules, buf, len, SCAN_FLAGS_FAST_MODE, on_scan, &s,
-			      SCAN_TIMEOUT_S);
+	s->cb = (struct scan_ctx){ .on_match = on_match, .ctx = ctx };
+	r = yr_scanner_scan_mem(s->s, buf, len);
 	if (r == ERROR_SCAN_TIMEOUT)
 		return vg_errf(err, ETIMEDOUT, "YARA scan took over %d s", SCAN_TIMEOUT_S);
 	if (r != ERROR_SUCCESS)

@@ -30,8 +30,12 @@ static struct {
 	int (*compiler_add_string)(YR_COMPILER *, const char *, const char *);
 	int (*compiler_get_rules)(YR_COMPILER *, YR_RULES **);
 	int (*rules_destroy)(YR_RULES *);
-	int (*rules_scan_mem)(YR_RULES *, const uint8_t *, size_t, int, YR_CALLBACK_FUNC, void *,
-			      int);
+	int (*scanner_create)(YR_RULES *, YR_SCANNER **);
+	void (*scanner_destroy)(YR_SCANNER *);
+	void (*scanner_set_callback)(YR_SCANNER *, YR_CALLBACK_FUNC, void *);
+	void (*scanner_set_timeout)(YR_SCANNER *, int);
+	void (*scanner_set_flags)(YR_SCANNER *, int);
+	int (*scanner_scan_mem)(YR_SCANNER *, const uint8_t *, size_t);
 	bool ok;
 	char why[256];
 } yr;
@@ -54,10 +58,17 @@ static void load(void)
 	*(void **)&yr.compiler_add_string = dlsym(h, "yr_compiler_add_string");
 	*(void **)&yr.compiler_get_rules = dlsym(h, "yr_compiler_get_rules");
 	*(void **)&yr.rules_destroy = dlsym(h, "yr_rules_destroy");
-	*(void **)&yr.rules_scan_mem = dlsym(h, "yr_rules_scan_mem");
+	*(void **)&yr.scanner_create = dlsym(h, "yr_scanner_create");
+	*(void **)&yr.scanner_destroy = dlsym(h, "yr_scanner_destroy");
+	*(void **)&yr.scanner_set_callback = dlsym(h, "yr_scanner_set_callback");
+	*(void **)&yr.scanner_set_timeout = dlsym(h, "yr_scanner_set_timeout");
+	*(void **)&yr.scanner_set_flags = dlsym(h, "yr_scanner_set_flags");
+	*(void **)&yr.scanner_scan_mem = dlsym(h, "yr_scanner_scan_mem");
 	yr.ok = yr.initialize && yr.finalize && yr.compiler_create && yr.compiler_destroy &&
 		yr.compiler_set_callback && yr.compiler_add_string && yr.compiler_get_rules &&
-		yr.rules_destroy && yr.rules_scan_mem;
+		yr.rules_destroy && yr.scanner_create && yr.scanner_destroy &&
+		yr.scanner_set_callback && yr.scanner_set_timeout && yr.scanner_set_flags &&
+		yr.scanner_scan_mem;
 	if (!yr.ok)
 		snprintf(yr.why, sizeof(yr.why), "%s lacks an entry point vigil uses", YARA_SONAME);
 }
@@ -110,8 +121,32 @@ int yr_rules_destroy(YR_RULES *rules)
 	return yr.rules_destroy(rules);
 }
 
-int yr_rules_scan_mem(YR_RULES *rules, const uint8_t *buffer, size_t buffer_size, int flags,
-		      YR_CALLBACK_FUNC callback, void *user_data, int timeout)
+int yr_scanner_create(YR_RULES *rules, YR_SCANNER **scanner)
 {
-	return yr.rules_scan_mem(rules, buffer, buffer_size, flags, callback, user_data, timeout);
+	return yr.scanner_create(rules, scanner);
+}
+
+void yr_scanner_destroy(YR_SCANNER *scanner)
+{
+	yr.scanner_destroy(scanner);
+}
+
+void yr_scanner_set_callback(YR_SCANNER *scanner, YR_CALLBACK_FUNC callback, void *user_data)
+{
+	yr.scanner_set_callback(scanner, callback, user_data);
+}
+
+void yr_scanner_set_timeout(YR_SCANNER *scanner, int timeout)
+{
+	yr.scanner_set_timeout(scanner, timeout);
+}
+
+void yr_scanner_set_flags(YR_SCANNER *scanner, int flags)
+{
+	yr.scanner_set_flags(scanner, flags);
+}
+
+int yr_scanner_scan_mem(YR_SCANNER *scanner, const uint8_t *buffer, size_t buffer_size)
+{
+	return yr.scanner_scan_mem(scanner, buffer, buffer_size);
 }

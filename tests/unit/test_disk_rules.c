@@ -484,23 +484,26 @@ static void yara_rules_built_in_and_from_a_directory(void **state)
 		"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
 	char rdir[64], rfile[96];
 	struct vg_yara *y;
+	struct vg_yara_scanner *ys;
 	struct vg_err err = { 0 };
 	uint8_t noise[65536];
 	FILE *f;
 
 	assert_int_equal(vg_yara_open(&y, NULL, false, &err), 0);
 	assert_true(vg_yara_count(y) >= 5);
+	assert_int_equal(vg_yara_scanner_open(y, &ys, &err), 0);
 	count_matches = 0;
-	assert_int_equal(vg_yara_scan(y, shell, strlen(shell), on_match, NULL, &err), 0);
+	assert_int_equal(vg_yara_scan(ys, shell, strlen(shell), on_match, NULL, &err), 0);
 	assert_int_equal(count_matches, 1);
 	assert_string_equal(last_rule, "vigil_reverse_shell");
-	assert_int_equal(vg_yara_scan(y, eicar, strlen(eicar), on_match, NULL, &err), 0);
+	assert_int_equal(vg_yara_scan(ys, eicar, strlen(eicar), on_match, NULL, &err), 0);
 	assert_string_equal(last_rule, "vigil_eicar_test_file");
 	for (size_t i = 0; i < sizeof(noise); i++)
 		noise[i] = (uint8_t)(i * 2654435761u >> 13);
 	count_matches = 0;
-	assert_int_equal(vg_yara_scan(y, noise, sizeof(noise), on_match, NULL, &err), 0);
+	assert_int_equal(vg_yara_scan(ys, noise, sizeof(noise), on_match, NULL, &err), 0);
 	assert_int_equal(count_matches, 0);
+	vg_yara_scanner_close(ys);
 	vg_yara_close(y);
 	/* a user directory: its rules join the built-in ones; a broken rule names its file */
 	snprintf(rdir, sizeof(rdir), "/tmp/vigil-test-yara-%d", getpid());
@@ -511,8 +514,10 @@ static void yara_rules_built_in_and_from_a_directory(void **state)
 	fclose(f);
 	assert_int_equal(vg_yara_open(&y, rdir, true, &err), 0);
 	assert_int_equal(vg_yara_count(y), 1);
-	assert_int_equal(vg_yara_scan(y, "..vigil-site-marker..", 21, on_match, NULL, &err), 0);
+	assert_int_equal(vg_yara_scanner_open(y, &ys, &err), 0);
+	assert_int_equal(vg_yara_scan(ys, "..vigil-site-marker..", 21, on_match, NULL, &err), 0);
 	assert_string_equal(last_rule, "site_marker");
+	vg_yara_scanner_close(ys);
 	vg_yara_close(y);
 	f = fopen(rfile, "w");
 	fputs("rule broken {\n condition: $nope }\n", f);
