@@ -251,6 +251,9 @@ static int dir_cb(ext2_ino_t dir, int entry, struct ext2_dir_entry *d, int offse
 
 	if (entry == DIRENT_DOT_FILE || entry == DIRENT_DOT_DOT_FILE || !d->inode)
 		return 0;
+	/* inline-data directories report "." and ".." as ordinary entries */
+	if ((nlen == 1 && d->name[0] == '.') || (nlen == 2 && !memcmp(d->name, "..", 2)))
+		return 0;
 	if (nlen <= 0 || (size_t)offset + 8 + (size_t)nlen > (size_t)blocksize) {
 		vg_ftab_note(w->t, VG_FNOTE_CORRUPT, vg_fent_path(w->t, &w->t->v[w->cur.idx]),
 			     "entry at offset %d has a bad name length", offset);

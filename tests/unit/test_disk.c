@@ -64,6 +64,12 @@ static int build_images(void **state)
 	    sh("%s infected %s >/dev/null", builder, path("infected.img")))
 		return -1;
 	/* a loop: /d/e/up is another name for /d; and a sparse 8 GiB file */
+	/* inline data: small directories and files kept in their inodes */
+	if (sh("mkdir -p %s/itree/d && echo 1 > %s/itree/d/f && echo hi > %s/itree/s && "
+	       "truncate -s 1M %s && mkfs.ext4 -q -F -b 1024 -O ^has_journal,inline_data -d "
+	       "%s/itree %s",
+	       dir, dir, dir, path("inline.img"), dir, path("inline.img")))
+		return -1;
 	if (sh("truncate -s 8G %s/tree/huge && echo hi > %s/tree/d/e/f", dir, dir) ||
 	    sh("mkfs.ext4 -q -F -d %s/tree %s 16M", dir, path("odd.img")) ||
 	    sh("debugfs -w -R 'link /d /d/e/up' %s >/dev/null 2>&1", path("odd.img")))
@@ -453,6 +459,26 @@ static void survives_loops_and_huge_files(void **state)
 	vg_fsrc_close(s);
 }
 
+static void reads_inline_data(void **state)
+{
+	struct vg_fsrc *s = open_image("inline.img", -1);
+	struct vg_disk_scan_opts o = { 0 };
+	struct vg_disk_scan r;
+	struct vg_err err = { 0 };
+	char buf[8] = "";
+
+	assert_int_equal(vg_disk_scan(s, &o, &r, &err), 0);
+	assert_int_equal(r.findings.n, 0);
+	assert_int_equal(r.tab.nnotes, 0);
+	assert_int_equal(vg_fsrc_read(s, entry(&r.tab, "/d/f"), buf, 2, &err), 0);
+	assert_string_equal(buf, "1\n");
+	assert_int_equal(vg_fsrc_read(s, entry(&r.tab, "/s"), buf, 3, &err), 0);
+	assert_string_equal(buf, "hi\n");
+	assert_int_equal(entry(&r.tab, "/d")->nsubdirs, 0);
+	vg_disk_scan_free(&r);
+	vg_fsrc_close(s);
+}
+
 static void lists_what_no_directory_reaches(void **state)
 {
 	struct vg_fsrc *s = open_image("infected.img", -1);
@@ -488,6 +514,7 @@ int main(void)
 		cmocka_unit_test(finds_the_partition_in_mbr_gpt_and_qcow2),
 		cmocka_unit_test(refuses_truncated_and_corrupt_images),
 		cmocka_unit_test(survives_loops_and_huge_files),
+		cmocka_unit_test(reads_inline_data),
 		cmocka_unit_test(lists_what_no_directory_reaches),
 	};
 
