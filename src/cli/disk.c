@@ -447,6 +447,11 @@ static int cross_view(const struct disk_args *a, struct disk_src *s, const struc
 
 	if (vg_xview(&s->g.lx, s->fs, r, &d, &st, &err)) {
 		vg_dfindings_free(&d);
+		/* the image's own findings still stand */
+		if (err.code == ENOENT) {
+			fprintf(stderr, "%s: warning: no cross-view: %s\n", PROG_NAME, err.msg);
+			return 0;
+		}
 		return cli_fail_err(&err);
 	}
 	if (!a->c.json)

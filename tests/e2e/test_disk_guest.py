@@ -87,11 +87,17 @@ def test_ram_disk_files_are_read_and_checked(dg, run_vigil):
     assert found[("deleted-open", "/tmp/gone")]["evidence"]["reason"] == "deleted-in-memory"
 
 
-def test_cross_view_of_a_clean_disk(dg, run_vigil):
+def test_cross_view_of_a_clean_disk(dg, run_vigil, tmp_path):
     g, img = dg
     g.run("cat /mnt/etc/motd >/dev/null; ls -lR /mnt >/dev/null; sync")
     rc, out, err = run_vigil("disk", "scan", img, "--vm", g.mem_path, "-j")
     assert (rc, out) == (0, ""), err
+    # an image the guest has not mounted: its own findings, and a warning
+    other = build_image.build("infected", str(tmp_path / "other.img"))
+    rc, out, err = run_vigil("disk", "scan", other, "--vm", g.mem_path, "-j",
+                             "--check", "trojaned-binary")
+    assert rc == 1 and "no cross-view" in err
+    assert [json.loads(line)["target"]["id"] for line in out.splitlines()] == ["/bin/ls"]
 
 
 def block_of(img, path):
