@@ -16,6 +16,7 @@
 #define MAX_FDS 65536
 #define CHUNK 512
 #define MAX_HELD (1u << 22)
+#define MAX_SLOTS (1u << 24) /* descriptor slots read over all processes */
 
 struct held_list {
 	struct vg_lx_held *v;
@@ -48,7 +49,8 @@ static int add(struct held_list *l, const struct vg_task *t, int32_t fd, uint64_
 	return 0;
 }
 
-static int task_files(struct vg_lxfs *f, const struct vg_task *t, struct held_list *l)
+static int task_files(struct vg_lxfs *f, const struct vg_task *t, struct held_list *l,
+		      uint64_t *slots)
 {
 	uint64_t file, inode, files, fdt, arr;
 	uint32_t max;
@@ -68,6 +70,10 @@ static int task_files(struct vg_lxfs *f, const struct vg_task *t, struct held_li
 		return 0;
 	if (max > MAX_FDS)
 		max = MAX_FDS;
+	/* a hostile guest can give every process a huge, empty table */
+	*slots += max;
+	if (*slots > MAX_SLOTS)
+		return -E2BIG;
 	for (uint32_t base = 0; base < max; base += CHUNK) {
 		uint64_t ptrs[CHUNK];
 		uint32_t n = max - base < CHUNK ? max - base : CHUNK;
@@ -91,6 +97,7 @@ int vg_lx_held_files(struct vg_lxfs *f, struct vg_lx_held **out, size_t *n, stru
 	struct vg_task_opts to = { .no_cmdline = true };
 	struct held_list l = { 0 };
 	struct vg_task_list tl;
+	uint64_t slots = 0;
 	int ret;
 
 	*out = NULL;
@@ -100,12 +107,13 @@ int vg_lx_held_files(struct vg_lxfs *f, struct vg_lx_held **out, size_t *n, stru
 		return ret;
 	for (size_t i = 0; i < tl.n && !ret; i++)
 		if (!tl.v[i].kthread)
-			ret = task_files(f, &tl.v[i], &l);
+			ret = task_files(f, &tl.v[i], &l, &slots);
 	vg_tasks_free(&tl);
 	if (ret) {
 		free(l.v);
 		if (ret == -E2BIG)
-			return vg_errf(err, E2BIG, "more than %u open files", MAX_HELD);
+			return vg_errf(err, E2BIG, "file tables larger than %u open files or %u slots",
+				       MAX_HELD, MAX_SLOTS);
 		return vg_errf(err, -ret, "out of memory");
 	}
 	*out = l.v;
