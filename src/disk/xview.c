@@ -84,17 +84,40 @@ struct xv {
 	int ret;
 };
 
+static int cmp_held(const void *a, const void *b)
+{
+	const struct vg_lx_held *x = a, *y = b;
+
+	if (x->inode != y->inode)
+		return x->inode < y->inode ? -1 : 1;
+	return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+/* The first of the held files of INODE (they are sorted by inode), or NULL. */
+static const struct vg_lx_held *first_held(const struct xv *x, uint64_t inode)
+{
+	size_t lo = 0, hi = x->nheld;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (x->held[mid].inode < inode)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < x->nheld && x->held[lo].inode == inode ? &x->held[lo] : NULL;
+}
+
 static void holders(struct vg_json *j, const struct xv *x, uint64_t inode, int *n, bool *exe)
 {
+	const struct vg_lx_held *h = first_held(x, inode);
+
 	*n = 0;
 	*exe = false;
 	vg_json_key(j, "held_by");
 	vg_json_arr_open(j);
-	for (size_t i = 0; i < x->nheld; i++) {
-		const struct vg_lx_held *h = &x->held[i];
-
-		if (h->inode != inode)
-			continue;
+	for (; h && h < x->held + x->nheld && h->inode == inode; h++) {
 		*exe |= h->fd < 0;
 		if ((*n)++ >= MAX_SHOWN)
 			continue;
@@ -112,13 +135,10 @@ static void holders(struct vg_json *j, const struct xv *x, uint64_t inode, int *
 
 static const char *first_comm(const struct xv *x, uint64_t inode, int32_t *pid)
 {
-	for (size_t i = 0; i < x->nheld; i++)
-		if (x->held[i].inode == inode) {
-			*pid = x->held[i].pid;
-			return x->held[i].comm;
-		}
-	*pid = 0;
-	return "";
+	const struct vg_lx_held *h = first_held(x, inode);
+
+	*pid = h ? h->pid : 0;
+	return h ? h->comm : "";
 }
 
 static void kernel_path(struct xv *x, uint64_t inode, char *path, size_t len)
@@ -300,11 +320,7 @@ static int on_inode(void *ctx, uint64_t inode)
 	if (vg_lx_inode(x->fs, inode, &in) || !in.mode || (in.ino < FIRST_INO && in.ino != 2))
 		return 0;
 	x->st->inodes++;
-	for (size_t i = 0; i < x->nheld; i++)
-		if (x->held[i].inode == inode) {
-			x->st->held++;
-			break;
-		}
+	x->st->held += first_held(x, inode) != NULL;
 	idx = inomap_get(&x->ino, in.ino);
 	if (!in.nlink)
 		deleted(x, &in, idx);
@@ -362,6 +378,8 @@ int vg_xview(struct vg_linux *lx, struct vg_fsrc *image, const struct vg_disk_sc
 	ret = find_sb(&x, image->uuid, &sb);
 	if (!ret)
 		ret = vg_lx_held_files(x.fs, &x.held, &x.nheld, err);
+	if (!ret)
+		qsort(x.held, x.nheld, sizeof(*x.held), cmp_held);
 	if (!ret && inomap_build(&x.ino, &scan->tab))
 		ret = vg_errf(err, ENOMEM, "out of memory");
 	x.mem = malloc(COMPARE_MAX);
