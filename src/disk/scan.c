@@ -96,7 +96,8 @@ int vg_disk_scan(struct vg_fsrc *src, const struct vg_disk_scan_opts *o, struct 
 	out->stats.check_ms = vg_mono_msf() - t0;
 	free(c.wants);
 	/* content checks run on several threads: their findings come in any order */
-	qsort(out->findings.v, out->findings.n, sizeof(*out->findings.v), cmp_finding);
+	if (out->findings.n)
+		qsort(out->findings.v, out->findings.n, sizeof(*out->findings.v), cmp_finding);
 	if (c.ret) {
 		vg_disk_scan_free(out);
 		return vg_errf(err, -c.ret, "out of memory during the checks");

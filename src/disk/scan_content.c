@@ -255,7 +255,8 @@ void vg_scan_content(struct vg_scan *c)
 	p.hash = c->o->hash;
 	p.yara = c->o->yara && vg_scan_on(c, "yara-match");
 	p.max = c->o->max_file ? c->o->max_file : VG_DISK_MAX_FILE_DEFAULT;
-	qsort(c->wants, c->nwants, sizeof(*c->wants), cmp_want);
+	if (c->nwants)
+		qsort(c->wants, c->nwants, sizeof(*c->wants), cmp_want);
 	pthread_mutex_init(&p.lock, NULL);
 	/* findings come from every worker: vg_scan_add takes this lock too, never while the
 	 * pool's is held by the same thread (the checks' callbacks run under the pool's) */

@@ -378,7 +378,7 @@ int vg_xview(struct vg_linux *lx, struct vg_fsrc *image, const struct vg_disk_sc
 	ret = find_sb(&x, image->uuid, &sb);
 	if (!ret)
 		ret = vg_lx_held_files(x.fs, &x.held, &x.nheld, err);
-	if (!ret)
+	if (!ret && x.nheld)
 		qsort(x.held, x.nheld, sizeof(*x.held), cmp_held);
 	if (!ret && inomap_build(&x.ino, &scan->tab))
 		ret = vg_errf(err, ENOMEM, "out of memory");
