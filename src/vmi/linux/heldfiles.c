@@ -112,7 +112,8 @@ int vg_lx_held_files(struct vg_lxfs *f, struct vg_lx_held **out, size_t *n, stru
 	if (ret) {
 		free(l.v);
 		if (ret == -E2BIG)
-			return vg_errf(err, E2BIG, "file tables larger than %u open files or %u slots",
+			return vg_errf(err, E2BIG,
+				       "file tables larger than %u open files or %u slots",
 				       MAX_HELD, MAX_SLOTS);
 		return vg_errf(err, -ret, "out of memory");
 	}
