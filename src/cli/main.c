@@ -45,6 +45,7 @@ static const struct cli_cmd groups[] = {
 	{ "key", cmd_key, "key pairs for the secure channel (gen, pub)" },
 	{ "proxy", cmd_proxy, "run a service with its network calls executed in another domain" },
 	{ "net", cmd_net, "virtual switch for QEMU guests with inline inspection, captures" },
+	{ "disk", cmd_disk, "guest disk images and RAM disks: rootkit files, YARA, baselines" },
 	{ "version", cmd_version, "print vigil's version" },
 	{ NULL, NULL, NULL },
 };
