@@ -32,11 +32,6 @@ static void help(const char *cmd, const char *args, const char *what)
 	       PROG_NAME, cmd, args, what);
 }
 
-static const char *paging_name(int levels)
-{
-	return levels == 5 ? "x86-64 5-level" : "x86-64 4-level";
-}
-
 static int do_info(int argc, char **argv)
 {
 	struct vmi_args a;
@@ -66,7 +61,7 @@ static int do_info(int argc, char **argv)
 		vg_json_kuint(&j, "ram_bytes", vg_mem_total(g.mem));
 		vg_json_kstr(&j, "release", lx->release);
 		vg_json_kstr(&j, "banner", lx->banner);
-		vg_json_kstr(&j, "paging", paging_name(lx->levels));
+		vg_json_kstr(&j, "paging", vg_linux_paging_name(lx));
 		vg_json_kint(&j, "levels", lx->levels);
 		vg_json_khex(&j, "page_table_base", lx->kas.root);
 		vg_json_khex(&j, "text_va", lx->text_va);
@@ -92,7 +87,7 @@ static int do_info(int argc, char **argv)
 		       vg_mem_total(g.mem) >> 20);
 		printf("kernel           %s\n", lx->release);
 		printf("banner           %s\n", lx->banner);
-		printf("paging           %s\n", paging_name(lx->levels));
+		printf("paging           %s\n", vg_linux_paging_name(lx));
 		printf("page table base  %#" PRIx64 "\n", lx->kas.root);
 		printf("kernel text      %#" PRIx64 " (KASLR slide %#" PRIx64 ", physical %#" PRIx64
 		       ")\n",

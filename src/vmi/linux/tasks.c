@@ -80,8 +80,7 @@ static void read_cmdline(struct vg_linux *lx, struct vg_task *t)
 	if (len > VG_CMDLINE_MAX - 1)
 		len = VG_CMDLINE_MAX - 1;
 	/* pgd is a direct-map address; the process's page tables translate its argv */
-	if (pgd < lx->page_offset_base ||
-	    vg_as_init(&uas, lx->mem, pgd - lx->page_offset_base, lx->levels))
+	if (vg_linux_user_as(lx, pgd, &uas))
 		return;
 	buf = calloc(1, len + 1);
 	if (!buf)

@@ -84,7 +84,7 @@ void vg_range_sort(struct vg_range_vec *v)
 		qsort(v->r, v->n, sizeof(*v->r), cmp_range);
 }
 
-int vg_mem_add_layout(struct vg_mem *m, const char *name, struct vg_range_vec *v,
+int vg_mem_add_layout(struct vg_mem *m, const char *name, enum vg_arch arch, struct vg_range_vec *v,
 		      struct vg_err *err)
 {
 	struct vg_mem_layout *l;
@@ -122,6 +122,7 @@ int vg_mem_add_layout(struct vg_mem *m, const char *name, struct vg_range_vec *v
 		total += v->r[i].size;
 	l = &m->layouts[m->nlayouts++];
 	l->name = name;
+	l->arch = arch;
 	l->r = v->r;
 	l->n = k;
 	l->total = total;
@@ -321,6 +322,48 @@ const char *vg_mem_layout_name(const struct vg_mem *m, int idx)
 	if (idx < 0 || idx >= m->nlayouts)
 		return NULL;
 	return m->layouts[idx].name;
+}
+
+static const struct vg_mem_range *range_of(const struct vg_mem_layout *l, uint64_t pa)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (pa - l->r[i].start < l->r[i].size)
+			return &l->r[i];
+	return NULL;
+}
+
+int vg_mem_layout_xlate(const struct vg_mem *m, int from, uint64_t pa, int to, uint64_t *out)
+{
+	const struct vg_mem_range *r;
+	uint64_t off;
+
+	if (from < 0 || from >= m->nlayouts || to < 0 || to >= m->nlayouts)
+		return -EINVAL;
+	r = range_of(&m->layouts[from], pa);
+	if (!r)
+		return -EFAULT;
+	off = r->file_off + (pa - r->start);
+	for (size_t i = 0; i < m->layouts[to].n; i++) {
+		r = &m->layouts[to].r[i];
+		if (off - r->file_off < r->size) {
+			*out = r->start + (off - r->file_off);
+			return 0;
+		}
+	}
+	return -EFAULT;
+}
+
+enum vg_arch vg_mem_layout_arch(const struct vg_mem *m, int idx)
+{
+	if (idx < 0 || idx >= m->nlayouts)
+		return VG_ARCH_ANY;
+	return m->layouts[idx].arch;
+}
+
+const char *vg_mem_vmcoreinfo(const struct vg_mem *m, size_t *len)
+{
+	*len = m->vmcoreinfo ? m->vmcoreinfo_len : 0;
+	return m->vmcoreinfo;
 }
 
 /* Index of the range holding PA, or (size_t)-1. */
