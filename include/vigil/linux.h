@@ -223,6 +223,8 @@ int vg_linux_user_as(struct vg_linux *lx, uint64_t pgd, struct vg_as *out);
  * vg_linux_in_image tells apart. */
 void vg_linux_module_area(struct vg_linux *lx, uint64_t *lo, uint64_t *hi);
 bool vg_linux_in_image(const struct vg_linux *lx, uint64_t va);
+/* How many exported symbols (ksymtab) the kernel has, read on first use. */
+uint32_t vg_linux_exported_count(struct vg_linux *lx);
 /* "x86-64 4-level", "AArch64 48-bit 4-level", ... */
 const char *vg_linux_paging_name(const struct vg_linux *lx);
 

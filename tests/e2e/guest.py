@@ -626,11 +626,12 @@ class Arm64Guest(Guest):
     """The AArch64 test guest (build-arm64.sh) under qemu-system-aarch64, same contract as
     Guest. machine "virt" (RAM at 0x40000000; cpu "cortex-a57", or "max" for pointer
     authentication and the other v8.x features) or "raspi3b" (1 GiB at physical 0, 4 cores,
-    the kernel package's Raspberry Pi 3 B device tree). The console is the PL011 (ttyAMA0)."""
+    the kernel package's Raspberry Pi 3 B device tree). The console is the PL011 (ttyAMA0) on
+    virt, the mini UART (ttyS1) on raspi3b."""
 
     def __init__(self, name="guest", mem="512M", kaslr=True, smp=1, machine="virt",
                  cpu="cortex-a57", image_dir=None, extra_append="", reboot=False,
-                 extra_args=()):
+                 extra_args=(), vmcoreinfo=False):
         if machine not in ("virt", "raspi3b"):
             raise ValueError("machine: virt or raspi3b")
         if machine == "raspi3b":
@@ -639,6 +640,9 @@ class Arm64Guest(Guest):
                          image_dir=image_dir, extra_append=extra_append,
                          qemu="qemu-system-aarch64", reboot=reboot, extra_args=extra_args)
         self.cpu = cpu
+        # QEMU's vmcoreinfo device (virt only, it needs fw_cfg): the guest's VMCOREINFO note
+        # then goes into every dump_elf()
+        self.vmcoreinfo = vmcoreinfo
 
     def start(self):
         if self.image_dir is None:
@@ -647,7 +651,10 @@ class Arm64Guest(Guest):
 
     def cmdline(self):
         img = self.image_dir
-        append = "console=ttyAMA0 panic=-1"
+        # on the Pi 3 the PL011 belongs to Bluetooth (serdev): its console is the mini UART,
+        # QEMU's second serial port
+        append = "console=ttyS1 panic=-1" if self.machine == "raspi3b" else \
+            "console=ttyAMA0 panic=-1"
         if not self.kaslr:
             append += " nokaslr"
         if self.extra_append:
@@ -659,6 +666,8 @@ class Arm64Guest(Guest):
         else:
             machine = ["-machine", "virt,memory-backend=ram0", "-cpu", self.cpu,
                        "-smp", str(self.smp)]
+            if self.vmcoreinfo:
+                machine += ["-device", "vmcoreinfo"]
         return [
             self.qemu, "-name", f"vigil-{self.name}", "-accel", "tcg", *machine,
             "-m", f"{mib}M",
@@ -668,6 +677,7 @@ class Arm64Guest(Guest):
             "-append", append,
             "-nodefaults", "-display", "none", *([] if self.reboot else ["-no-reboot"]),
             "-chardev", f"socket,id=ser0,path={self.tmpdir}/serial.sock,server=on,wait=off",
+            *(["-serial", "null"] if self.machine == "raspi3b" else []),
             "-serial", "chardev:ser0",
             "-qmp", f"unix:{self.tmpdir}/qmp.sock,server=on,wait=off",
             *self.extra_args,

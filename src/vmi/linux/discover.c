@@ -602,6 +602,16 @@ const char *vg_linux_sym_near(struct vg_linux *lx, uint64_t addr, uint64_t *off)
 	if (vg_linux_load_symbols(lx, &e))
 		return NULL;
 	s = vg_kallsyms_near(&lx->ksyms, addr);
+	if (lx->ksyms_text_only) {
+		/* past the text, a data symbol from the other tables is nearer than kallsyms' */
+		uint64_t doff;
+		const char *d = vg_dsym_near(lx, addr, &doff);
+
+		if (d && (!s || doff < addr - vg_ksym_addr(&lx->ksyms, s))) {
+			*off = doff;
+			return d;
+		}
+	}
 	if (!s)
 		return NULL;
 	*off = addr - vg_ksym_addr(&lx->ksyms, s);

@@ -172,10 +172,45 @@ int vg_arm64_facts(struct vg_linux *lx, const uint8_t *img, struct vg_err *err)
 	return find_phys_offset(lx, err);
 }
 
+/*
+ * The image may hold more than one banner: Linux 6.1.y with the version-timestamp backport
+ * keeps init/version.c's weak linux_banner (build number "#") beside the real one, and the
+ * weak one comes first. Without a linux_banner symbol to tell them apart, the real one is the
+ * banner that carries the running kernel's utsname version ("#1 SMP Debian ...").
+ */
+static void prefer_banner(struct vg_linux *lx, const char *version)
+{
+	static const char needle[] = "Linux version ";
+	const uint8_t *img = vg_mem_ptr(lx->mem, lx->img_pa, lx->img_len), *p, *end;
+	char want[VG_BANNER_MAX];
+
+	if (!img || !version[0] || strstr(lx->banner, version))
+		return;
+	snprintf(want, sizeof(want), "%s%s ", needle, lx->release);
+	end = img + lx->img_len;
+	for (p = img; (p = memchr(p, 'L', (size_t)(end - p))); p++) {
+		size_t room = (size_t)(end - p), n;
+
+		if (room < sizeof(want) || memcmp(p, want, strlen(want)))
+			continue;
+		n = strnlen((const char *)p, room < VG_BANNER_MAX ? room : VG_BANNER_MAX - 1);
+		if (n < VG_BANNER_MAX - 1 && memmem(p, n, version, strlen(version))) {
+			uint64_t pa = lx->img_pa + (uint64_t)(p - img);
+
+			lx->banner_pa = pa;
+			lx->banner_va = pa + lx->kimage_voffset;
+			memcpy(lx->banner, p, n);
+			lx->banner[strcspn(lx->banner, "\n")] = '\0';
+			return;
+		}
+	}
+}
+
 int vg_arm64_check_release(struct vg_linux *lx, struct vg_err *err)
 {
 	int32_t off = vg_btf_offset(lx->btf, "uts_namespace", "name.release");
-	char rel[UTS_LEN + 1] = { 0 };
+	int32_t voff = vg_btf_offset(lx->btf, "uts_namespace", "name.version");
+	char rel[UTS_LEN + 1] = { 0 }, ver[UTS_LEN + 1] = { 0 };
 	uint64_t uts;
 
 	/* the banner names the kernel it belongs to; so does the running kernel's utsname */
@@ -188,6 +223,8 @@ int vg_arm64_check_release(struct vg_linux *lx, struct vg_err *err)
 		return vg_errf(err, EINVAL,
 			       "the banner says kernel %s but the kernel's utsname says %.64s",
 			       lx->release, rel);
+	if (voff >= 0 && !vg_as_read(&lx->kas, uts + (uint64_t)voff, ver, UTS_LEN))
+		prefer_banner(lx, ver);
 	return 0;
 }
 

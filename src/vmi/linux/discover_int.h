@@ -40,5 +40,7 @@ int vg_linux_ksymtab(struct vg_linux *lx);
 /* A data symbol kallsyms lacks (dsyms.c): ksymtab, BTF per-CPU variables, code references. */
 int vg_dsym_lookup(struct vg_linux *lx, const char *name, uint64_t *addr);
 void vg_dsyms_free(struct vg_linux *lx);
+/* The nearest of those at or below ADDR (ksymtab and the ones resolved so far), or NULL. */
+const char *vg_dsym_near(struct vg_linux *lx, uint64_t addr, uint64_t *off);
 
 #endif

@@ -44,6 +44,7 @@ struct dsym {
 struct vg_dsyms {
 	int n;
 	struct dsym e[MEMO_MAX];
+	uint32_t *by_addr; /* ksymtab indexes in address order, for vg_dsym_near */
 };
 
 int vg_linux_ksymtab(struct vg_linux *lx)
@@ -60,6 +61,11 @@ int vg_linux_ksymtab(struct vg_linux *lx)
 		return -ENOENT;
 	lx->kst_off = lx->ksymtab.table_off;
 	return 0;
+}
+
+uint32_t vg_linux_exported_count(struct vg_linux *lx)
+{
+	return vg_linux_ksymtab(lx) ? 0 : lx->ksymtab.count;
 }
 
 /* ---- per-CPU variables from BTF ---- */
@@ -396,8 +402,63 @@ int vg_dsym_lookup(struct vg_linux *lx, const char *name, uint64_t *addr)
 
 void vg_dsyms_free(struct vg_linux *lx)
 {
+	if (lx->dsyms)
+		free(lx->dsyms->by_addr);
 	free(lx->dsyms);
 	lx->dsyms = NULL;
+}
+
+static const uint64_t *sort_addrs; /* qsort has no context argument; set around the call */
+
+static int cmp_idx(const void *a, const void *b)
+{
+	uint64_t x = sort_addrs[*(const uint32_t *)a], y = sort_addrs[*(const uint32_t *)b];
+
+	return x < y ? -1 : x > y;
+}
+
+const char *vg_dsym_near(struct vg_linux *lx, uint64_t addr, uint64_t *off)
+{
+	const struct vg_ksymtab *kt = &lx->ksymtab;
+	struct vg_dsyms *m = lx->dsyms;
+	const char *best = NULL;
+	uint32_t lo = 0, hi;
+
+	if (vg_linux_ksymtab(lx) || (!m && !(m = lx->dsyms = calloc(1, sizeof(*m)))))
+		return NULL;
+	if (!m->by_addr) {
+		m->by_addr = malloc(kt->count * sizeof(*m->by_addr));
+		if (!m->by_addr)
+			return NULL;
+		for (uint32_t i = 0; i < kt->count; i++)
+			m->by_addr[i] = i;
+		sort_addrs = kt->addr;
+		qsort(m->by_addr, kt->count, sizeof(*m->by_addr), cmp_idx);
+		sort_addrs = NULL;
+	}
+	for (hi = kt->count; lo < hi;) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (kt->addr[m->by_addr[mid]] <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo) {
+		best = kt->names + kt->name_off[m->by_addr[lo - 1]];
+		*off = addr - kt->addr[m->by_addr[lo - 1]];
+	}
+	/* the symbols resolved some other way (discovery's, BTF's, code references) */
+	if (lx->banner_va && lx->banner_va <= addr && (!best || addr - lx->banner_va < *off)) {
+		best = "linux_banner";
+		*off = addr - lx->banner_va;
+	}
+	for (int i = 0; i < m->n; i++)
+		if (!m->e[i].ret && m->e[i].addr <= addr && (!best || addr - m->e[i].addr < *off)) {
+			best = m->e[i].name;
+			*off = addr - m->e[i].addr;
+		}
+	return best;
 }
 
 /* ---- the kernel's areas, per architecture ---- */
