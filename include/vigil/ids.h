@@ -143,6 +143,7 @@ struct vg_snapshot {
 	struct vg_sct sct[3];
 	int nsct;
 	uint64_t mod_lo, mod_hi; /* module area, for "is this address in a module" */
+	uint64_t img_lo, img_hi; /* the kernel image: inside the module area on AArch64 */
 	char release[64];
 	char gather_errors[512]; /* views that could not be read, for the report */
 

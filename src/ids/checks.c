@@ -359,7 +359,8 @@ static bool handler_ok(const struct vg_sct *t, const char *sym)
 {
 	static const char *const ok[] = { "__x64_sys_",		"__ia32_sys_",
 					  "__ia32_compat_sys_", "__x32_compat_sys_",
-					  "sys_ni_syscall",	"__x64_sys_ni" };
+					  "sys_ni_syscall",	"__x64_sys_ni",
+					  "__arm64_sys_",	"__arm64_compat_sys_" };
 
 	if (!sym[0])
 		return false;

@@ -81,8 +81,10 @@ static int percpu_var(const struct btf *btf, const char *name, uint32_t *off,
 		return -ENOENT;
 	t = btf__type_by_id(btf, (uint32_t)sec);
 	*sec_out = t;
+	if (!name)
+		return 0;
 	v = btf_var_secinfos(t);
-	for (int i = 0; name && i < btf_vlen(t); i++, v++) {
+	for (int i = 0; i < btf_vlen(t); i++, v++) {
 		const struct btf_type *var = btf__type_by_id(btf, v->type);
 
 		if (var && btf_is_var(var) &&
@@ -127,7 +129,7 @@ static int from_percpu(struct vg_linux *lx, const char *name, uint64_t *addr)
 	const struct btf_type *t;
 	struct btf *btf;
 	uint64_t base;
-	uint32_t off;
+	uint32_t off = 0;
 
 	btf = vg_linux_ksymtab(lx) ? NULL : vg_linux_btf(lx, &e);
 	if (!btf || percpu_var(btf, name, &off, &t) || percpu_base(lx, btf, &base))
