@@ -97,9 +97,19 @@ int vg_arm64_kpgd_scan(struct vg_mem *mem, uint64_t banner_pa, struct vg_kpgd *o
 		       int *misplaced)
 {
 	uint64_t lo = banner_pa > SPAN_BELOW ? banner_pa - SPAN_BELOW : 0;
-	uint64_t hi = banner_pa + SPAN_ABOVE;
-	uint64_t first = banner_pa & ~0xfffull, span = (hi - (lo & ~0xfffull)) / 4096;
+	uint64_t hi = banner_pa + SPAN_ABOVE, first = banner_pa & ~0xfffull, span;
+	const struct vg_mem_range *r = vg_mem_ranges(mem);
 	int n = 0;
+
+	/* the image is one piece of RAM: the window ends where the banner's range does */
+	for (size_t i = 0; i < vg_mem_nranges(mem); i++)
+		if (banner_pa - r[i].start < r[i].size) {
+			lo = lo > r[i].start ? lo : r[i].start;
+			hi = hi < r[i].start + r[i].size ? hi : r[i].start + r[i].size;
+		}
+	if (hi <= first)
+		return 0;
+	span = (hi - (lo & ~0xfffull)) / 4096;
 
 	/* upward from the banner first: swapper_pg_dir follows .rodata */
 	for (uint64_t i = 0; i < span && n < max; i++) {

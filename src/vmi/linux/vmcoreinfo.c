@@ -55,7 +55,7 @@ static void take(struct vg_vmcoreinfo *vi, const char *key, size_t klen, const c
 	};
 
 	if (klen == 9 && !memcmp(key, "OSRELEASE", 9)) {
-		if (vlen && vlen < sizeof(vi->release)) {
+		if (vlen && vlen < sizeof(vi->release) && !(vi->have & VG_VMCI_RELEASE)) {
 			memcpy(vi->release, v, vlen);
 			vi->release[vlen] = '\0';
 			vi->have |= VG_VMCI_RELEASE;
@@ -80,15 +80,14 @@ int vg_vmcoreinfo_parse(struct vg_vmcoreinfo *vi, const char *text, size_t len)
 	memset(vi, 0, sizeof(*vi));
 	if (len > VMCI_MAX_LEN)
 		len = VMCI_MAX_LEN;
-	while (pos < len && text[pos]) {
+	len = strnlen(text, len); /* the note's text ends at its NUL */
+	while (pos < len) {
 		const char *line = text + pos, *nl, *eq;
 		size_t n = len - pos;
 
 		nl = memchr(line, '\n', n);
 		if (nl)
 			n = (size_t)(nl - line);
-		if (memchr(line, '\0', n))
-			n = strnlen(line, n);
 		eq = n <= VMCI_MAX_LINE ? memchr(line, '=', n) : NULL;
 		if (eq)
 			take(vi, line, (size_t)(eq - line), eq + 1, n - (size_t)(eq - line) - 1);
