@@ -268,7 +268,7 @@ static int hidden_module(const struct vg_snapshot *s, const struct vg_ids_opts *
 	char q[128], sum[256];
 
 	if (!s->have_kobjs)
-		return vg_ids_check_modimg(s, f);
+		return vg_ids_check_modimg(s, f) ?: vg_ids_check_stacks(s, f);
 	for (size_t i = 0; i < s->nkobjs; i++) {
 		const struct vg_kobj_module *k = &s->kobjs[i];
 
@@ -303,7 +303,7 @@ static int hidden_module(const struct vg_snapshot *s, const struct vg_ids_opts *
 				   q, m->addr, m->base))
 			return -1;
 	}
-	return vg_ids_check_modimg(s, f);
+	return vg_ids_check_modimg(s, f) ?: vg_ids_check_stacks(s, f);
 }
 
 static int unknown_module(const struct vg_snapshot *s, const struct vg_ids_opts *o,

@@ -18,5 +18,7 @@ int vg_ids_check_sched(const struct vg_snapshot *s, struct vg_findings *f);
 int vg_ids_check_modimg(const struct vg_snapshot *s, struct vg_findings *f);
 int vg_ids_check_dispatch(const struct vg_snapshot *s, struct vg_findings *f);
 int vg_ids_check_text(const struct vg_snapshot *s, struct vg_findings *f);
+/* Kernel stacks running module-area code no module owns (checks_stack.c). */
+int vg_ids_check_stacks(const struct vg_snapshot *s, struct vg_findings *f);
 
 #endif

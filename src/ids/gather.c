@@ -337,6 +337,7 @@ int vg_ids_gather(struct vg_linux *lx, struct vg_snapshot *s, struct vg_err *err
 	vg_ids_gather_dispatch(lx, s);
 	vg_ids_gather_sched(lx, s);
 	vg_ids_gather_modscan(lx, s);
+	vg_ids_gather_stacks(lx, s);
 	return 0;
 }
 
@@ -355,5 +356,6 @@ void vg_ids_snapshot_free(struct vg_snapshot *s)
 	free(s->dispatch);
 	free(s->sched);
 	free(s->modimg);
+	free(s->stack_hits);
 	memset(s, 0, sizeof(*s));
 }

@@ -76,6 +76,10 @@ def load_rootkit(guest, **params):
     m = re.search(rf"{MODULE}: module hidden \(mode (\d)\)", log)
     if m:
         info.update(hidden_mode=int(m.group(1)))
+    m = re.search(rf"{MODULE}: thread (\d+) runs rk_thread_fn ([0-9a-f]+)", log)
+    if m:
+        info.update(thread_pid=int(m.group(1)), thread_fn=int(m.group(2), 16))
+    info["wiped"] = f"{MODULE}: struct module wiped" in log
     guest._vigil_rk = info
     return info
 
@@ -122,6 +126,20 @@ def hide_module(guest, mode=1):
     if rootkit_loaded(guest) or info.get("hidden_mode") != mode:
         raise AttackError(f"{MODULE} still in /proc/modules after hide_self={mode}")
     return Attack("hide-module", _unload_after(guest), module=MODULE, mode=mode)
+
+
+def hidden_running_code(guest):
+    """The module leaves the list and sysfs (hide_self=2), wipes the self-pointer a memory scan
+    finds a struct module by, and keeps a kernel thread sleeping in its own code: only a
+    kernel stack still shows it. Cannot be undone. Evidence: pid (the thread), fn (the
+    function it sleeps in)."""
+    info = load_rootkit(guest, kthread=1, hide_self=2, wipe=1)
+    if not info.get("wiped") or "thread_pid" not in info or rootkit_loaded(guest):
+        raise AttackError(f"{MODULE} did not hide and wipe itself: {info['log']}")
+    if guest.run_rc(f"[ -d /sys/module/{MODULE} ]")[0] == 0:
+        raise AttackError(f"/sys/module/{MODULE} still there")
+    return Attack("hidden-running-code", _unload_after(guest), module=MODULE,
+                  pid=info["thread_pid"], fn=info["thread_fn"])
 
 
 def hide_process(guest):
