@@ -144,6 +144,22 @@ def snap(request, arm64_image, tmp_path_factory):
                     d["ps"] = vigil_json(["vmi", "ps", "-j", "--no-cache", "--vm", path], env)
                     d["lsmod"] = vigil_json(["vmi", "lsmod", "-j", "--no-cache", "--vm", path],
                                             env)
+                # bad input made from the raw copy: RAM cut short, and a kernel whose
+                # exported-symbol table cannot be found (every "init_task" string zeroed)
+                bad = s["bad"] = {}
+                cut = str(tmp / "cut.raw")
+                with open(raw, "rb") as fi, open(cut, "wb") as fo:
+                    fo.write(fi.read(64 << 20))
+                bad["truncated"] = run_vigil("vmi", "ps", "-j", "--no-cache", "--vm", cut,
+                                             timeout=300, env=env)
+                os.unlink(cut)
+                with open(raw, "r+b") as f:
+                    data = f.read()
+                    for m in re.finditer(rb"init_task\x00", data):
+                        f.seek(m.start())
+                        f.write(b"\x00" * 9)
+                bad["no_ksymtab"] = run_vigil("vmi", "ps", "-j", "--no-cache", "--vm", raw,
+                                              timeout=300, env=env)
                 os.unlink(raw)
                 info = ok(s["elf"]["info"])
                 # a note rewritten by a rootkit: another page as swapper_pg_dir
@@ -288,3 +304,15 @@ def test_forged_vmcoreinfo_not_believed(snap):
     assert rc == 2 and out == "", (rc, out[:300], err)
     lines = err.splitlines()
     assert len(lines) == 1 and lines[0].startswith("vigil: ") and "page tables" in lines[0], err
+
+
+@pytest.mark.parametrize("case,words", [("truncated", r"page tables|truncated"),
+                                        ("no_ksymtab", r"ksymtab|exported")])
+def test_bad_input_one_line(snap, case, words):
+    if "bad" not in snap:
+        pytest.skip("made from the virt guest's raw copy")
+    rc, out, err = snap["bad"][case]
+    assert rc == 2 and out == "", (rc, out[:300], err)
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("vigil: "), err
+    assert re.search(words, lines[0], re.I), lines[0]
