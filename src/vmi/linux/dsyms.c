@@ -410,11 +410,10 @@ void vg_dsyms_free(struct vg_linux *lx)
 	lx->dsyms = NULL;
 }
 
-static const uint64_t *sort_addrs; /* qsort has no context argument; set around the call */
-
-static int cmp_idx(const void *a, const void *b)
+static int cmp_idx(const void *a, const void *b, void *addrs)
 {
-	uint64_t x = sort_addrs[*(const uint32_t *)a], y = sort_addrs[*(const uint32_t *)b];
+	const uint64_t *v = addrs;
+	uint64_t x = v[*(const uint32_t *)a], y = v[*(const uint32_t *)b];
 
 	return x < y ? -1 : x > y;
 }
@@ -434,9 +433,7 @@ const char *vg_dsym_near(struct vg_linux *lx, uint64_t addr, uint64_t *off)
 			return NULL;
 		for (uint32_t i = 0; i < kt->count; i++)
 			m->by_addr[i] = i;
-		sort_addrs = kt->addr;
-		qsort(m->by_addr, kt->count, sizeof(*m->by_addr), cmp_idx);
-		sort_addrs = NULL;
+		qsort_r(m->by_addr, kt->count, sizeof(*m->by_addr), cmp_idx, kt->addr);
 	}
 	for (hi = kt->count; lo < hi;) {
 		uint32_t mid = lo + (hi - lo) / 2;
