@@ -364,29 +364,35 @@ static void reset(struct vg_linux *lx)
 
 /*
  * Page tables of architecture WANT (VG_ARCH_ANY: either) that map the banner at BANNER_PA:
- * how many (at most 2), or -EXDEV when none does but AArch64 tables of another layout's RAM
- * are there. Every table found by search maps the same image, so one is enough; AArch64 may
- * add the one its VMCOREINFO names first, which is only a claim.
+ * how many (at most 2), or -EXDEV when none does and the content belongs elsewhere: AArch64
+ * code in a PC layout, or AArch64 tables of another layout's RAM. Every table found by search
+ * maps the same image, so one is enough; AArch64 may add the one its VMCOREINFO names first,
+ * which is only a claim. Only the first banner of a layout is PROBEd for AArch64 code: the
+ * others are the printk copies of a PC guest whose own banner failed, and probing each would
+ * slow exactly the x86-64 search that has to read them.
  */
-static int roots_for(struct vg_linux *lx, uint64_t banner_pa, enum vg_arch want,
+static int roots_for(struct vg_linux *lx, uint64_t banner_pa, enum vg_arch want, bool probe,
 		     struct vg_kpgd *roots)
 {
 	int misplaced = 0, n;
 	/* AArch64 code right under the banner (a glance, nearly free): no x86 table search,
 	 * which would read every page around the banner in vain */
-	bool arm = want != VG_ARCH_ARM64 && vg_arm64_code_near(lx->mem, banner_pa, CODE_GLANCE);
+	bool arm = probe && want != VG_ARCH_ARM64 &&
+		   vg_arm64_code_near(lx->mem, banner_pa, CODE_GLANCE);
 
 	if (want != VG_ARCH_ARM64 && !arm && vg_x86_roots(lx->mem, banner_pa, roots, 1) == 1)
 		return 1;
 	if (want == VG_ARCH_X86_64)
-		return arm || vg_arm64_code_near(lx->mem, banner_pa, CODE_LOOK) ? -EXDEV : -ENOENT;
+		return arm || (probe && vg_arm64_code_near(lx->mem, banner_pa, CODE_LOOK))
+			       ? -EXDEV
+			       : -ENOENT;
 	if ((n = vg_arm64_roots(lx, banner_pa, roots, 2, &misplaced)))
 		return n;
 	return misplaced ? -EXDEV : -ENOENT;
 }
 
 /* Finds page tables that map the banner at BANNER_PA and tries the kernel image they show. */
-static int try_banner(struct vg_linux *lx, uint64_t banner_pa, enum vg_arch want,
+static int try_banner(struct vg_linux *lx, uint64_t banner_pa, enum vg_arch want, bool probe,
 		      const struct vg_linux_opts *opts, struct vg_err *err)
 {
 	struct vg_kpgd roots[2];
@@ -395,7 +401,7 @@ static int try_banner(struct vg_linux *lx, uint64_t banner_pa, enum vg_arch want
 	double t = now_ms();
 	int layout = lx->layout, n, ret = -ENOENT;
 
-	n = roots_for(lx, banner_pa, want, roots);
+	n = roots_for(lx, banner_pa, want, probe, roots);
 	lx->timing.pgd_ms += now_ms() - t;
 	if (n < 0)
 		return n;
@@ -448,7 +454,7 @@ static int discover_layout(struct vg_linux *lx, const struct vg_linux_opts *opts
 	t1 = now_ms();
 	lx->timing.banner_ms += t1 - t;
 	if (nb && (!opts->stale_banner_pa || banners[0] != opts->stale_banner_pa))
-		ret = try_banner(lx, banners[0], want, opts, err);
+		ret = try_banner(lx, banners[0], want, true, opts, err);
 	*nbanners += nb;
 	if (!ret)
 		return 0;
@@ -461,7 +467,7 @@ static int discover_layout(struct vg_linux *lx, const struct vg_linux_opts *opts
 	*nbanners += nb;
 	for (int i = 0; i < nb; i++)
 		if (banners[i] != *banner && banners[i] != opts->stale_banner_pa &&
-		    try_banner(lx, banners[i], want, opts, err) == 0)
+		    try_banner(lx, banners[i], want, false, opts, err) == 0)
 			return 0;
 	return -ENOENT;
 }
