@@ -459,30 +459,3 @@ const char *vg_dsym_near(struct vg_linux *lx, uint64_t addr, uint64_t *off)
 		}
 	return best;
 }
-
-/* ---- the kernel's areas, per architecture ---- */
-
-#define X86_MODULES_LO 0xffffffffc0000000ull
-#define X86_MODULES_HI 0xffffffffff000000ull
-#define X86_IMAGE_LO 0xffffffff80000000ull
-#define SZ_2G (2ull << 30)
-
-void vg_linux_module_area(struct vg_linux *lx, uint64_t *lo, uint64_t *hi)
-{
-	if (lx->arch != VG_ARCH_ARM64) {
-		*lo = X86_MODULES_LO;
-		*hi = X86_MODULES_HI;
-		return;
-	}
-	/* RANDOMIZE_MODULE_REGION_FULL puts module_alloc_base anywhere in the 2 GiB below _end
-	 * (so the region overlaps the image), and a full region spills to base + 2 GiB */
-	*lo = lx->kimage_end - SZ_2G;
-	*hi = lx->text_va + SZ_2G;
-}
-
-bool vg_linux_in_image(const struct vg_linux *lx, uint64_t va)
-{
-	if (lx->arch != VG_ARCH_ARM64)
-		return va >= X86_IMAGE_LO && va < X86_MODULES_LO;
-	return va >= lx->text_va && va < lx->kimage_end;
-}
