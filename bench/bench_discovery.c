@@ -6,6 +6,10 @@
  *   warm_ms  the same with the discovery cache written by a previous run
  *   anchor_ram_pass_ms  one pread pass over the whole file, measured in the same run
  * Each figure is the median of --runs runs (default 15).
+ *
+ * With several --vm (e.g. an x86-64 and an AArch64 guest) the sources are measured in turn
+ * within each run, so a busy machine weighs on all of them alike; the object then has one
+ * entry per source and each later source's cold and warm times over the first's.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -55,57 +59,93 @@ static double ram_pass(const char *path)
 	return now_ms() - t;
 }
 
+#define MAX_SOURCES 4
+
+struct source {
+	const char *path;
+	char cache[32];
+	double *cold, *warm, *ram;
+	size_t ntasks;
+};
+
+static void print_one(const struct source *src, int runs)
+{
+	double c = median(src->cold, runs), w = median(src->warm, runs), r = median(src->ram, runs);
+
+	printf("{\"bench\":\"discovery_in_process\",\"runs\":%d,\"tasks\":%zu,"
+	       "\"cold_discovery_ps_ms\":%.2f,\"warm_ps_ms\":%.3f,\"anchor_ram_pass_ms\":%."
+	       "2f,"
+	       "\"cold_over_ram_pass\":%.3f,\"cold_over_warm\":%.1f,"
+	       "\"target_cold_ms\":250,\"target_warm_ms\":5,\"pass_cold\":%s,"
+	       "\"pass_warm\":%s}\n",
+	       runs, src->ntasks, c, w, r, c / r, c / w, c < 250 ? "true" : "false",
+	       w < 5 ? "true" : "false");
+}
+
+static void print_many(const struct source *src, int n, int runs)
+{
+	double c0 = median(src[0].cold, runs), w0 = median(src[0].warm, runs);
+
+	printf("{\"bench\":\"discovery_in_process\",\"runs\":%d,\"sources\":[", runs);
+	for (int i = 0; i < n; i++) {
+		double c = median(src[i].cold, runs), w = median(src[i].warm, runs);
+		double r = median(src[i].ram, runs);
+
+		printf("%s{\"vm\":\"%s\",\"tasks\":%zu,\"cold_discovery_ps_ms\":%.2f,"
+		       "\"warm_ps_ms\":%.3f,\"anchor_ram_pass_ms\":%.2f,\"cold_over_first\":%.3f,"
+		       "\"warm_over_first\":%.3f}",
+		       i ? "," : "", src[i].path, src[i].ntasks, c, w, r, c / c0, w / w0);
+	}
+	printf("]}\n");
+}
+
 int main(int argc, char **argv)
 {
-	const char *path = NULL;
-	char cache[] = "/tmp/vigil-bench-XXXXXX";
-	int runs = 15;
-	double *cold, *warm, *ram;
-	size_t ntasks = 0;
+	struct source src[MAX_SOURCES] = { 0 };
+	int runs = 15, n = 0, ret = 0;
 
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--vm") && i + 1 < argc)
-			path = argv[++i];
+		if (!strcmp(argv[i], "--vm") && i + 1 < argc && n < MAX_SOURCES)
+			src[n++].path = argv[++i];
 		else if (!strcmp(argv[i], "--runs") && i + 1 < argc)
 			runs = atoi(argv[++i]);
 	}
-	if (!path || runs < 1 || runs > 1000) {
-		fprintf(stderr, "usage: bench_discovery --vm RAMFILE [--runs N]\n");
+	if (!n || runs < 1 || runs > 1000) {
+		fprintf(stderr,
+			"usage: bench_discovery --vm RAMFILE [--vm RAMFILE]... [--runs N]\n");
 		return 2;
 	}
-	if (!mkdtemp(cache))
-		return 2;
-	cold = calloc(runs, sizeof(double));
-	warm = calloc(runs, sizeof(double));
-	ram = calloc(runs, sizeof(double));
-	for (int i = 0; i < runs; i++) {
-		ram[i] = ram_pass(path);
-		cold[i] = one_ps(path, "", &ntasks);
-		if (cold[i] < 0)
+	for (int k = 0; k < n; k++) {
+		snprintf(src[k].cache, sizeof(src[k].cache), "/tmp/vigil-bench-XXXXXX");
+		src[k].cold = calloc(runs, sizeof(double));
+		src[k].warm = calloc(runs, sizeof(double));
+		src[k].ram = calloc(runs, sizeof(double));
+		if (!mkdtemp(src[k].cache) || !src[k].cold || !src[k].warm || !src[k].ram)
 			return 2;
 	}
-	if (one_ps(path, cache, &ntasks) < 0) /* writes the cache */
-		return 2;
-	for (int i = 0; i < runs; i++)
-		warm[i] = one_ps(path, cache, &ntasks);
-	{
-		double c = median(cold, runs), w = median(warm, runs), r = median(ram, runs);
+	for (int i = 0; i < runs && !ret; i++)
+		for (int k = 0; k < n && !ret; k++) {
+			src[k].ram[i] = ram_pass(src[k].path);
+			src[k].cold[i] = one_ps(src[k].path, "", &src[k].ntasks);
+			ret = src[k].cold[i] < 0;
+		}
+	for (int k = 0; k < n && !ret; k++) /* writes the caches */
+		ret = one_ps(src[k].path, src[k].cache, &src[k].ntasks) < 0;
+	for (int i = 0; i < runs && !ret; i++)
+		for (int k = 0; k < n && !ret; k++) {
+			src[k].warm[i] = one_ps(src[k].path, src[k].cache, &src[k].ntasks);
+			ret = src[k].warm[i] < 0;
+		}
+	if (!ret && n == 1)
+		print_one(&src[0], runs);
+	else if (!ret)
+		print_many(src, n, runs);
+	for (int k = 0; k < n; k++) {
+		char cmd[64];
 
-		printf("{\"bench\":\"discovery_in_process\",\"runs\":%d,\"tasks\":%zu,"
-		       "\"cold_discovery_ps_ms\":%.2f,\"warm_ps_ms\":%.3f,\"anchor_ram_pass_ms\":%."
-		       "2f,"
-		       "\"cold_over_ram_pass\":%.3f,\"cold_over_warm\":%.1f,"
-		       "\"target_cold_ms\":250,\"target_warm_ms\":5,\"pass_cold\":%s,"
-		       "\"pass_warm\":%s}\n",
-		       runs, ntasks, c, w, r, c / r, c / w, c < 250 ? "true" : "false",
-		       w < 5 ? "true" : "false");
-	}
-	{
-		char cmd[sizeof(cache) + 16];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", cache);
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", src[k].cache);
 		if (system(cmd))
-			return 2;
+			ret = 1;
 	}
-	return 0;
+	return ret ? 2 : 0;
 }

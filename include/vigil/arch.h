@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Virtual address spaces over guest physical memory: the x86-64 page-table walker (4- and
- * 5-level paging, 2 MiB and 1 GiB pages) with a small translation cache. Reads may cross page
- * boundaries; any unmapped or out-of-RAM byte fails the whole read with -EFAULT.
+ * 5-level paging, 2 MiB and 1 GiB pages) and the AArch64 one (4 KiB granule: 39-bit 3-level,
+ * 48-bit 4-level and 52-bit LPA2 5-level tables, 2 MiB and 1 GiB blocks; the kernel's TTBR1
+ * half or a process's TTBR0 half), with a small translation cache in front of either. Reads
+ * may cross page boundaries; any unmapped or out-of-RAM byte fails the whole read with -EFAULT.
  *
  * Page tables are guest data and so hostile: a walk is at most `levels` steps, every table
  * address is checked against RAM by vg_mem, reserved/huge bits at the wrong level fail the walk.
@@ -10,6 +12,7 @@
 #ifndef VIGIL_ARCH_H
 #define VIGIL_ARCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,14 +37,23 @@ struct vg_walk_cache {
 struct vg_as {
 	struct vg_mem *mem;
 	uint64_t root; /* physical address of the top-level table (CR3 without flag bits) */
-	int levels;    /* 4 or 5 */
+	int levels;    /* x86-64: 4 or 5; AArch64: 3, 4 or 5 (from va_bits) */
+	enum vg_arch arch;
+	int va_bits; /* AArch64: size of the half the tables map (39, 48, 52) */
+	bool user;   /* AArch64: the TTBR0 (user) half, else the TTBR1 (kernel) half */
 	struct vg_tlb_entry tlb[VG_TLB_SIZE];
 	uint64_t tlb_hits, tlb_misses;
 	struct vg_walk_cache wc; /* cleared with the TLB by vg_as_flush */
 };
 
-/* levels must be 4 or 5; root is masked to a 4 KiB boundary (CR3 flag/PCID bits dropped). */
+/* x86-64: levels must be 4 or 5; root is masked to a 4 KiB boundary (CR3 flag/PCID bits
+ * dropped). */
 int vg_as_init(struct vg_as *as, struct vg_mem *mem, uint64_t root, int levels);
+/* AArch64, 4 KiB granule: VA_BITS 39, 48 or 52 (LPA2); USER picks the TTBR0 half (addresses
+ * from 0, the top byte ignored as TCR_EL1.TBI0 does for Linux's processes), else the TTBR1
+ * half (kernel addresses, all bits above VA_BITS set). ROOT is the table's physical address
+ * (a TTBR's BADDR; ASID and CnP bits dropped). */
+int vg_as_init_arm64(struct vg_as *as, struct vg_mem *mem, uint64_t root, int va_bits, bool user);
 
 /* Drops cached translations and the source's cached bytes (vg_mem_refresh): call between
  * snapshots of a live guest. vg_as_init starts with an empty cache but leaves the source's. */
@@ -92,5 +104,35 @@ int vg_x86_translate_wc(struct vg_mem *mem, uint64_t root, int levels, uint64_t 
 int vg_x86_for_each_leaf(struct vg_mem *mem, uint64_t root, int levels, uint64_t lo, uint64_t hi,
 			 int (*cb)(uint64_t va, uint64_t pa, uint64_t page_size, void *ctx),
 			 void *ctx);
+
+/* The uncached AArch64 walker (src/vmi/arch/arm64.c), same contract, for a table of VA_BITS
+ * mapping the user or kernel half (see vg_as_init_arm64). Non-canonical addresses are -EINVAL;
+ * a descriptor the MMU would fault on (a block at a level without blocks, a reserved page
+ * type, bits set inside a block's frame) maps nothing. */
+int vg_arm64_levels(int va_bits); /* 3, 4 or 5; -EINVAL for an unsupported size */
+int vg_arm64_canonical(uint64_t va, int va_bits, bool user);
+int vg_arm64_translate_wc(struct vg_mem *mem, uint64_t root, int va_bits, bool user, uint64_t va,
+			  uint64_t *pa, uint64_t *page_size, struct vg_walk_cache *wc);
+int vg_arm64_for_each_leaf(struct vg_mem *mem, uint64_t root, int va_bits, bool user, uint64_t lo,
+			   uint64_t hi,
+			   int (*cb)(uint64_t va, uint64_t pa, uint64_t page_size, void *ctx),
+			   void *ctx, uint32_t max_tables);
+/* A table descriptor's (or page's) output address, for 48- and 52-bit (LPA2) formats. */
+uint64_t vg_arm64_desc_addr(uint64_t desc, int va_bits);
+
+/* The addresses AArch64 code at VA forms with ADRP and an ADD or a load/store offset (how
+ * position-independent code reaches a global), in order, at most MAX into OUT; returns how
+ * many (-ENOEXEC without a disassembler). Candidates only: the code is the guest's. */
+int vg_arm64_code_refs(const uint8_t *code, size_t len, uint64_t va, uint64_t *out, int max);
+
+/*
+ * Pointers as AArch64 Linux stores them. Under pointer authentication (ARMv8.3, `-cpu max`, the
+ * kernel's PTR_AUTH_KERNEL) a return address saved on a stack carries a signature in the bits
+ * above VA_BITS; vg_arm64_strip_pac removes it the way XPACI does (bit 55 says which half the
+ * address is in; TBI says the top byte is a tag and stays out of the signature). A user pointer
+ * may carry a tag in its top byte (TBI0, MTE): vg_arm64_untag drops it.
+ */
+uint64_t vg_arm64_strip_pac(uint64_t va, int va_bits, bool tbi);
+uint64_t vg_arm64_untag(uint64_t va);
 
 #endif

@@ -36,7 +36,7 @@
 /* Bytes one READ may ask for: replies stay small enough that the buffers carrying them are
  * reused rather than grown (fresh memory is what a client pays most for). */
 #define VG_BROKER_MAX_READ (256u << 10)
-#define VG_BROKER_MAX_LAYOUTS 4
+#define VG_BROKER_MAX_LAYOUTS 6 /* VG_MEM_MAX_LAYOUTS: PC and ARM candidates */
 
 enum vg_broker_op { VG_BR_OPEN = 1, VG_BR_READ = 2, VG_BR_CHECK = 3, VG_BR_LIVE = 4 };
 
@@ -95,6 +95,7 @@ bool vg_broker_name_ok(const char *name, size_t len);
 /* What OPEN tells the client about the guest's memory file. */
 struct vg_broker_layout {
 	char name[32];
+	enum vg_arch arch; /* the architecture the layout belongs to (VG_ARCH_ANY: either) */
 	struct vg_mem_range *r;
 	size_t n;
 };

@@ -131,6 +131,16 @@ struct vg_mod_image {
 	uint64_t base, size;
 };
 
+/* A return address on a task's kernel stack in module memory that no module owns, listed or
+ * found by the module scan (gather_stacks.c; AArch64, whose kernels keep frame records). */
+#define VG_IDS_MAX_STACK_HITS 256
+struct vg_stack_hit {
+	int32_t pid;
+	char comm[VG_COMM_LEN + 1];
+	uint64_t task, pc;
+	char sym[128];
+};
+
 /* One consistent look at the guest; every array is owned by the snapshot. */
 struct vg_snapshot {
 	struct vg_task_list tasks; /* task list view, with threads */
@@ -152,6 +162,7 @@ struct vg_snapshot {
 	struct vg_sct sct[3];
 	int nsct;
 	uint64_t mod_lo, mod_hi; /* module area, for "is this address in a module" */
+	uint64_t img_lo, img_hi; /* the kernel image: inside the module area on AArch64 */
 	char release[64];
 	char gather_errors[512]; /* views that could not be read, for the report */
 
@@ -170,6 +181,9 @@ struct vg_snapshot {
 	struct vg_mod_image *modimg; /* struct module images found in module memory */
 	size_t nmodimg;
 	bool have_modscan;
+	struct vg_stack_hit *stack_hits; /* kernel stacks running unowned module-area code */
+	size_t nstack_hits;
+	bool have_stacks;
 };
 
 int vg_ids_gather(struct vg_linux *lx, struct vg_snapshot *s, struct vg_err *err);
@@ -184,6 +198,8 @@ void vg_ids_snapshot_free(struct vg_snapshot *s);
 void vg_ids_gather_dispatch(struct vg_linux *lx, struct vg_snapshot *s);
 void vg_ids_gather_sched(struct vg_linux *lx, struct vg_snapshot *s);
 void vg_ids_gather_modscan(struct vg_linux *lx, struct vg_snapshot *s);
+/* After the module scan: the tasks' kernel stacks (gather_stacks.c). */
+void vg_ids_gather_stacks(struct vg_linux *lx, struct vg_snapshot *s);
 
 struct vg_finding {
 	const char *check; /* stable id, e.g. "hidden-process" */

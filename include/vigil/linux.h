@@ -1,13 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Linux kernel discovery and objects, with no profile: everything is found in guest RAM.
+ * Linux kernel discovery and objects, with no profile: everything is found in guest RAM, on
+ * x86-64 and AArch64 guests alike (the architecture is told by content).
  *
  *   banner    "Linux version ..." strings in physical memory (candidates for linux_banner)
  *   pgd       the kernel page tables: CR3 from a dump when it has one, else a page of the kernel
- *             image whose top-level entry maps the banner through the kernel-text window
+ *             image whose top-level entry maps the banner through the kernel-text window;
+ *             AArch64: swapper_pg_dir, a page near the banner that is a kernel level-0 table
+ *             mapping it (or the guest's VMCOREINFO as a fast path, verified the same way)
  *   kallsyms  the kernel's compressed symbol tables located by their shape, decoded in full
+ *   ksymtab   the exported-symbol table (EXPORT_SYMBOL), found by content: the data symbols a
+ *             kernel built without KALLSYMS_ALL (Debian's arm64) keeps nowhere else
  *   btf       the kernel's own BTF (between __start_BTF and __stop_BTF), parsed with libbpf
  *   offsets   the struct member offsets vigil needs, resolved from BTF (or from the cache)
+ *   dsyms     data symbols kallsyms lacks: from ksymtab, BTF's per-CPU variables, or the code
+ *             that uses them (an AArch64 ADRP/ADD pair), each checked against what it must be
  *
  * Every value read from the guest is hostile: lists are walked with a step bound and cycle
  * detection, strings and lengths are capped, and an inconsistency is an error with context.
@@ -25,9 +32,9 @@
 
 struct btf;
 
-/* The symbols discovery itself needs; cached by address so a warm start decodes no kallsyms. */
+/* The symbols discovery itself needs (a set per architecture); cached by address so a warm
+ * start decodes no kallsyms. */
 #define VG_CORE_SYMS 8
-extern const char *const vg_core_sym_names[VG_CORE_SYMS];
 
 #define VG_BANNER_MAX 256
 #define VG_COMM_LEN 16
@@ -80,6 +87,38 @@ struct vg_offsets {
 	int32_t e820_nr, e820_entries, e820_entry_size;
 };
 
+/* The exported-symbol table (ksymtab.c): names and addresses, indexed by name. */
+struct vg_ksymtab {
+	uint32_t count;
+	uint64_t *addr;
+	uint32_t *name_off; /* into names */
+	char *names;
+	uint32_t *hash; /* slot -> index + 1, 0 empty */
+	uint32_t hash_mask;
+	uint64_t table_off; /* offset of its first entry in the parsed image */
+	uint32_t stride;    /* 12 (value, name, namespace) or 8 bytes per entry */
+};
+
+/* What a VMCOREINFO text claims (vmcoreinfo.c); `have` says which fields it had. */
+enum {
+	VG_VMCI_RELEASE = 1 << 0,
+	VG_VMCI_SWAPPER = 1 << 1,
+	VG_VMCI_STEXT = 1 << 2,
+	VG_VMCI_VA_BITS = 1 << 3,
+	VG_VMCI_VOFFSET = 1 << 4,
+	VG_VMCI_PHYS_OFFSET = 1 << 5,
+	VG_VMCI_KERNELOFFSET = 1 << 6,
+	VG_VMCI_UTS = 1 << 7,
+	VG_VMCI_PACMASK = 1 << 8,
+};
+
+struct vg_vmcoreinfo {
+	unsigned int have;
+	char release[64];
+	uint64_t swapper_pg_dir, stext, init_uts_ns, va_bits, kimage_voffset, phys_offset;
+	uint64_t kernel_offset, pac_mask;
+};
+
 struct vg_linux_timing {
 	double banner_ms, pgd_ms, kallsyms_ms, btf_ms, total_ms;
 	bool from_cache;
@@ -88,14 +127,23 @@ struct vg_linux_timing {
 struct vg_linux {
 	struct vg_mem *mem;
 	struct vg_as kas; /* kernel address space */
+	enum vg_arch arch;
 	char banner[VG_BANNER_MAX];
 	char release[64]; /* "6.1.0-26-amd64" */
 	uint64_t banner_pa, banner_va;
 	int levels;
+	int va_bits;		   /* AArch64: VA_BITS of the kernel half; x86-64: 48 or 57 */
 	uint64_t text_va;	   /* runtime _text */
-	uint64_t kaslr_slide;	   /* _text - 0xffffffff81000000 */
-	uint64_t page_offset_base; /* direct map base */
+	uint64_t kaslr_slide;	   /* _text - its link address (0xffffffff81000000 on x86) */
+	uint64_t page_offset_base; /* direct (linear) map base */
+	uint64_t phys_offset;	   /* physical address page_offset_base maps: 0 on x86-64,
+				    * memstart_addr (PHYS_OFFSET, KASLR-randomised) on AArch64 */
 	uint64_t phys_slide;	   /* physical load address of _text */
+	uint64_t kimage_voffset;   /* AArch64: kernel image VA - PA */
+	uint64_t kimage_end;	   /* AArch64: end of the image's mapping (_end) */
+	uint64_t pac_mask;	   /* AArch64: the bits a pointer-authentication code uses */
+	bool ksyms_text_only;	   /* kallsyms has no data symbols (no KALLSYMS_ALL) */
+	const char *vmcoreinfo;	   /* AArch64: how the VMCOREINFO hint fared ("used", ...) */
 	int layout;		   /* vg_mem layout chosen */
 	struct vg_kallsyms ksyms;
 	struct btf *btf; /* NULL when offsets came from the cache */
@@ -110,6 +158,10 @@ struct vg_linux {
 	uint64_t ks_token_off; /* kallsyms_token_table offset in the image */
 	uint64_t btf_off;      /* BTF offset in the image (0 when from --btf) */
 	uint64_t ks_hash;      /* FNV-1a of the token table: a build fingerprint */
+	uint64_t kst_off;      /* ksymtab's first entry in the image (0: not found yet) */
+	struct vg_ksymtab ksymtab;
+	bool ksymtab_loaded;
+	struct vg_dsyms *dsyms; /* data symbols resolved so far (dsyms.c) */
 	bool ksyms_loaded;
 	const char *symbols_file, *btf_file;
 	uint64_t core_sym[VG_CORE_SYMS]; /* vg_core_sym_names' addresses, 0 when absent */
@@ -160,6 +212,22 @@ bool vg_linux_btf_memo_loaded(struct vg_linux *lx);
 /* Kernel virtual → physical through the direct map or the page tables. */
 int vg_linux_read(struct vg_linux *lx, uint64_t va, void *buf, size_t len);
 
+/* The physical address of a direct-map (linear map) address, e.g. mm->pgd. */
+static inline uint64_t vg_linux_pa(const struct vg_linux *lx, uint64_t va)
+{
+	return va - lx->page_offset_base + lx->phys_offset;
+}
+/* A process's address space: the user page tables at direct-map address PGD. */
+int vg_linux_user_as(struct vg_linux *lx, uint64_t pgd, struct vg_as *out);
+/* The area modules live in: [*lo, *hi). On AArch64 it overlaps the kernel image, which
+ * vg_linux_in_image tells apart. */
+void vg_linux_module_area(struct vg_linux *lx, uint64_t *lo, uint64_t *hi);
+bool vg_linux_in_image(const struct vg_linux *lx, uint64_t va);
+/* How many exported symbols (ksymtab) the kernel has, read on first use. */
+uint32_t vg_linux_exported_count(struct vg_linux *lx);
+/* "x86-64 4-level", "AArch64 48-bit 4-level", ... */
+const char *vg_linux_paging_name(const struct vg_linux *lx);
+
 /* --- discovery pieces, exposed for unit tests and fuzzing --- */
 
 /* Finds up to max "Linux version " banners in physical memory, the likeliest linux_banner
@@ -187,6 +255,16 @@ static inline const char *vg_ksym_name(const struct vg_kallsyms *ks, const struc
 {
 	return ks->names + s->name_off;
 }
+
+/* Locates the exported-symbol table in IMG (kernel memory from IMG_VA) by content, anchored
+ * on the string "init_task" which every kernel exports, searching from HINT first. */
+int vg_ksymtab_parse(struct vg_ksymtab *kt, const uint8_t *img, size_t len, uint64_t img_va,
+		     size_t hint, struct vg_err *err);
+int vg_ksymtab_lookup(const struct vg_ksymtab *kt, const char *name, uint64_t *addr);
+void vg_ksymtab_free(struct vg_ksymtab *kt);
+
+/* Parses VMCOREINFO text (bounded); -ENOENT when it has no OSRELEASE. */
+int vg_vmcoreinfo_parse(struct vg_vmcoreinfo *vi, const char *text, size_t len);
 
 /* Finds a BTF blob (magic, version, header consistent) in IMG; returns its offset or -ENOENT. */
 int64_t vg_btf_find(const uint8_t *img, size_t len);

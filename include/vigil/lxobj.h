@@ -58,6 +58,11 @@ struct vg_module_list {
 int vg_modules_list(struct vg_linux *lx, struct vg_module_list *out, struct vg_err *err);
 void vg_modules_free(struct vg_module_list *l);
 
+/* The kernel call chain of sleeping task TASK (AArch64, frame pointers): the saved pc, then
+ * each frame's return address with its pointer-authentication code stripped, at most MAX;
+ * returns how many, -ENOTSUP on kernels without frame records (x86-64's ORC). */
+int vg_task_kstack(struct vg_linux *lx, uint64_t task, uint64_t *pcs, int max);
+
 /* Path of a struct path {mnt, dentry} at VA PATH_VA, walking dentries and mounts (bounded). */
 int vg_dpath(struct vg_linux *lx, uint64_t path_va, char *buf, size_t len, bool *deleted);
 

@@ -12,10 +12,11 @@
  * The contents are attacker-controlled: every read is bounds-checked against the ranges and a
  * read of an address outside them fails with -EFAULT (never touches memory past the mapping).
  *
- * A raw RAM file does not say where QEMU put the PCI hole, so it carries several candidate
- * layouts (all RAM low; split at 2 GiB as q35 does; split at 3 GiB as i440fx does); the
- * discovery code picks one by checking it against the kernel's own memory map
- * (vg_mem_layout_count / vg_mem_set_layout).
+ * A raw RAM file does not say where its RAM sits in the guest's physical address space, so it
+ * carries several candidate layouts: a PC's (all RAM low; split at 2 GiB as q35 does; split at
+ * 3 GiB as i440fx does) and an ARM board's (from 1 GiB as QEMU's virt machine; from 0 as the
+ * Raspberry Pi). Discovery picks one by content: the page tables must work in it and, on a PC,
+ * the kernel's own memory map must agree (vg_mem_layout_count / vg_mem_set_layout).
  */
 #ifndef VIGIL_MEM_H
 #define VIGIL_MEM_H
@@ -25,6 +26,15 @@
 #include <stdint.h>
 
 #include "vigil/err.h"
+
+/* The architecture of the machine whose memory a source holds, when the source says (an ELF
+ * core's e_machine, or a raw layout that only one kind of machine has); it also names the
+ * page-table format an address space walks (vigil/arch.h). */
+enum vg_arch {
+	VG_ARCH_ANY = 0, /* the source does not say */
+	VG_ARCH_X86_64,
+	VG_ARCH_ARM64,
+};
 
 enum vg_mem_kind {
 	VG_MEM_DETECT = 0, /* vg_mem_open_kind: decide by content */
@@ -77,6 +87,15 @@ uint64_t vg_mem_total(const struct vg_mem *m); /* bytes of RAM in all ranges */
 int vg_mem_layout_count(const struct vg_mem *m);
 int vg_mem_set_layout(struct vg_mem *m, int idx);
 const char *vg_mem_layout_name(const struct vg_mem *m, int idx); /* "flat", "split-2G", ... */
+/* The same byte under another candidate layout: where physical PA of layout FROM lies in
+ * layout TO (-EFAULT when that layout leaves it out). Lets a search done under one layout
+ * be reused under another. */
+int vg_mem_layout_xlate(const struct vg_mem *m, int from, uint64_t pa, int to, uint64_t *out);
+/* The architecture layout IDX belongs to (VG_ARCH_ANY when it could be either). */
+enum vg_arch vg_mem_layout_arch(const struct vg_mem *m, int idx);
+/* The guest's VMCOREINFO note as the dump carries it (an ELF core of a VM with QEMU's
+ * vmcoreinfo device), or NULL. Guest-written text: a hint to verify, never a fact. */
+const char *vg_mem_vmcoreinfo(const struct vg_mem *m, size_t *len);
 
 /* Copies LEN bytes at physical PA; -EFAULT if any byte is outside the ranges. */
 int vg_mem_read(struct vg_mem *m, uint64_t pa, void *buf, size_t len);

@@ -213,6 +213,7 @@ void vg_broker_info_encode(struct vg_bbuf *b, const struct vg_mem *m)
 		vg_mem_layout_set_of(m, i, &r, &n);
 		vg_bbuf_u8(b, (uint8_t)nlen);
 		vg_bbuf_bytes(b, name, nlen);
+		vg_bbuf_u8(b, (uint8_t)vg_mem_layout_arch(m, i));
 		vg_bbuf_u32(b, (uint32_t)n);
 		for (size_t k = 0; k < n; k++) {
 			vg_bbuf_u64(b, r[k].start);
@@ -245,6 +246,9 @@ static int decode_layout(struct vg_brd *r, struct vg_broker_info *info, struct v
 	if (!name || nlen == 0 || nlen >= sizeof(l->name))
 		return vg_errf(err, EPROTO, "bad layout name");
 	memcpy(l->name, name, nlen);
+	l->arch = (enum vg_arch)vg_brd_u8(r);
+	if (l->arch != VG_ARCH_ANY && l->arch != VG_ARCH_X86_64 && l->arch != VG_ARCH_ARM64)
+		return vg_errf(err, EPROTO, "layout %s: unknown architecture", l->name);
 	n = vg_brd_u32(r);
 	/* each range takes 24 bytes: a count the message cannot hold is refused before malloc */
 	if (r->bad || n == 0 || n > (1u << 16) || (size_t)n * 24 > r->len - r->pos)

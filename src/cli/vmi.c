@@ -33,11 +33,6 @@ static void help(const char *cmd, const char *args, const char *what)
 	       PROG_NAME, cmd, args, what);
 }
 
-static const char *paging_name(int levels)
-{
-	return levels == 5 ? "x86-64 5-level" : "x86-64 4-level";
-}
-
 static int do_info(int argc, char **argv)
 {
 	struct vmi_args a;
@@ -67,8 +62,10 @@ static int do_info(int argc, char **argv)
 		vg_json_kuint(&j, "ram_bytes", vg_mem_total(g.mem));
 		vg_json_kstr(&j, "release", lx->release);
 		vg_json_kstr(&j, "banner", lx->banner);
-		vg_json_kstr(&j, "paging", paging_name(lx->levels));
+		vg_json_kstr(&j, "arch", lx->arch == VG_ARCH_ARM64 ? "arm64" : "x86_64");
+		vg_json_kstr(&j, "paging", vg_linux_paging_name(lx));
 		vg_json_kint(&j, "levels", lx->levels);
+		vg_json_khex(&j, "banner_pa", lx->banner_pa);
 		vg_json_khex(&j, "page_table_base", lx->kas.root);
 		vg_json_khex(&j, "text_va", lx->text_va);
 		vg_json_khex(&j, "kaslr_slide", lx->kaslr_slide);
@@ -76,6 +73,14 @@ static int do_info(int argc, char **argv)
 		vg_json_khex(&j, "page_offset_base", lx->page_offset_base);
 		vg_json_kuint(&j, "symbols", lx->ksyms.count);
 		vg_json_kuint(&j, "btf_types", lx->btf_types);
+		if (lx->arch == VG_ARCH_ARM64) {
+			vg_json_kint(&j, "va_bits", lx->va_bits);
+			vg_json_khex(&j, "phys_offset", lx->phys_offset);
+			vg_json_khex(&j, "kimage_voffset", lx->kimage_voffset);
+			vg_json_khex(&j, "pac_mask", lx->pac_mask);
+			vg_json_kuint(&j, "exported_symbols", vg_linux_exported_count(lx));
+			vg_json_kstr(&j, "vmcoreinfo", lx->vmcoreinfo ?: "not consulted");
+		}
 		vg_json_kbool(&j, "from_cache", lx->timing.from_cache);
 		vg_json_kdouble(&j, "discovery_ms", lx->timing.total_ms);
 		vg_json_key(&j, "timing_ms");
@@ -93,14 +98,22 @@ static int do_info(int argc, char **argv)
 		       vg_mem_total(g.mem) >> 20);
 		printf("kernel           %s\n", lx->release);
 		printf("banner           %s\n", lx->banner);
-		printf("paging           %s\n", paging_name(lx->levels));
+		printf("paging           %s\n", vg_linux_paging_name(lx));
 		printf("page table base  %#" PRIx64 "\n", lx->kas.root);
 		printf("kernel text      %#" PRIx64 " (KASLR slide %#" PRIx64 ", physical %#" PRIx64
 		       ")\n",
 		       lx->text_va, lx->kaslr_slide, lx->phys_slide);
 		printf("direct map       %#" PRIx64 "\n", lx->page_offset_base);
+		if (lx->arch == VG_ARCH_ARM64)
+			printf("linear map       physical %#" PRIx64 " (kimage_voffset %#" PRIx64
+			       ")\n",
+			       lx->phys_offset, lx->kimage_voffset);
 		printf("symbols          %u (kallsyms in guest memory%s)\n", lx->ksyms.count,
 		       a.symbols ? ", overridden by --symbols" : "");
+		if (lx->arch == VG_ARCH_ARM64)
+			printf("exported symbols %u (ksymtab: the data symbols a kernel without "
+			       "KALLSYMS_ALL keeps)\nvmcoreinfo       %s\n",
+			       vg_linux_exported_count(lx), lx->vmcoreinfo ?: "not consulted");
 		printf("BTF types        %u%s\n", lx->btf_types, a.btf ? " (from --btf)" : "");
 		printf("discovery        %.1f ms%s\n", lx->timing.total_ms,
 		       lx->timing.from_cache ? " (cached)" : "");

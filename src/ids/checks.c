@@ -324,7 +324,7 @@ static int hidden_module(const struct vg_snapshot *s, const struct vg_ids_opts *
 	int ret;
 
 	if (!s->have_kobjs)
-		return vg_ids_check_modimg(s, f, err);
+		return vg_ids_check_modimg(s, f, err) ?: vg_ids_check_stacks(s, f, err);
 	for (size_t i = 0; i < s->nkobjs; i++) {
 		const struct vg_kobj_module *k = &s->kobjs[i];
 
@@ -380,7 +380,7 @@ static int hidden_module(const struct vg_snapshot *s, const struct vg_ids_opts *
 		if (ret)
 			return ret;
 	}
-	return vg_ids_check_modimg(s, f, err);
+	return vg_ids_check_modimg(s, f, err) ?: vg_ids_check_stacks(s, f, err);
 }
 
 static int unknown_module(const struct vg_snapshot *s, const struct vg_ids_opts *o,
@@ -446,7 +446,8 @@ static bool handler_ok(const struct vg_sct *t, const char *sym)
 {
 	static const char *const ok[] = { "__x64_sys_",		"__ia32_sys_",
 					  "__ia32_compat_sys_", "__x32_compat_sys_",
-					  "sys_ni_syscall",	"__x64_sys_ni" };
+					  "sys_ni_syscall",	"__x64_sys_ni",
+					  "__arm64_sys_",	"__arm64_compat_sys_" };
 
 	if (!sym[0])
 		return false;

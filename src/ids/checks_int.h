@@ -19,6 +19,8 @@ int vg_ids_check_sched(const struct vg_snapshot *s, struct vg_findings *f, struc
 int vg_ids_check_modimg(const struct vg_snapshot *s, struct vg_findings *f, struct vg_err *err);
 int vg_ids_check_dispatch(const struct vg_snapshot *s, struct vg_findings *f, struct vg_err *err);
 int vg_ids_check_text(const struct vg_snapshot *s, struct vg_findings *f, struct vg_err *err);
+/* Kernel stacks running module-area code no module owns (checks_stack.c). */
+int vg_ids_check_stacks(const struct vg_snapshot *s, struct vg_findings *f, struct vg_err *err);
 
 /* What a netcat-like listener runs for each connection, judged from its argv (listen_cmd.c). */
 struct vg_listen_exec {

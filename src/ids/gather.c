@@ -207,26 +207,44 @@ static void gather_netdevs(struct vg_linux *lx, struct vg_snapshot *s)
 	}
 }
 
-static void gather_sct(struct vg_linux *lx, struct vg_snapshot *s, const char *name,
-		       const char *prefix)
+/* Slots of the table at BASE: up to the next symbol, or, when kallsyms has no data symbols
+ * (AArch64 without KALLSYMS_ALL), as far as the slots hold kernel pointers (the table ends in
+ * strings or code); a hooked slot still holds one. */
+static int sct_len(struct vg_linux *lx, uint64_t base)
 {
-	struct vg_sct *t = &s->sct[s->nsct];
-	uint64_t base, next = 0;
 	const struct vg_kallsyms *ks = &lx->ksyms;
 	const struct vg_ksym *sym;
+	uint64_t next = 0, v;
+	int n = 0;
 
-	if (vg_linux_sym(lx, name, &base))
-		return;
-	/* the table's size: up to the next symbol */
+	if (lx->ksyms_text_only) {
+		while (n < VG_IDS_MAX_SYSCALLS && !vg_as_read_u64(&lx->kas, base + 8ull * n, &v) &&
+		       vg_ids_kptr(v))
+			n++;
+		return n;
+	}
 	sym = vg_kallsyms_near(ks, base);
 	if (sym && sym + 1 < ks->syms + ks->count)
 		next = vg_ksym_addr(ks, sym + 1);
 	for (const struct vg_ksym *q = sym; q && q < ks->syms + ks->count && !next; q++)
 		if (vg_ksym_addr(ks, q) > base)
 			next = vg_ksym_addr(ks, q);
-	t->n = next > base ? (int)((next - base) / 8) : 0;
-	if (t->n <= 0 || t->n > VG_IDS_MAX_SYSCALLS)
-		t->n = t->n > VG_IDS_MAX_SYSCALLS ? VG_IDS_MAX_SYSCALLS : 0;
+	n = next > base ? (int)((next - base) / 8) : 0;
+	if (n <= 0 || n > VG_IDS_MAX_SYSCALLS)
+		n = n > VG_IDS_MAX_SYSCALLS ? VG_IDS_MAX_SYSCALLS : 0;
+	return n;
+}
+
+static void gather_sct(struct vg_linux *lx, struct vg_snapshot *s, const char *name,
+		       const char *prefix)
+{
+	struct vg_sct *t = &s->sct[s->nsct];
+	const struct vg_kallsyms *ks = &lx->ksyms;
+	uint64_t base;
+
+	if (vg_linux_sym(lx, name, &base))
+		return;
+	t->n = sct_len(lx, base);
 	t->e = calloc(t->n ? t->n : 1, sizeof(*t->e));
 	if (!t->e)
 		return;
@@ -257,8 +275,11 @@ int vg_ids_gather(struct vg_linux *lx, struct vg_snapshot *s, struct vg_err *err
 
 	memset(s, 0, sizeof(*s));
 	snprintf(s->release, sizeof(s->release), "%s", lx->release);
-	s->mod_lo = VG_MODULES_LO;
-	s->mod_hi = VG_MODULES_HI;
+	vg_linux_module_area(lx, &s->mod_lo, &s->mod_hi);
+	if (lx->arch == VG_ARCH_ARM64) {
+		s->img_lo = lx->text_va;
+		s->img_hi = lx->kimage_end;
+	}
 	/* BTF is parsed only for questions the per-build memo cannot answer; without a memo,
 	 * make sure it parses now, so a kernel without BTF is one clear error */
 	if (!vg_linux_btf_memo_loaded(lx) && !vg_linux_btf(lx, err))
@@ -278,12 +299,18 @@ int vg_ids_gather(struct vg_linux *lx, struct vg_snapshot *s, struct vg_err *err
 	gather_netdevs(lx, s);
 	vg_ids_gather_net(lx, s);
 	vg_ids_gather_hooks(lx, s);
-	gather_sct(lx, s, "sys_call_table", "__x64_sys_");
-	gather_sct(lx, s, "ia32_sys_call_table", "__ia32_");
-	gather_sct(lx, s, "x32_sys_call_table", "__x64_sys_");
+	if (lx->arch == VG_ARCH_ARM64) {
+		gather_sct(lx, s, "sys_call_table", "__arm64_sys_");
+		gather_sct(lx, s, "compat_sys_call_table", "__arm64_compat_sys_");
+	} else {
+		gather_sct(lx, s, "sys_call_table", "__x64_sys_");
+		gather_sct(lx, s, "ia32_sys_call_table", "__ia32_");
+		gather_sct(lx, s, "x32_sys_call_table", "__x64_sys_");
+	}
 	vg_ids_gather_dispatch(lx, s);
 	vg_ids_gather_sched(lx, s);
 	vg_ids_gather_modscan(lx, s);
+	vg_ids_gather_stacks(lx, s);
 	return 0;
 }
 
@@ -302,5 +329,6 @@ void vg_ids_snapshot_free(struct vg_snapshot *s)
 	free(s->dispatch);
 	free(s->sched);
 	free(s->modimg);
+	free(s->stack_hits);
 	memset(s, 0, sizeof(*s));
 }

@@ -204,6 +204,10 @@ void vg_ids_gather_dispatch(struct vg_linux *lx, struct vg_snapshot *s)
 	s->dispatch = calloc(VG_IDS_MAX_DISPATCH, sizeof(*s->dispatch));
 	if (!s->dispatch)
 		return;
+	if (lx->arch == VG_ARCH_ARM64) {
+		vg_ids_gather_dispatch_arm64(lx, s);
+		return;
+	}
 	for (size_t i = 0; i < sizeof(dispatchers) / sizeof(dispatchers[0]); i++) {
 		int r = check_one(lx, &d, s, dispatchers[i]);
 

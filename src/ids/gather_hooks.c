@@ -168,8 +168,8 @@ void vg_ids_gather_hooks(struct vg_linux *lx, struct vg_snapshot *s)
 			if (h->handler >= m->base && h->handler < m->base + m->size)
 				snprintf(h->owner, sizeof(h->owner), "%s", m->name);
 		}
-		if (!h->owner[0] && h->handler >= s->mod_lo && h->handler < s->mod_hi)
-			snprintf(h->owner, sizeof(h->owner), "(unlisted module memory)");
+		if (!h->owner[0])
+			snprintf(h->owner, sizeof(h->owner), "%s", vg_ids_owner(s, h->handler));
 	}
 	s->have_hooks = true;
 }

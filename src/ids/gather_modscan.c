@@ -2,8 +2,9 @@
 /*
  * Module memory scan: struct module images found by content in the module area, so a module
  * that unlinked itself from the module list AND deleted its sysfs kobject is still seen.
- * Every mapped page of [VG_MODULES_LO, VG_MODULES_HI) (page-table leaves of the kernel
- * address space) is scanned for a word that points back to itself the way a loaded module's
+ * Every mapped page of the module area (vg_linux_module_area: page-table leaves of the kernel
+ * address space; on AArch64 a 4 GiB window around the image, which is left out) is scanned
+ * for a word that points back to itself the way a loaded module's
  * mkobj.mod does (mod_sysfs_init sets it to the struct module that contains it); a candidate
  * must also have a known state (Live, Coming, Going) and a module-like name. Its list pointers
  * are not required to be sane: list_del() poisons them, and that is what hiding does. Unformed
@@ -80,6 +81,8 @@ static int scan_leaf(uint64_t va, uint64_t pa, uint64_t size, void *ctx)
 	struct modscan *m = ctx;
 	const uint8_t *p;
 
+	if (va >= m->s->img_lo && va < m->s->img_hi)
+		return 0; /* the kernel image, inside AArch64's module window */
 	if (m->scanned + size > MODSCAN_MAX_BYTES) {
 		m->truncated = true;
 		return 1;
@@ -92,7 +95,7 @@ static int scan_leaf(uint64_t va, uint64_t pa, uint64_t size, void *ctx)
 		uint64_t v;
 
 		memcpy(&v, p + off, 8);
-		if (v == va + off - (uint64_t)m->back_off && v >= VG_MODULES_LO)
+		if (v == va + off - (uint64_t)m->back_off && v >= m->s->mod_lo)
 			candidate(m, v);
 	}
 	return 0;
@@ -113,7 +116,7 @@ void vg_ids_gather_modscan(struct vg_linux *lx, struct vg_snapshot *s)
 	s->modimg = calloc(VG_IDS_MAX_MODIMG, sizeof(*s->modimg));
 	if (!s->modimg)
 		return;
-	ret = vg_as_for_each_leaf(&lx->kas, VG_MODULES_LO, VG_MODULES_HI - 1, scan_leaf, &m);
+	ret = vg_as_for_each_leaf(&lx->kas, s->mod_lo, s->mod_hi - 1, scan_leaf, &m);
 	if ((ret < 0 && ret != -E2BIG) || m.truncated) {
 		vg_ids_note(s, "module area scan incomplete");
 		return;

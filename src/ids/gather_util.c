@@ -18,7 +18,9 @@ const char *vg_ids_owner(const struct vg_snapshot *s, uint64_t a)
 	for (size_t i = 0; i < s->modules.n; i++)
 		if (a >= s->modules.v[i].base && a < s->modules.v[i].base + s->modules.v[i].size)
 			return s->modules.v[i].name;
-	return a >= VG_MODULES_LO && a < VG_MODULES_HI ? "(unlisted module memory)" : "";
+	return a >= s->mod_lo && a < s->mod_hi && !(a >= s->img_lo && a < s->img_hi)
+		       ? "(unlisted module memory)"
+		       : "";
 }
 
 void vg_ids_symoff(struct vg_linux *lx, uint64_t a, char *out, size_t len)

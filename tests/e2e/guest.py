@@ -605,6 +605,90 @@ class Guest:
         return int(m.group(1))
 
 
+BUILD_ARM64_SH = FIXTURE_DIR / "build-arm64.sh"
+VIRT_RAM_BASE = 0x40000000  # QEMU's -M virt puts RAM here; raspi3b at 0
+RASPI3B_RAM = 1 << 30  # raspi3b has exactly 1 GiB and 4 cores
+
+
+def build_guest_arm64(cache=None, timeout=900):
+    """Run build-arm64.sh (cached) and return the AArch64 image directory."""
+    env = dict(os.environ)
+    if cache:
+        env["VIGIL_CACHE"] = str(cache)
+    r = subprocess.run(["bash", str(BUILD_ARM64_SH)], env=env, capture_output=True, text=True,
+                       timeout=timeout)
+    if r.returncode != 0:
+        raise GuestError(f"build-arm64.sh failed ({r.returncode}):\n{r.stderr[-4000:]}")
+    return Path(r.stdout.strip().splitlines()[-1])
+
+
+class Arm64Guest(Guest):
+    """The AArch64 test guest (build-arm64.sh) under qemu-system-aarch64, same contract as
+    Guest. machine "virt" (RAM at 0x40000000; cpu "cortex-a57", or "max" for pointer
+    authentication and the other v8.x features) or "raspi3b" (1 GiB at physical 0, 4 cores,
+    the kernel package's Raspberry Pi 3 B device tree). The console is the PL011 (ttyAMA0) on
+    virt, the mini UART (ttyS1) on raspi3b."""
+
+    def __init__(self, name="guest", mem="512M", kaslr=True, smp=1, machine="virt",
+                 cpu="cortex-a57", image_dir=None, extra_append="", reboot=False,
+                 extra_args=(), vmcoreinfo=False):
+        if machine not in ("virt", "raspi3b"):
+            raise ValueError("machine: virt or raspi3b")
+        if machine == "raspi3b":
+            mem, smp = RASPI3B_RAM, 4
+        super().__init__(name, mem=mem, kaslr=kaslr, smp=smp, machine=machine,
+                         image_dir=image_dir, extra_append=extra_append,
+                         qemu="qemu-system-aarch64", reboot=reboot, extra_args=extra_args)
+        self.cpu = cpu
+        # QEMU's vmcoreinfo device (virt only, it needs fw_cfg): the guest's VMCOREINFO note
+        # then goes into every dump_elf()
+        self.vmcoreinfo = vmcoreinfo
+
+    def start(self):
+        if self.image_dir is None:
+            self.image_dir = build_guest_arm64()
+        return super().start()
+
+    def cmdline(self):
+        img = self.image_dir
+        # on the Pi 3 the PL011 belongs to Bluetooth (serdev): its console is the mini UART,
+        # QEMU's second serial port
+        append = "console=ttyS1 panic=-1" if self.machine == "raspi3b" else \
+            "console=ttyAMA0 panic=-1"
+        if not self.kaslr:
+            append += " nokaslr"
+        if self.extra_append:
+            append += " " + self.extra_append
+        mib = self.mem >> 20
+        if self.machine == "raspi3b":
+            machine = ["-machine", "raspi3b,memory-backend=ram0",
+                       "-dtb", str(img / "bcm2837-rpi-3-b.dtb")]
+        else:
+            machine = ["-machine", "virt,memory-backend=ram0", "-cpu", self.cpu,
+                       "-smp", str(self.smp)]
+            if self.vmcoreinfo:
+                machine += ["-device", "vmcoreinfo"]
+        return [
+            self.qemu, "-name", f"vigil-{self.name}", "-accel", "tcg", *machine,
+            "-m", f"{mib}M",
+            "-object", f"memory-backend-file,id=ram0,size={mib}M,mem-path={self.mem_path},"
+                       "share=on",
+            "-kernel", str(img / "Image"), "-initrd", str(img / "initramfs.cpio.gz"),
+            "-append", append,
+            "-nodefaults", "-display", "none", *([] if self.reboot else ["-no-reboot"]),
+            "-chardev", f"socket,id=ser0,path={self.tmpdir}/serial.sock,server=on,wait=off",
+            *(["-serial", "null"] if self.machine == "raspi3b" else []),
+            "-serial", "chardev:ser0",
+            "-qmp", f"unix:{self.tmpdir}/qmp.sock,server=on,wait=off",
+            *self.extra_args,
+            "-S",
+        ]
+
+    def ram_layout(self):
+        base = 0 if self.machine == "raspi3b" else VIRT_RAM_BASE
+        return [(base, 0, self.mem)]
+
+
 def main(argv=None):
     """Boot a guest and keep it up for manual work: python3 tests/e2e/guest.py --help"""
     import argparse

@@ -415,9 +415,21 @@ static void test_elf_aarch64_keeps_all(void **state)
 	struct vg_err err = { 0 };
 	struct vg_mem *m;
 	struct seg arm[] = { { 0x40000000, 0x100000 }, { 0xa0000, 0x1000 } };
-	struct core c = make_core(EM_AARCH64, arm, 2, NULL);
+	static const char info[] = "OSRELEASE=6.1.0-50-arm64\nNUMBER(VA_BITS)=48\n";
+	char desc[sizeof(info) + 3] = { 0 }; /* the text, its NUL and zeros after it */
+	struct notes ns = { 0 };
+	struct core c;
+	size_t len;
 
+	memcpy(desc, info, sizeof(info));
+	note_prstatus(&ns);
+	note_add(&ns, "VMCOREINFO", 11, 0, desc, sizeof(desc));
+	c = make_core(EM_AARCH64, arm, 2, &ns);
 	assert_int_equal(vg_mem_open_buffer(&m, c.buf, c.len, &err), 0);
+	assert_int_equal(vg_mem_layout_arch(m, 0), VG_ARCH_ARM64);
+	assert_non_null(vg_mem_vmcoreinfo(m, &len));
+	assert_int_equal(len, strlen(info));
+	assert_memory_equal(vg_mem_vmcoreinfo(m, &len), info, len);
 	assert_int_equal(vg_mem_nranges(m), 2);
 	assert_int_equal(vg_mem_ranges(m)[0].start, 0xa0000);
 	assert_int_equal(vg_mem_ranges(m)[1].start, 0x40000000);
@@ -439,9 +451,15 @@ static void test_raw_small(void **state)
 		buf[i] = pat(i);
 	assert_int_equal(vg_mem_open_buffer(&m, buf, len, &err), 0);
 	assert_int_equal(vg_mem_kind(m), VG_MEM_RAW);
-	assert_int_equal(vg_mem_layout_count(m), 1);
+	assert_int_equal(vg_mem_layout_count(m), 3);
 	assert_string_equal(vg_mem_layout_name(m, 0), "flat");
-	assert_null(vg_mem_layout_name(m, 1));
+	assert_int_equal(vg_mem_layout_arch(m, 0), VG_ARCH_X86_64);
+	assert_string_equal(vg_mem_layout_name(m, 1), "arm-virt");
+	assert_int_equal(vg_mem_layout_arch(m, 1), VG_ARCH_ARM64);
+	assert_string_equal(vg_mem_layout_name(m, 2), "arm-low");
+	assert_int_equal(vg_mem_layout_arch(m, 2), VG_ARCH_ARM64);
+	assert_null(vg_mem_layout_name(m, 3));
+	assert_int_equal(vg_mem_layout_arch(m, 3), VG_ARCH_ANY);
 	assert_int_equal(vg_mem_nranges(m), 2);
 	assert_int_equal(vg_mem_ranges(m)[1].start, 0x100000);
 	assert_int_equal(vg_mem_ranges(m)[1].file_off, 0x100000);
@@ -452,6 +470,17 @@ static void test_raw_small(void **state)
 	assert_int_equal(vg_mem_read(m, 0xa0000, b, 1), -EFAULT);
 	assert_int_equal(vg_mem_read(m, len - 4, b, 8), -EFAULT);
 	assert_int_equal(vg_mem_read(m, len, b, 1), -EFAULT);
+	/* QEMU's virt machine: the whole file from 1 GiB, no hole */
+	assert_int_equal(vg_mem_set_layout(m, 1), 0);
+	assert_int_equal(vg_mem_nranges(m), 1);
+	assert_int_equal(vg_mem_ranges(m)[0].start, 0x40000000);
+	assert_int_equal(vg_mem_total(m), len);
+	check_reads(m, 0x40000000 + 0xa0000, 16);
+	assert_int_equal(vg_mem_read(m, 0xa0000, b, 1), -EFAULT);
+	/* a board with RAM at 0: the PC's legacy window is RAM there */
+	assert_int_equal(vg_mem_set_layout(m, 2), 0);
+	assert_int_equal(vg_mem_nranges(m), 1);
+	check_reads(m, 0xa0000, 16);
 	vg_mem_close(m);
 
 	/* Smaller than the legacy window: one range of the whole buffer. */
@@ -469,12 +498,12 @@ static void test_raw_split(void **state)
 	struct {
 		uint64_t size;
 		int n;
-		const char *names[3];
+		const char *names[5];
 	} cases[] = {
-		{ 0xb0000000 - 4096, 1, { "flat" } },
-		{ 0xb0000000, 2, { "split-2G", "flat" } },
-		{ 0xe0000000, 3, { "split-2G", "split-3G", "flat" } },
-		{ 5 * G, 3, { "split-2G", "split-3G", "flat" } },
+		{ 0xb0000000 - 4096, 3, { "flat", "arm-virt", "arm-low" } },
+		{ 0xb0000000, 4, { "split-2G", "flat", "arm-virt", "arm-low" } },
+		{ 0xe0000000, 5, { "split-2G", "split-3G", "flat", "arm-virt", "arm-low" } },
+		{ 5 * G, 5, { "split-2G", "split-3G", "flat", "arm-virt", "arm-low" } },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -500,6 +529,13 @@ static void test_raw_split(void **state)
 			assert_int_equal(vg_mem_set_layout(m, l), 0);
 			r = vg_mem_ranges(m);
 			n = vg_mem_nranges(m);
+			if (!strncmp(cases[i].names[l], "arm-", 4)) {
+				assert_int_equal(n, 1);
+				assert_int_equal(vg_mem_total(m), size);
+				assert_int_equal(vg_mem_read(m, r[0].start + 2 * G, &v, 8), 0);
+				assert_memory_equal(&v, "q35high!", 8);
+				continue;
+			}
 			assert_int_equal(vg_mem_total(m), size - 0x60000);
 			if (!strcmp(cases[i].names[l], "flat")) {
 				assert_int_equal(n, 2);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * Virtual address spaces: the translation cache in front of the x86-64 walker, and reads of
- * guest virtual memory that cross page boundaries.
+ * Virtual address spaces: the translation cache in front of the x86-64 and AArch64 walkers,
+ * and reads of guest virtual memory that cross page boundaries.
  *
  * The cache is direct-mapped on the 4 KiB virtual page number and holds the physical 4 KiB page
  * (a large page is cached one 4 KiB slice at a time, so every entry means the same thing). An
@@ -42,6 +42,31 @@ int vg_as_init(struct vg_as *as, struct vg_mem *mem, uint64_t root, int levels)
 	as->mem = mem;
 	as->root = root & CR3_ADDR;
 	as->levels = levels;
+	as->arch = VG_ARCH_X86_64;
+	as->va_bits = levels == 5 ? 57 : 48;
+	as->user = false;
+	as->tlb_hits = 0;
+	as->tlb_misses = 0;
+	vg_as_flush(as);
+	return 0;
+}
+
+int vg_as_init_arm64(struct vg_as *as, struct vg_mem *mem, uint64_t root, int va_bits, bool user)
+{
+	int levels = vg_arm64_levels(va_bits);
+
+	if (!as || !mem || levels < 0)
+		return -EINVAL;
+	as->mem = mem;
+	/* a TTBR's BADDR: ASID in bits 63..48, CnP in bit 0; with LPA2 BADDR[51:48] sit in
+	 * bits 5..2 */
+	as->root = root & 0x0000fffffffff000ull;
+	if (va_bits == 52)
+		as->root |= (root & 0x3cull) << 46;
+	as->levels = levels;
+	as->arch = VG_ARCH_ARM64;
+	as->va_bits = va_bits;
+	as->user = user;
 	as->tlb_hits = 0;
 	as->tlb_misses = 0;
 	tlb_reset(as);
@@ -62,7 +87,12 @@ static int walk_and_fill(struct vg_as *as, uint64_t va, uint64_t *ppage, uint64_
 	int ret;
 
 	as->tlb_misses++;
-	ret = vg_x86_translate_wc(as->mem, as->root, as->levels, va, &pa, page_size, &as->wc);
+	if (as->arch == VG_ARCH_ARM64)
+		ret = vg_arm64_translate_wc(as->mem, as->root, as->va_bits, as->user, va, &pa,
+					    page_size, &as->wc);
+	else
+		ret = vg_x86_translate_wc(as->mem, as->root, as->levels, va, &pa, page_size,
+					  &as->wc);
 	if (ret)
 		return ret;
 	t->vpage = va >> PAGE_SHIFT;
@@ -237,5 +267,8 @@ int vg_as_for_each_leaf(struct vg_as *as, uint64_t lo, uint64_t hi,
 {
 	if (!as)
 		return -EINVAL;
+	if (as->arch == VG_ARCH_ARM64)
+		return vg_arm64_for_each_leaf(as->mem, as->root, as->va_bits, as->user, lo, hi, cb,
+					      ctx, VG_AS_MAX_TABLES);
 	return vg_x86_for_each_leaf(as->mem, as->root, as->levels, lo, hi, cb, ctx);
 }

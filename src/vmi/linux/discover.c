@@ -1,9 +1,15 @@
 // SPDX-License-Identifier: MIT
 /*
  * Zero-configuration discovery: banner -> kernel page tables -> kernel image -> kallsyms ->
- * BTF -> struct offsets, each step checked against the others (linux_banner's symbol address
- * must be where the page tables map the banner; _text must equal kallsyms' relative base; the
- * kernel's e820 map must agree with the physical layout chosen for a raw RAM file).
+ * BTF -> struct offsets, each step checked against the others (linux_banner's symbol address,
+ * or on AArch64 the image's own linear mapping and init_uts_ns, must agree with where the page
+ * tables map the banner; _text or _stext must equal kallsyms' relative base; the kernel's e820
+ * map must agree with the physical layout chosen for a raw PC RAM file).
+ *
+ * The architecture is told by content: a layout that only one kind of machine has (vg_mem)
+ * is tried with that architecture's page tables; when a PC layout's try fails and the code
+ * under the banner is AArch64's, the other PC layouts are not tried at all. The x86-64 and
+ * AArch64 steps are in discover_x86.c and discover_arm64.c.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,23 +20,23 @@
 #include <bpf/btf.h>
 
 #include "vigil/util.h"
-#include "vigil/linux.h"
-#include "kpgd.h"
+#include "discover_int.h"
 #include "lxcache.h"
 
-#define START_KERNEL_MAP_TEXT 0xffffffff81000000ull
-#define KTEXT_LO 0xffffffff80000000ull
-#define KTEXT_HI 0xffffffffbfffffffull
 #define MAX_BANNERS 64
-#define E820_MAX 256
+#define ARM64_IMAGE_WINDOW (256ull << 20)
+#define CODE_GLANCE (256u << 10) /* under the banner, past .text's alignment padding */
+#define CODE_LOOK (16u << 20)	 /* as far down as .rodata can reach */
 
-static double now_ms(void)
+double vg_discover_now_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
+
+#define now_ms vg_discover_now_ms
 
 struct run_ctx {
 	uint64_t want_va;
@@ -57,12 +63,33 @@ static int run_cb(uint64_t va, uint64_t pa, uint64_t size, void *c)
 	return 0;
 }
 
-static int image_run(struct vg_as *as, uint64_t banner_va, struct run_ctx *r)
+/* The kernel-image window the page tables are searched in for the run around the banner. */
+static void image_window(const struct vg_linux *lx, uint64_t *lo, uint64_t *hi)
 {
+	if (lx->arch == VG_ARCH_ARM64) {
+		uint64_t upper = ~0ull << (lx->va_bits - 1);
+
+		*lo = lx->banner_va - upper > ARM64_IMAGE_WINDOW
+			      ? lx->banner_va - ARM64_IMAGE_WINDOW
+			      : upper;
+		*hi = UINT64_MAX - lx->banner_va > ARM64_IMAGE_WINDOW
+			      ? lx->banner_va + ARM64_IMAGE_WINDOW
+			      : UINT64_MAX;
+		return;
+	}
+	*lo = 0xffffffff80000000ull;
+	*hi = 0xffffffffbfffffffull;
+}
+
+static int image_run(struct vg_linux *lx, struct run_ctx *r)
+{
+	uint64_t lo, hi;
+
 	memset(r, 0, sizeof(*r));
-	r->want_va = banner_va;
-	vg_as_for_each_leaf(as, KTEXT_LO, KTEXT_HI, run_cb, r);
-	if (r->len && banner_va >= r->va0 && banner_va < r->va0 + r->len)
+	r->want_va = lx->banner_va;
+	image_window(lx, &lo, &hi);
+	vg_as_for_each_leaf(&lx->kas, lo, hi, run_cb, r);
+	if (r->len && lx->banner_va >= r->va0 && lx->banner_va < r->va0 + r->len)
 		return 0;
 	return -ENOENT;
 }
@@ -124,7 +151,14 @@ static int load_btf_image(struct vg_linux *lx, const uint8_t *img, size_t len, u
 		off = (int64_t)(a - img_va);
 		size = b - a;
 	} else {
-		off = vg_btf_find(img, len);
+		/* AArch64: BTF follows the exported-symbol table in .rodata */
+		size_t from = lx->kst_off < len ? lx->kst_off & ~(size_t)3 : 0;
+
+		off = vg_btf_find(img + from, len - from);
+		if (off >= 0)
+			off += (int64_t)from;
+		else if (from)
+			off = vg_btf_find(img, len);
 		if (off >= 0) {
 			uint32_t h[6];
 
@@ -191,71 +225,42 @@ static int load_symbols_file(struct vg_linux *lx, const char *path, struct vg_er
 	return 0;
 }
 
-/* The kernel's e820 RAM entries must lie inside the layout's ranges (raw RAM files only). */
-static bool layout_matches_e820(struct vg_linux *lx)
+/* Without KALLSYMS_ALL kallsyms keeps text symbols (and a few section markers) only: no
+ * init_task, which every kernel has. */
+static bool text_only(const struct vg_kallsyms *ks)
 {
-	uint64_t tab, addr, size;
-	uint32_t nr, type;
-	const struct vg_offsets *o = &lx->off;
-	const struct vg_mem_range *r = vg_mem_ranges(lx->mem);
-	size_t nrng = vg_mem_nranges(lx->mem);
+	return !vg_kallsyms_lookup(ks, "init_task");
+}
 
-	if (o->e820_nr < 0 || o->e820_entries < 0 || o->e820_entry_size < 20)
-		return true; /* cannot tell: accept */
-	if (vg_linux_sym(lx, "e820_table", &tab) || vg_as_read_u64(&lx->kas, tab, &tab) ||
-	    vg_as_read_u32(&lx->kas, tab + o->e820_nr, &nr) || nr > E820_MAX)
-		return true;
-	for (uint32_t i = 0; i < nr; i++) {
-		uint64_t e = tab + o->e820_entries + (uint64_t)i * o->e820_entry_size;
-		bool inside = false;
+/* The symbols must describe this banner: linux_banner where the page tables put it, or,
+ * without that symbol (AArch64 without KALLSYMS_ALL), _stext inside the image's own linear
+ * mapping. */
+static int symbols_match(struct vg_linux *lx)
+{
+	const struct vg_ksym *b = vg_kallsyms_lookup(&lx->ksyms, "linux_banner");
+	uint64_t pa;
 
-		if (vg_as_read_u64(&lx->kas, e, &addr) || vg_as_read_u64(&lx->kas, e + 8, &size) ||
-		    vg_as_read_u32(&lx->kas, e + 16, &type))
-			return true;
-		if (type != 1 || size == 0)
-			continue;
-		for (size_t k = 0; k < nrng; k++)
-			if (addr >= r[k].start && addr + size <= r[k].start + r[k].size)
-				inside = true;
-		if (!inside)
-			return false;
-	}
-	return true;
+	if (b)
+		return vg_ksym_addr(&lx->ksyms, b) == lx->banner_va ? 0 : -ENOENT;
+	if (lx->arch != VG_ARCH_ARM64)
+		return -ENOENT;
+	b = vg_kallsyms_lookup(&lx->ksyms, "_stext");
+	if (!b || vg_as_translate(&lx->kas, vg_ksym_addr(&lx->ksyms, b), &pa, NULL) ||
+	    vg_ksym_addr(&lx->ksyms, b) - pa != lx->banner_va - lx->banner_pa)
+		return -ENOENT;
+	return 0;
 }
 
 static int finish(struct vg_linux *lx, const uint8_t *img, size_t len, uint64_t img_va,
 		  const struct vg_linux_opts *opts, struct vg_err *err)
 {
-	uint64_t a;
-	uint32_t l5;
+	const char *const *core;
 	double t;
 	int ret;
 
-	if (vg_linux_sym(lx, "_text", &lx->text_va))
-		return vg_errf(err, ENOENT, "kernel symbols have no _text");
-	lx->kaslr_slide = lx->text_va - START_KERNEL_MAP_TEXT;
-	if (vg_as_translate(&lx->kas, lx->text_va, &lx->phys_slide, NULL))
-		lx->phys_slide = 0;
-	/* prefer the kernel's own top-level table over whichever candidate mapped the banner */
-	if (!vg_linux_sym(lx, "init_top_pgt", &a) && !vg_as_translate(&lx->kas, a, &a, NULL) &&
-	    a != lx->kas.root) {
-		uint64_t va;
-
-		if (!vg_kpgd_maps(lx->mem, a, lx->levels, lx->banner_pa, &va) &&
-		    va == lx->banner_va)
-			vg_as_init(&lx->kas, lx->mem, a, lx->levels);
-	}
-	if (!vg_linux_sym(lx, "__pgtable_l5_enabled", &a) && !vg_as_read_u32(&lx->kas, a, &l5) &&
-	    (l5 != 0) != (lx->levels == 5))
-		return vg_errf(err, EINVAL, "page tables walk as %d-level but the kernel says %s",
-			       lx->levels, l5 ? "5-level" : "4-level");
-	if (!vg_linux_sym(lx, "page_offset_base", &a)) {
-		if (vg_as_read_u64(&lx->kas, a, &lx->page_offset_base))
-			return vg_errf(err, EFAULT, "cannot read page_offset_base");
-	} else {
-		lx->page_offset_base =
-			lx->levels == 5 ? 0xff11000000000000ull : 0xffff888000000000ull;
-	}
+	ret = lx->arch == VG_ARCH_ARM64 ? vg_arm64_facts(lx, img, err) : vg_x86_facts(lx, err);
+	if (ret)
+		return ret;
 	t = now_ms();
 	ret = opts->btf_file ? load_btf_file(lx, opts->btf_file, err)
 			     : load_btf_image(lx, img, len, img_va, err);
@@ -266,16 +271,32 @@ static int finish(struct vg_linux *lx, const uint8_t *img, size_t len, uint64_t 
 	if (ret)
 		return ret;
 	lx->timing.btf_ms = now_ms() - t;
+	if (lx->arch == VG_ARCH_ARM64 && (ret = vg_arm64_check_release(lx, err)))
+		return ret;
 	if (vg_linux_sym(lx, "init_task", &lx->init_task))
 		return vg_errf(err, ENOENT, "kernel symbols have no init_task");
 	if (vg_linux_sym(lx, "modules", &lx->modules_head))
 		lx->modules_head = 0;
-	if (vg_mem_layout_count(lx->mem) > 1 && !layout_matches_e820(lx))
+	if (lx->arch != VG_ARCH_ARM64 && !vg_x86_layout_ok(lx))
 		return vg_errf(err, EAGAIN, "layout disagrees with the kernel's e820 map");
+	core = vg_core_syms(lx);
 	for (int i = 0; i < VG_CORE_SYMS; i++)
-		if (vg_linux_sym(lx, vg_core_sym_names[i], &lx->core_sym[i]))
+		if (vg_linux_sym(lx, core[i], &lx->core_sym[i]))
 			lx->core_sym[i] = 0;
 	return 0;
+}
+
+static void init_kas(struct vg_linux *lx, const struct vg_kpgd *c)
+{
+	lx->arch = c->arch;
+	lx->levels = c->levels;
+	if (c->arch == VG_ARCH_ARM64) {
+		lx->va_bits = c->va_bits;
+		vg_as_init_arm64(&lx->kas, lx->mem, c->root, c->va_bits, false);
+	} else {
+		lx->va_bits = c->levels == 5 ? 57 : 48;
+		vg_as_init(&lx->kas, lx->mem, c->root, c->levels);
+	}
 }
 
 /* One banner + root candidate: find the image, its symbols, its BTF. */
@@ -284,16 +305,14 @@ static int try_candidate(struct vg_linux *lx, uint64_t banner_pa, const struct v
 {
 	struct run_ctx run;
 	const uint8_t *img;
-	const struct vg_ksym *b;
 	double t;
 	int ret;
 
-	vg_as_init(&lx->kas, lx->mem, c->root, c->levels);
-	lx->levels = c->levels;
+	init_kas(lx, c);
 	lx->banner_pa = banner_pa;
 	lx->banner_va = c->banner_va;
 	read_banner(lx, banner_pa);
-	if (image_run(&lx->kas, c->banner_va, &run))
+	if (image_run(lx, &run))
 		return vg_errf(err, ENOENT, "kernel image mapping not contiguous");
 	img = vg_mem_ptr(lx->mem, run.pa0, run.len);
 	if (!img)
@@ -320,8 +339,8 @@ static int try_candidate(struct vg_linux *lx, uint64_t banner_pa, const struct v
 	lx->timing.kallsyms_ms = now_ms() - t;
 	if (ret)
 		return ret;
-	b = vg_kallsyms_lookup(&lx->ksyms, "linux_banner");
-	if (!b || vg_ksym_addr(&lx->ksyms, b) != c->banner_va) {
+	lx->ksyms_text_only = text_only(&lx->ksyms);
+	if (symbols_match(lx)) {
 		vg_kallsyms_free(&lx->ksyms);
 		return vg_errf(err, ENOENT, "symbols disagree with the banner's mapping");
 	}
@@ -332,12 +351,9 @@ static void reset(struct vg_linux *lx)
 {
 	struct vg_mem *mem = lx->mem;
 	const char *sf = lx->symbols_file, *bf = lx->btf_file;
-
-	vg_kallsyms_free(&lx->ksyms);
-	if (lx->btf)
-		btf__free(lx->btf);
 	char dir[sizeof(lx->cache_dir)];
 
+	vg_linux_close(lx);
 	memcpy(dir, lx->cache_dir, sizeof(dir));
 	memset(lx, 0, sizeof(*lx));
 	memcpy(lx->cache_dir, dir, sizeof(dir));
@@ -346,84 +362,114 @@ static void reset(struct vg_linux *lx)
 	lx->btf_file = bf;
 }
 
-static int roots_for(struct vg_mem *mem, uint64_t banner_pa, struct vg_kpgd *roots, int max)
+/*
+ * Page tables of architecture WANT (VG_ARCH_ANY: either) that map the banner at BANNER_PA:
+ * how many (at most 2), or -EXDEV when none does and the content belongs elsewhere: AArch64
+ * code in a PC layout, or AArch64 tables of another layout's RAM. Every table found by search
+ * maps the same image, so one is enough; AArch64 may add the one its VMCOREINFO names first,
+ * which is only a claim. Only the first banner of a layout is PROBEd for AArch64 code: the
+ * others are the printk copies of a PC guest whose own banner failed, and probing each would
+ * slow exactly the x86-64 search that has to read them.
+ */
+static int roots_for(struct vg_linux *lx, uint64_t banner_pa, enum vg_arch want, bool probe,
+		     struct vg_kpgd *roots)
 {
-	struct vg_cpu_state cpu;
-	int n = 0;
+	int misplaced = 0, n;
+	/* AArch64 code right under the banner (a glance, nearly free): no x86 table search,
+	 * which would read every page around the banner in vain */
+	bool arm = probe && want != VG_ARCH_ARM64 &&
+		   vg_arm64_code_near(lx->mem, banner_pa, CODE_GLANCE);
 
-	if (!vg_mem_cpu_state(mem, &cpu) && cpu.valid && cpu.cr3) {
-		int levels = (cpu.cr4 & (1ull << 12)) ? 5 : 4;
-		/* with PTI the user copy of the PGD is the kernel's | 0x1000 */
-		uint64_t cand[2] = { cpu.cr3 & ~0xfffull & 0x000ffffffffff000ull,
-				     cpu.cr3 & ~0x1fffull & 0x000ffffffffff000ull };
-
-		for (int i = 0; i < 2 && n < max; i++)
-			if (!vg_kpgd_maps(mem, cand[i], levels, banner_pa, &roots[n].banner_va)) {
-				roots[n].root = cand[i];
-				roots[n].levels = levels;
-				n++;
-			}
-	}
-	return n + vg_kpgd_scan(mem, banner_pa, roots + n, max - n);
+	if (want != VG_ARCH_ARM64 && !arm && vg_x86_roots(lx->mem, banner_pa, roots, 1) == 1)
+		return 1;
+	if (want == VG_ARCH_X86_64)
+		return arm || (probe && vg_arm64_code_near(lx->mem, banner_pa, CODE_LOOK))
+			       ? -EXDEV
+			       : -ENOENT;
+	if ((n = vg_arm64_roots(lx, banner_pa, roots, 2, &misplaced)))
+		return n;
+	return misplaced ? -EXDEV : -ENOENT;
 }
 
 /* Finds page tables that map the banner at BANNER_PA and tries the kernel image they show. */
-static int try_banner(struct vg_linux *lx, uint64_t banner_pa, const struct vg_linux_opts *opts,
-		      struct vg_err *err)
+static int try_banner(struct vg_linux *lx, uint64_t banner_pa, enum vg_arch want, bool probe,
+		      const struct vg_linux_opts *opts, struct vg_err *err)
 {
-	struct vg_kpgd root;
-	struct vg_err e2 = { 0 };
+	struct vg_kpgd roots[2];
 	struct vg_linux_timing keep;
+	const char *vmci;
 	double t = now_ms();
-	int layout = lx->layout, ret;
+	int layout = lx->layout, n, ret = -ENOENT;
 
-	/* every root that maps the banner maps the same image: one try per banner */
-	if (roots_for(lx->mem, banner_pa, &root, 1) < 1) {
-		lx->timing.pgd_ms += now_ms() - t;
-		return -ENOENT;
-	}
+	n = roots_for(lx, banner_pa, want, probe, roots);
 	lx->timing.pgd_ms += now_ms() - t;
-	ret = try_candidate(lx, banner_pa, &root, opts, &e2);
-	if (!ret)
-		return 0;
-	/* keep the most telling failure: a step after the symbols were found */
-	if (e2.code && (!err->code || lx->text_va)) {
-		vg_err_clear(err);
-		vg_errf(err, e2.code, "%s", e2.msg);
+	if (n < 0)
+		return n;
+	for (int i = 0; i < n; i++) {
+		struct vg_err e2 = { 0 };
+
+		ret = try_candidate(lx, banner_pa, &roots[i], opts, &e2);
+		if (!ret)
+			return 0;
+		/* keep the most telling failure: a step after the symbols were found */
+		if (e2.code && (!err->code || lx->text_va)) {
+			vg_err_clear(err);
+			vg_errf(err, e2.code, "%s", e2.msg);
+		}
+		keep = lx->timing;
+		vmci = lx->vmcoreinfo;
+		reset(lx);
+		lx->layout = layout;
+		lx->timing = keep;
+		lx->vmcoreinfo = roots[i].from_vmcoreinfo ? "rejected: the kernel it describes is "
+							    "not the one in memory"
+							  : vmci;
 	}
-	keep = lx->timing;
-	reset(lx);
-	lx->layout = layout;
-	lx->timing = keep;
 	return ret;
 }
 
+/*
+ * Discovery in the current layout. -EXDEV: the layout is the wrong one for this content (a PC
+ * layout over AArch64 code, or an ARM layout whose page tables point outside its RAM), so the
+ * caller moves on without the full banner scan, which could not help.
+ */
+/*
+ * Discovery in the current layout. *BANNER is the banner to try first (the one another layout
+ * found, translated here; UINT64_MAX: search) and, on return, the one tried. -EXDEV: the
+ * layout is the wrong one for this content (a PC layout over AArch64 code, or an ARM layout
+ * whose page tables point outside its RAM), so the caller moves on without the full banner
+ * scan, which could not help.
+ */
 static int discover_layout(struct vg_linux *lx, const struct vg_linux_opts *opts,
-			   struct vg_err *err, int *nbanners)
+			   struct vg_err *err, int *nbanners, uint64_t *banner)
 {
+	enum vg_arch want = vg_mem_layout_arch(lx->mem, lx->layout);
 	uint64_t banners[MAX_BANNERS];
-	double t = now_ms();
-	int nb;
+	double t = now_ms(), t1;
+	int nb, ret = -ENOENT;
 
 	/* the first rodata-looking banner is nearly always right: full scan only if it is not */
-	nb = vg_banner_find(lx->mem, banners, 1);
-	if (nb == 0 || (opts->stale_banner_pa && banners[0] == opts->stale_banner_pa) ||
-	    try_banner(lx, banners[0], opts, err) != 0) {
-		uint64_t tried = nb ? banners[0] : UINT64_MAX;
-
-		nb = vg_banner_find(lx->mem, banners, MAX_BANNERS);
-		lx->timing.banner_ms = now_ms() - t;
-		*nbanners += nb;
-		for (int i = 0; i < nb; i++)
-			if (banners[i] != tried && banners[i] != opts->stale_banner_pa &&
-			    try_banner(lx, banners[i], opts, err) == 0)
-				return 0;
-		return -ENOENT;
-	}
-	lx->timing.banner_ms =
-		now_ms() - t - lx->timing.pgd_ms - lx->timing.kallsyms_ms - lx->timing.btf_ms;
+	nb = *banner != UINT64_MAX ? (banners[0] = *banner, 1)
+				   : vg_banner_find(lx->mem, banners, 1);
+	t1 = now_ms();
+	lx->timing.banner_ms += t1 - t;
+	if (nb && (!opts->stale_banner_pa || banners[0] != opts->stale_banner_pa))
+		ret = try_banner(lx, banners[0], want, true, opts, err);
 	*nbanners += nb;
-	return 0;
+	if (!ret)
+		return 0;
+	*banner = nb ? banners[0] : UINT64_MAX;
+	if (ret == -EXDEV)
+		return ret;
+	t = now_ms();
+	nb = vg_banner_find(lx->mem, banners, MAX_BANNERS);
+	lx->timing.banner_ms += now_ms() - t;
+	*nbanners += nb;
+	for (int i = 0; i < nb; i++)
+		if (banners[i] != *banner && banners[i] != opts->stale_banner_pa &&
+		    try_banner(lx, banners[i], want, false, opts, err) == 0)
+			return 0;
+	return -ENOENT;
 }
 
 int vg_linux_open(struct vg_linux *lx, struct vg_mem *mem, const struct vg_linux_opts *opts,
@@ -432,7 +478,9 @@ int vg_linux_open(struct vg_linux *lx, struct vg_mem *mem, const struct vg_linux
 	struct vg_linux_opts none = { 0 };
 	struct vg_err first = { 0 };
 	double t0 = now_ms();
-	int nb = 0, nl;
+	bool pc_ruled_out = false;
+	uint64_t hint_pa = 0;
+	int nb = 0, nl, hint_layout = -1;
 
 	if (!opts)
 		opts = &none;
@@ -448,14 +496,29 @@ int vg_linux_open(struct vg_linux *lx, struct vg_mem *mem, const struct vg_linux
 	}
 	nl = vg_mem_layout_count(mem);
 	for (int l = 0; l < nl; l++) {
+		uint64_t banner = UINT64_MAX;
+		int ret;
+
+		if (pc_ruled_out && vg_mem_layout_arch(mem, l) == VG_ARCH_X86_64)
+			continue;
+		/* the banner a layout ruled out by content found is the banner here too */
+		if (hint_layout >= 0 && vg_mem_layout_xlate(mem, hint_layout, hint_pa, l, &banner))
+			banner = UINT64_MAX;
 		vg_mem_set_layout(mem, l);
 		lx->layout = l;
-		if (discover_layout(lx, opts, &first, &nb) == 0) {
+		ret = discover_layout(lx, opts, &first, &nb, &banner);
+		if (ret == 0) {
 			lx->timing.total_ms = now_ms() - t0;
 			vg_lxcache_store(lx, opts);
 			if (lx->ksyms.count && lx->ksyms.hash)
 				vg_ksymcache_store(lx);
 			return 0;
+		}
+		if (ret == -EXDEV && vg_mem_layout_arch(mem, l) == VG_ARCH_X86_64)
+			pc_ruled_out = true;
+		if (ret == -EXDEV && banner != UINT64_MAX) {
+			hint_layout = l;
+			hint_pa = banner;
 		}
 	}
 	if (nb == 0)
@@ -475,16 +538,18 @@ int vg_linux_open(struct vg_linux *lx, struct vg_mem *mem, const struct vg_linux
 void vg_linux_close(struct vg_linux *lx)
 {
 	vg_btfmemo_free(lx);
+	vg_dsyms_free(lx);
+	vg_ksymtab_free(&lx->ksymtab);
 	vg_kallsyms_free(&lx->ksyms);
 	if (lx->btf)
 		btf__free(lx->btf);
 	lx->btf = NULL;
 }
 
-const char *const vg_core_sym_names[VG_CORE_SYMS] = {
-	"_text",	"linux_banner",		"init_task",  "modules", "page_offset_base",
-	"init_top_pgt", "__pgtable_l5_enabled", "e820_table",
-};
+const char *const *vg_core_syms(const struct vg_linux *lx)
+{
+	return lx->arch == VG_ARCH_ARM64 ? vg_arm64_core_syms : vg_x86_core_syms;
+}
 
 /* kallsyms again, from the image location the cache recorded (the search starts right there) */
 int vg_linux_load_symbols(struct vg_linux *lx, struct vg_err *err)
@@ -514,10 +579,11 @@ int vg_linux_sym(struct vg_linux *lx, const char *name, uint64_t *addr)
 	const struct vg_ksym *s;
 
 	if (!lx->ksyms_loaded) {
+		const char *const *core = vg_core_syms(lx);
 		struct vg_err e = { 0 };
 
 		for (int i = 0; i < VG_CORE_SYMS; i++) {
-			if (!strcmp(name, vg_core_sym_names[i])) {
+			if (!strcmp(name, core[i])) {
 				*addr = lx->core_sym[i];
 				return *addr ? 0 : -ENOENT;
 			}
@@ -526,10 +592,12 @@ int vg_linux_sym(struct vg_linux *lx, const char *name, uint64_t *addr)
 			return -ENOENT;
 	}
 	s = vg_kallsyms_lookup(&lx->ksyms, name);
-	if (!s)
-		return -ENOENT;
-	*addr = vg_ksym_addr(&lx->ksyms, s);
-	return 0;
+	if (s) {
+		*addr = vg_ksym_addr(&lx->ksyms, s);
+		return 0;
+	}
+	/* a kernel without KALLSYMS_ALL: data symbols from the other tables it has */
+	return lx->ksyms_text_only ? vg_dsym_lookup(lx, name, addr) : -ENOENT;
 }
 
 const char *vg_linux_sym_near(struct vg_linux *lx, uint64_t addr, uint64_t *off)
@@ -540,6 +608,16 @@ const char *vg_linux_sym_near(struct vg_linux *lx, uint64_t addr, uint64_t *off)
 	if (vg_linux_load_symbols(lx, &e))
 		return NULL;
 	s = vg_kallsyms_near(&lx->ksyms, addr);
+	if (lx->ksyms_text_only) {
+		/* past the text, a data symbol from the other tables is nearer than kallsyms' */
+		uint64_t doff;
+		const char *d = vg_dsym_near(lx, addr, &doff);
+
+		if (d && (!s || doff < addr - vg_ksym_addr(&lx->ksyms, s))) {
+			*off = doff;
+			return d;
+		}
+	}
 	if (!s)
 		return NULL;
 	*off = addr - vg_ksym_addr(&lx->ksyms, s);
@@ -577,4 +655,22 @@ struct btf *vg_linux_btf(struct vg_linux *lx, struct vg_err *err)
 int vg_linux_read(struct vg_linux *lx, uint64_t va, void *buf, size_t len)
 {
 	return vg_as_read(&lx->kas, va, buf, len);
+}
+
+int vg_linux_user_as(struct vg_linux *lx, uint64_t pgd, struct vg_as *out)
+{
+	if (pgd < lx->page_offset_base)
+		return -EINVAL;
+	if (lx->arch == VG_ARCH_ARM64)
+		return vg_as_init_arm64(out, lx->mem, vg_linux_pa(lx, pgd), lx->va_bits, true);
+	return vg_as_init(out, lx->mem, vg_linux_pa(lx, pgd), lx->levels);
+}
+
+const char *vg_linux_paging_name(const struct vg_linux *lx)
+{
+	if (lx->arch == VG_ARCH_ARM64)
+		return lx->va_bits == 39   ? "AArch64 39-bit 3-level"
+		       : lx->va_bits == 52 ? "AArch64 52-bit 5-level (LPA2)"
+					   : "AArch64 48-bit 4-level";
+	return lx->levels == 5 ? "x86-64 5-level" : "x86-64 4-level";
 }

@@ -416,7 +416,11 @@ int vg_kallsyms_parse(struct vg_kallsyms *ks, const uint8_t *img, size_t len, ui
 		ret = decode(ks, img, &loc);
 		if (ret == -ENOMEM)
 			return vg_errf(err, ENOMEM, "out of memory decoding kallsyms");
+		/* the relative base is _text, or _stext where kallsyms keeps no _text (text-only
+		 * AArch64 tables start there) */
 		t = ret ? NULL : vg_kallsyms_lookup(ks, "_text");
+		if (!ret && !t)
+			t = vg_kallsyms_lookup(ks, "_stext");
 		if (t && vg_ksym_addr(ks, t) == ks->relative_base) {
 			ks->token_off = loc.token_table;
 			return 0;

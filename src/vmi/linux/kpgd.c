@@ -80,6 +80,7 @@ int vg_kpgd_scan(struct vg_mem *mem, uint64_t banner_pa, struct vg_kpgd *out, in
 			uint64_t va;
 
 			if (vg_kpgd_maps(mem, pa, levels, banner_pa, &va) == 0) {
+				out[n].arch = VG_ARCH_X86_64;
 				out[n].root = pa;
 				out[n].levels = levels;
 				out[n].banner_va = va;

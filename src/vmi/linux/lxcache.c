@@ -18,10 +18,11 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "discover_int.h"
 #include "lxcache.h"
 #include "vigil/util.h"
 
-#define CACHE_MAGIC "vigil-discovery 2"
+#define CACHE_MAGIC "vigil-discovery 3"
 
 static int cache_path(const struct vg_linux *lx, const struct vg_linux_opts *opts, char *out,
 		      size_t len, bool create)
@@ -123,6 +124,8 @@ void vg_lxcache_store(const struct vg_linux *lx, const struct vg_linux_opts *opt
 		lx->banner_pa, lx->banner_va, lx->kas.root, lx->levels);
 	fprintf(f, "image %" PRIx64 " %" PRIx64 " %" PRIx64 "\n", lx->img_va, lx->img_pa,
 		lx->img_len);
+	fprintf(f, "arch %d %d %d %" PRIx64 " %" PRIx64 "\n", (int)lx->arch, lx->va_bits,
+		(int)lx->ksyms_text_only, lx->kst_off, lx->kimage_end);
 	fprintf(f, "tables %" PRIx64 " %" PRIx64 " %" PRIx64 " %" PRIx64 " %u %u\n",
 		lx->ks_token_off, lx->ks_hash, lx->btf_off, lx->btf_size, lx->btf_types,
 		lx->ksyms.count);
@@ -139,7 +142,7 @@ void vg_lxcache_store(const struct vg_linux *lx, const struct vg_linux_opts *opt
 static int parse(struct vg_linux *lx, FILE *f, uint32_t *nsyms)
 {
 	char line[4096];
-	int got = 0;
+	int got = 0, arch, text_only;
 
 	if (!fgets(line, sizeof(line), f) || strcmp(line, CACHE_MAGIC "\n"))
 		return -EINVAL;
@@ -155,6 +158,13 @@ static int parse(struct vg_linux *lx, FILE *f, uint32_t *nsyms)
 		} else if (sscanf(line, "image %" SCNx64 " %" SCNx64 " %" SCNx64, &lx->img_va,
 				  &lx->img_pa, &lx->img_len) == 3) {
 			got |= 4;
+		} else if (sscanf(line, "arch %d %d %d %" SCNx64 " %" SCNx64, &arch, &lx->va_bits,
+				  &text_only, &lx->kst_off, &lx->kimage_end) == 5) {
+			if (arch != VG_ARCH_X86_64 && arch != VG_ARCH_ARM64)
+				return -EINVAL;
+			lx->arch = (enum vg_arch)arch;
+			lx->ksyms_text_only = text_only != 0;
+			got |= 64;
 		} else if (sscanf(line,
 				  "tables %" SCNx64 " %" SCNx64 " %" SCNx64 " %" SCNx64 " %u %u",
 				  &lx->ks_token_off, &lx->ks_hash, &lx->btf_off, &lx->btf_size,
@@ -175,7 +185,18 @@ static int parse(struct vg_linux *lx, FILE *f, uint32_t *nsyms)
 			got |= 32;
 		}
 	}
-	return got == 63 ? 0 : -EINVAL;
+	return got == 127 ? 0 : -EINVAL;
+}
+
+/* The recorded tables, as the recorded architecture walks them. */
+static int init_kas(struct vg_linux *lx)
+{
+	if (lx->arch == VG_ARCH_ARM64)
+		return vg_arm64_levels(lx->va_bits) != lx->levels
+			       ? -EINVAL
+			       : vg_as_init_arm64(&lx->kas, lx->mem, lx->kas.root, lx->va_bits,
+						  false);
+	return vg_as_init(&lx->kas, lx->mem, lx->kas.root, lx->levels);
 }
 
 /* Is everything the file claims still true of this memory? */
@@ -191,10 +212,9 @@ static int verify(struct vg_linux *lx)
 	if (vg_mem_read(lx->mem, lx->banner_pa, cur, strlen(lx->banner)) ||
 	    memcmp(cur, lx->banner, strlen(lx->banner)))
 		return -ESTALE;
-	if ((lx->levels != 4 && lx->levels != 5) ||
-	    vg_as_init(&lx->kas, lx->mem, lx->kas.root, lx->levels) ||
-	    vg_as_translate(&lx->kas, lx->banner_va, &pa, NULL) || pa != lx->banner_pa ||
-	    vg_as_translate(&lx->kas, lx->img_va, &pa, NULL) || pa != lx->img_pa)
+	if (init_kas(lx) || vg_as_translate(&lx->kas, lx->banner_va, &pa, NULL) ||
+	    pa != lx->banner_pa || vg_as_translate(&lx->kas, lx->img_va, &pa, NULL) ||
+	    pa != lx->img_pa)
 		return -ESTALE;
 	img = vg_mem_ptr(lx->mem, lx->img_pa, lx->img_len);
 	if (!img || lx->ks_token_off >= lx->img_len || lx->btf_off >= lx->img_len)
@@ -235,17 +255,22 @@ int vg_lxcache_try(struct vg_linux *lx, const struct vg_linux_opts *opts)
 		lx->release[l] = '\0';
 	}
 	lx->text_va = lx->core_sym[0];
-	lx->kaslr_slide = lx->text_va - 0xffffffff81000000ull;
-	if (vg_as_translate(&lx->kas, lx->text_va, &lx->phys_slide, NULL))
-		goto stale;
-	/* per boot values are read again, never taken from the file */
-	a = lx->core_sym[4];
-	if (a) {
-		if (vg_as_read_u64(&lx->kas, a, &lx->page_offset_base))
+	if (lx->arch == VG_ARCH_ARM64) {
+		/* per boot values are read again, never taken from the file */
+		if (vg_arm64_reload(lx))
 			goto stale;
 	} else {
-		lx->page_offset_base =
-			lx->levels == 5 ? 0xff11000000000000ull : 0xffff888000000000ull;
+		lx->kaslr_slide = lx->text_va - 0xffffffff81000000ull;
+		if (vg_as_translate(&lx->kas, lx->text_va, &lx->phys_slide, NULL))
+			goto stale;
+		a = lx->core_sym[4];
+		if (a) {
+			if (vg_as_read_u64(&lx->kas, a, &lx->page_offset_base))
+				goto stale;
+		} else {
+			lx->page_offset_base =
+				lx->levels == 5 ? 0xff11000000000000ull : 0xffff888000000000ull;
+		}
 	}
 	lx->init_task = lx->core_sym[2];
 	lx->modules_head = lx->core_sym[3];

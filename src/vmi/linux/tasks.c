@@ -82,8 +82,7 @@ int vg_task_argv(struct vg_linux *lx, const struct vg_task *t, char *buf, size_t
 	if (len > max)
 		len = max;
 	/* pgd is a direct-map address; the process's page tables translate its argv */
-	if (pgd < lx->page_offset_base ||
-	    vg_as_init(&uas, lx->mem, pgd - lx->page_offset_base, lx->levels))
+	if (vg_linux_user_as(lx, pgd, &uas))
 		return -EFAULT;
 	/* read page by page so an unmapped tail still leaves the head */
 	while (got < len) {

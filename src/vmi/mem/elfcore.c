@@ -4,7 +4,9 @@
  * physical memory at p_paddr, stored at p_offset; the PT_NOTE holds one NT_PRSTATUS ("CORE") and
  * one QEMUCPUState ("QEMU", target/i386/arch_dump.c) note per CPU. QEMU writes ELFCLASS64 with
  * EM_X86_64 when CPU 0 is in long mode and EM_386 otherwise (firmware, boot loader); both are
- * accepted, as is EM_AARCH64 for ARM guests.
+ * accepted, as is EM_AARCH64 for ARM guests; the machine also says which page-table format
+ * discovery should try. A VM with QEMU's vmcoreinfo device gets the guest's VMCOREINFO note
+ * copied into the dump; it is kept as an unverified hint.
  *
  * QEMU dumps every RAM-backed region of the system address space, not only the guest's RAM: on a
  * PC it also writes the PAM shadow of 0xc0000-0xfffff, VGA memory in the PCI hole (0xfd000000 with
@@ -85,6 +87,16 @@ static void parse_qemu_note(struct vg_mem *m, const uint8_t *desc, uint64_t desc
 	m->cpu.valid = 1;
 }
 
+/* QEMU copies the guest's own VMCOREINFO note into the dump when the VM has its vmcoreinfo
+ * device. The text is the guest's: kept as a hint (vg_mem_vmcoreinfo), up to its first NUL. */
+static void parse_vmcoreinfo_note(struct vg_mem *m, const char *text, uint32_t len)
+{
+	const char *nul = memchr(text, '\0', len);
+
+	m->vmcoreinfo = text;
+	m->vmcoreinfo_len = nul ? (size_t)(nul - text) : len;
+}
+
 static void parse_notes(struct vg_mem *m, uint64_t off, uint64_t size)
 {
 	const uint8_t *p = m->base + off;
@@ -101,6 +113,8 @@ static void parse_notes(struct vg_mem *m, uint64_t off, uint64_t size)
 			return;
 		if (namesz == 5 && !memcmp(p + name, "CORE", 5) && type == NT_PRSTATUS)
 			m->ncpus_prstatus++;
+		else if (namesz == 11 && !memcmp(p + name, "VMCOREINFO", 11) && !m->vmcoreinfo)
+			parse_vmcoreinfo_note(m, (const char *)p + desc, descsz);
 		else if (namesz == 5 && !memcmp(p + name, "QEMU", 5) && type == 0)
 			parse_qemu_note(m, p + desc, descsz);
 		if (align4(descsz) > size - desc)
@@ -252,6 +266,7 @@ int vg_mem_elfcore_parse(struct vg_mem *m, struct vg_err *err)
 	ret = read_ehdr(m, &h, &phnum, err);
 	if (ret)
 		return ret;
+	m->arch = is_x86(h.machine) ? VG_ARCH_X86_64 : VG_ARCH_ARM64;
 	for (uint64_t i = 0; i < phnum; i++) {
 		Elf64_Phdr ph;
 		uint32_t type;
@@ -289,7 +304,7 @@ int vg_mem_elfcore_parse(struct vg_mem *m, struct vg_err *err)
 			goto fail;
 		}
 	}
-	ret = vg_mem_add_layout(m, "as-dumped", &v, err);
+	ret = vg_mem_add_layout(m, "as-dumped", m->arch, &v, err);
 	if (ret)
 		return vg_err_prefix(err, "ELF core");
 	return 0;

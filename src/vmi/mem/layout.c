@@ -77,7 +77,7 @@ void vg_range_sort(struct vg_range_vec *v)
 		qsort(v->r, v->n, sizeof(*v->r), cmp_range);
 }
 
-int vg_mem_add_layout(struct vg_mem *m, const char *name, struct vg_range_vec *v,
+int vg_mem_add_layout(struct vg_mem *m, const char *name, enum vg_arch arch, struct vg_range_vec *v,
 		      struct vg_err *err)
 {
 	struct vg_mem_layout *l;
@@ -115,6 +115,7 @@ int vg_mem_add_layout(struct vg_mem *m, const char *name, struct vg_range_vec *v
 		total += v->r[i].size;
 	l = &m->layouts[m->nlayouts++];
 	l->name = name;
+	l->arch = arch;
 	l->r = v->r;
 	l->n = k;
 	l->total = total;

@@ -86,7 +86,7 @@ int vg_mem_lime_parse(struct vg_mem *m, struct vg_err *err)
 		}
 		off += size;
 	}
-	ret = vg_mem_add_layout(m, "as-dumped", &v, err);
+	ret = vg_mem_add_layout(m, "as-dumped", VG_ARCH_ANY, &v, err);
 	if (ret)
 		return vg_err_prefix(err, "LiME dump");
 	return 0;

@@ -18,7 +18,7 @@
 
 #include "vigil/mem.h"
 
-#define VG_MEM_MAX_LAYOUTS 4
+#define VG_MEM_MAX_LAYOUTS 6
 /* More ranges than any real dump has (QEMU writes a handful, LiME one per System RAM block);
  * a hostile file cannot make us allocate more than this many entries. */
 #define VG_MEM_MAX_RANGES (1u << 16)
@@ -37,6 +37,7 @@ struct vg_range_vec {
 
 struct vg_mem_layout {
 	const char *name; /* static string */
+	enum vg_arch arch;
 	struct vg_mem_range *r;
 	size_t n;
 	uint64_t total;
@@ -83,6 +84,9 @@ struct vg_mem {
 	 * saves the binary search most of the time. Makes a vg_mem single-threaded. */
 	size_t hint;
 
+	enum vg_arch arch;	/* what the whole source says (an ELF core's machine) */
+	const char *vmcoreinfo; /* a VMCOREINFO note's text inside base, or NULL */
+	size_t vmcoreinfo_len;
 	struct vg_cpu_state cpu; /* CPU 0 from a QEMU note */
 	int ncpus, ncpus_qemu, ncpus_prstatus;
 };
@@ -98,8 +102,8 @@ void vg_range_sort(struct vg_range_vec *v);
 int vg_range_carve(struct vg_range_vec *v, uint64_t lo, uint64_t hi);
 
 /* Takes ownership of v's array (v is left empty): sorts, checks for overlaps (-EINVAL with a
- * message), merges, and appends it as layout NAME. */
-int vg_mem_add_layout(struct vg_mem *m, const char *name, struct vg_range_vec *v,
+ * message), merges, and appends it as layout NAME of machines of architecture ARCH. */
+int vg_mem_add_layout(struct vg_mem *m, const char *name, enum vg_arch arch, struct vg_range_vec *v,
 		      struct vg_err *err);
 
 /* A source with driver OPS and its private state (taken over: closed by vg_mem_close, also on

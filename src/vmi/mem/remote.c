@@ -336,7 +336,8 @@ static int load_keys(struct remote *r, const struct uri_opts *o, struct vg_err *
 
 static int build_layouts(struct vg_mem *m, const struct vg_broker_info *info, struct vg_err *err)
 {
-	static const char *const names[] = { "flat", "split-2G", "split-3G", "as-dumped" };
+	static const char *const names[] = { "flat",	  "split-2G", "split-3G",
+					     "as-dumped", "arm-virt", "arm-low" };
 
 	m->kind = info->kind;
 	m->cpu = info->cpu;
@@ -359,7 +360,7 @@ static int build_layouts(struct vg_mem *m, const struct vg_broker_info *info, st
 				return vg_errf(err, -ret, "too many ranges");
 			}
 		}
-		ret = vg_mem_add_layout(m, name, &v, err);
+		ret = vg_mem_add_layout(m, name, info->layouts[i].arch, &v, err);
 		if (ret)
 			return ret;
 	}

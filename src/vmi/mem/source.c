@@ -197,6 +197,48 @@ const char *vg_mem_layout_name(const struct vg_mem *m, int idx)
 	return m->layouts[idx].name;
 }
 
+static const struct vg_mem_range *range_of(const struct vg_mem_layout *l, uint64_t pa)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (pa - l->r[i].start < l->r[i].size)
+			return &l->r[i];
+	return NULL;
+}
+
+int vg_mem_layout_xlate(const struct vg_mem *m, int from, uint64_t pa, int to, uint64_t *out)
+{
+	const struct vg_mem_range *r;
+	uint64_t off;
+
+	if (from < 0 || from >= m->nlayouts || to < 0 || to >= m->nlayouts)
+		return -EINVAL;
+	r = range_of(&m->layouts[from], pa);
+	if (!r)
+		return -EFAULT;
+	off = r->file_off + (pa - r->start);
+	for (size_t i = 0; i < m->layouts[to].n; i++) {
+		r = &m->layouts[to].r[i];
+		if (off - r->file_off < r->size) {
+			*out = r->start + (off - r->file_off);
+			return 0;
+		}
+	}
+	return -EFAULT;
+}
+
+enum vg_arch vg_mem_layout_arch(const struct vg_mem *m, int idx)
+{
+	if (idx < 0 || idx >= m->nlayouts)
+		return VG_ARCH_ANY;
+	return m->layouts[idx].arch;
+}
+
+const char *vg_mem_vmcoreinfo(const struct vg_mem *m, size_t *len)
+{
+	*len = m->vmcoreinfo ? m->vmcoreinfo_len : 0;
+	return m->vmcoreinfo;
+}
+
 /* Index of the range holding PA, or (size_t)-1. */
 static size_t lookup(struct vg_mem *m, uint64_t pa)
 {
