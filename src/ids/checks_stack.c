@@ -43,7 +43,8 @@ int vg_ids_check_stacks(const struct vg_snapshot *s, struct vg_findings *f, stru
 		if (seen_before(s, i))
 			continue;
 		snprintf(id, sizeof(id), "code@0x%" PRIx64, h->pc & ~(uint64_t)0xfff);
-		j = vg_finding_begin(f, "hidden-module", VG_SEV_CRITICAL, "T1014", "module", id, err);
+		j = vg_finding_begin(f, "hidden-module", VG_SEV_CRITICAL, "T1014", "module", id,
+				     err);
 		if (!j)
 			return -ENOMEM;
 		vg_json_kint(j, "pid", h->pid);
@@ -53,9 +54,10 @@ int vg_ids_check_stacks(const struct vg_snapshot *s, struct vg_findings *f, stru
 		vg_json_kstr(j, "symbol", h->sym);
 		names(j, "seen_in", seen, 1);
 		names(j, "missing_from", missing, 3);
-		ret = vg_finding_end(f, err,
-				     "task %d (%s) runs code at %s, in module memory that no module owns",
-				     h->pid, h->comm, h->sym);
+		ret = vg_finding_end(
+			f, err,
+			"task %d (%s) runs code at %s, in module memory that no module owns",
+			h->pid, h->comm, h->sym);
 		if (ret)
 			return ret;
 	}

@@ -45,8 +45,8 @@ static int read_all(int fd, void *buf, size_t n)
 	return 0;
 }
 
-int dispatch_memo_load(const struct vg_linux *lx, const uint8_t *code, size_t size,
-		       struct dm_branch **out, size_t *n)
+int vg_dispatch_memo_load(const struct vg_linux *lx, const uint8_t *code, size_t size,
+			  struct dm_branch **out, size_t *n)
 {
 	struct dm_head h;
 	struct dm_branch *v = NULL;
@@ -87,8 +87,8 @@ out:
 	return ret;
 }
 
-void dispatch_memo_store(const struct vg_linux *lx, const uint8_t *code, size_t size,
-			 const struct dm_branch *v, size_t n)
+void vg_dispatch_memo_store(const struct vg_linux *lx, const uint8_t *code, size_t size,
+			    const struct dm_branch *v, size_t n)
 {
 	struct dm_head h = { .magic = DM_MAGIC, .size = size, .n = n };
 	char path[PATH_MAX];

@@ -24,9 +24,9 @@ struct dm_branch {
 #define DM_MAX_BRANCHES 16384
 
 /* 0 and a malloc'd array (*n entries, possibly 0) when a record for exactly CODE exists. */
-int dispatch_memo_load(const struct vg_linux *lx, const uint8_t *code, size_t size,
-		       struct dm_branch **out, size_t *n);
-void dispatch_memo_store(const struct vg_linux *lx, const uint8_t *code, size_t size,
-			 const struct dm_branch *v, size_t n);
+int vg_dispatch_memo_load(const struct vg_linux *lx, const uint8_t *code, size_t size,
+			  struct dm_branch **out, size_t *n);
+void vg_dispatch_memo_store(const struct vg_linux *lx, const uint8_t *code, size_t size,
+			    const struct dm_branch *v, size_t n);
 
 #endif

@@ -140,7 +140,7 @@ static int branches_of(struct vg_linux *lx, struct disasm *d, const uint8_t *cod
 {
 	int ret;
 
-	if (!dispatch_memo_load(lx, code, size, v, n))
+	if (!vg_dispatch_memo_load(lx, code, size, v, n))
 		return 0;
 	if (!d->tried) {
 		d->tried = true;
@@ -156,7 +156,7 @@ static int branches_of(struct vg_linux *lx, struct disasm *d, const uint8_t *cod
 		free(*v);
 		return ret;
 	}
-	dispatch_memo_store(lx, code, size, *v, *n);
+	vg_dispatch_memo_store(lx, code, size, *v, *n);
 	return 0;
 }
 

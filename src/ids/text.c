@@ -93,7 +93,7 @@ static void hash_chunks(const struct text_sites *ts, const uint8_t *text, uint64
 			const struct text_site *site = &ts->v[si];
 			const char *bad;
 			uint64_t t;
-			size_t m = text_site_check(ts, site, text, start, end, NULL, &bad, &t);
+			size_t m = vg_text_site_check(ts, site, text, start, end, NULL, &bad, &t);
 
 			/* kprobes come and go: their original bytes are put back rather than
 			 * masked, so the hash matches a baseline taken without them */
@@ -132,7 +132,7 @@ int vg_ids_text_hash(struct vg_linux *lx, const uint8_t key[16], struct vg_text_
 	ret = map_text(lx, out->start, out->end, &text, &copy);
 	if (ret)
 		return vg_errf(err, -ret, "kernel text unreadable");
-	ret = text_sites_collect(lx, out->start, out->end, &ts);
+	ret = vg_text_sites_collect(lx, out->start, out->end, &ts);
 	if (ret) {
 		free(copy);
 		return vg_errf(err, -ret, "kernel text: runtime patch sites unreadable (%s)",
@@ -148,12 +148,12 @@ int vg_ids_text_hash(struct vg_linux *lx, const uint8_t key[16], struct vg_text_
 		ret = vg_errf(err, ENOMEM, "kernel text: out of memory");
 		vg_text_ref_free(out);
 	} else {
-		out->sites_digest = text_sites_digest(&ts, out->start, key, &out->nsites);
+		out->sites_digest = vg_text_sites_digest(&ts, out->start, key, &out->nsites);
 		hash_chunks(&ts, text, out->start, out->end, out->chunk, key, out->hash, tmp);
 	}
 	free(tmp);
 	free(copy);
-	text_sites_free(&ts);
+	vg_text_sites_free(&ts);
 	return ret;
 }
 
@@ -270,8 +270,9 @@ static void check_sites(struct vg_linux *lx, struct vg_snapshot *s, const struct
 		uint64_t t;
 		struct vg_text_diff *d;
 
-		text_site_check(ts, &ts->v[i], text, start, end, s, &bad, &t);
-		if (!bad || !(d = new_diff(s, text_site_kind_name(ts->v[i].kind), ts->v[i].va, 5)))
+		vg_text_site_check(ts, &ts->v[i], text, start, end, s, &bad, &t);
+		if (!bad ||
+		    !(d = new_diff(s, vg_text_site_kind_name(ts->v[i].kind), ts->v[i].va, 5)))
 			continue;
 		vg_ids_symoff(lx, d->va, d->where, sizeof(d->where));
 		snprintf(d->detail, sizeof(d->detail), "%s", bad);
@@ -296,7 +297,7 @@ static int compare(struct vg_linux *lx, const struct vg_text_ref *base, struct v
 		return -ENOMEM;
 	}
 	check_sites(lx, s, ts, text, base->start, base->end);
-	if (text_sites_digest(ts, base->start, base->key, &nsites) != base->sites_digest ||
+	if (vg_text_sites_digest(ts, base->start, base->key, &nsites) != base->sites_digest ||
 	    nsites != base->nsites) {
 		struct vg_text_diff *d = new_diff(s, "site-list", base->start, 0);
 
@@ -407,7 +408,7 @@ int vg_ids_gather_text_cached(struct vg_linux *lx, const struct vg_text_ref *bas
 		return 0;
 	}
 	hit = cache_matches(cache, base, lx, start, end, text);
-	if (hit || text_verdict_clean(lx, base, start, end, text)) {
+	if (hit || vg_text_verdict_clean(lx, base, start, end, text)) {
 		/* byte for byte the text a full comparison found clean: nothing to report */
 		if (hit)
 			cache->fast++;
@@ -420,7 +421,7 @@ int vg_ids_gather_text_cached(struct vg_linux *lx, const struct vg_text_ref *bas
 		free(copy);
 		return 0;
 	}
-	ret = text_sites_collect(lx, start, end, &ts);
+	ret = vg_text_sites_collect(lx, start, end, &ts);
 	if (ret) {
 		free(copy);
 		vg_ids_note(s, "kernel text: runtime patch sites unreadable");
@@ -429,7 +430,7 @@ int vg_ids_gather_text_cached(struct vg_linux *lx, const struct vg_text_ref *bas
 	ret = compare(lx, base, s, &ts, text);
 	s->have_text = !ret;
 	if (!ret && s->ntext_diffs == 0)
-		text_verdict_store(lx, base, start, end, text);
+		vg_text_verdict_store(lx, base, start, end, text);
 	if (cache) {
 		/* copying 15 MB costs more than it saves a one-shot scan that looks once: keep the
 		 * copy from the second full comparison on (watch, serve, a confirming look) */
@@ -440,7 +441,7 @@ int vg_ids_gather_text_cached(struct vg_linux *lx, const struct vg_text_ref *bas
 			cache->copy = NULL;
 		}
 	}
-	text_sites_free(&ts);
+	vg_text_sites_free(&ts);
 	free(copy);
 	return ret;
 }

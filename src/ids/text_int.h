@@ -45,28 +45,28 @@ struct text_sites {
  * sites and trampolines, ftrace records, kprobe_table). 0 or a negative errno; a table that
  * cannot be read fails the whole collection (masking too little would cry wolf, masking a
  * guessed set would hide patches). */
-int text_sites_collect(struct vg_linux *lx, uint64_t start, uint64_t end, struct text_sites *ts);
-void text_sites_free(struct text_sites *ts);
-const char *text_site_kind_name(uint8_t kind);
+int vg_text_sites_collect(struct vg_linux *lx, uint64_t start, uint64_t end, struct text_sites *ts);
+void vg_text_sites_free(struct text_sites *ts);
+const char *vg_text_site_kind_name(uint8_t kind);
 
 /* Checks the site's bytes (TEXT holds [start, end)); returns how many bytes to mask (for a
  * kprobe: to restore from orig; never more than norig), and sets
  * *bad to a reason (NULL when the form is one the kernel writes) and *target to the branch
  * target read there (0 if none). S may be NULL (no listed modules: static-call targets in
  * module memory are then accepted). */
-size_t text_site_check(const struct text_sites *ts, const struct text_site *site,
-		       const uint8_t *text, uint64_t start, uint64_t end,
-		       const struct vg_snapshot *s, const char **bad, uint64_t *target);
+size_t vg_text_site_check(const struct text_sites *ts, const struct text_site *site,
+			  const uint8_t *text, uint64_t start, uint64_t end,
+			  const struct vg_snapshot *s, const char **bad, uint64_t *target);
 
 /* Keyed digest of the non-kprobe sites' kinds and offsets from START (kprobes come and go). */
-uint64_t text_sites_digest(const struct text_sites *ts, uint64_t start, const uint8_t key[16],
-			   uint32_t *count);
+uint64_t vg_text_sites_digest(const struct text_sites *ts, uint64_t start, const uint8_t key[16],
+			      uint32_t *count);
 
 /* A clean comparison against BASE remembered across processes (text_verdict.c): true when
  * the raw text [start, end) is byte for byte what one found clean on this boot. */
-bool text_verdict_clean(const struct vg_linux *lx, const struct vg_text_ref *base, uint64_t start,
-			uint64_t end, const uint8_t *text);
-void text_verdict_store(const struct vg_linux *lx, const struct vg_text_ref *base, uint64_t start,
-			uint64_t end, const uint8_t *text);
+bool vg_text_verdict_clean(const struct vg_linux *lx, const struct vg_text_ref *base,
+			   uint64_t start, uint64_t end, const uint8_t *text);
+void vg_text_verdict_store(const struct vg_linux *lx, const struct vg_text_ref *base,
+			   uint64_t start, uint64_t end, const uint8_t *text);
 
 #endif

@@ -26,7 +26,7 @@ static const uint8_t nop5[] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 };
 static const uint8_t xor5rax[] = { 0x2e, 0x2e, 0x2e, 0x31, 0xc0 };
 static const uint8_t ret5[] = { 0xc3, 0xcc, 0xcc, 0xcc, 0xcc };
 
-const char *text_site_kind_name(uint8_t kind)
+const char *vg_text_site_kind_name(uint8_t kind)
 {
 	static const char *const names[] = { "jump-label",  "static-call", "static-call-trampoline",
 					     "ftrace-site", "ftrace-call", "kprobe" };
@@ -314,7 +314,7 @@ static int cmp_site(const void *a, const void *b)
 	return (int)x->kind - (int)y->kind;
 }
 
-void text_sites_free(struct text_sites *ts)
+void vg_text_sites_free(struct text_sites *ts)
 {
 	free(ts->v);
 	free(ts->ftrace_ok);
@@ -322,7 +322,7 @@ void text_sites_free(struct text_sites *ts)
 	memset(ts, 0, sizeof(*ts));
 }
 
-int text_sites_collect(struct vg_linux *lx, uint64_t start, uint64_t end, struct text_sites *ts)
+int vg_text_sites_collect(struct vg_linux *lx, uint64_t start, uint64_t end, struct text_sites *ts)
 {
 	struct vg_err err = { 0 };
 	int ret;
@@ -340,7 +340,7 @@ int text_sites_collect(struct vg_linux *lx, uint64_t start, uint64_t end, struct
 	if (!ret)
 		ret = kprobes(lx, start, end, ts);
 	if (ret) {
-		text_sites_free(ts);
+		vg_text_sites_free(ts);
 		return ret;
 	}
 	qsort(ts->v, ts->n, sizeof(*ts->v), cmp_site);
@@ -377,9 +377,9 @@ static bool scall_target_ok(const struct vg_snapshot *s, uint64_t t, uint64_t st
 	return owner[0] && owner[0] != '(';
 }
 
-size_t text_site_check(const struct text_sites *ts, const struct text_site *site,
-		       const uint8_t *text, uint64_t start, uint64_t end,
-		       const struct vg_snapshot *s, const char **bad, uint64_t *target)
+size_t vg_text_site_check(const struct text_sites *ts, const struct text_site *site,
+			  const uint8_t *text, uint64_t start, uint64_t end,
+			  const struct vg_snapshot *s, const char **bad, uint64_t *target)
 {
 	const uint8_t *p = text + (site->va - start);
 	size_t room = end - site->va;
@@ -442,8 +442,8 @@ size_t text_site_check(const struct text_sites *ts, const struct text_site *site
 	return 5;
 }
 
-uint64_t text_sites_digest(const struct text_sites *ts, uint64_t start, const uint8_t key[16],
-			   uint32_t *count)
+uint64_t vg_text_sites_digest(const struct text_sites *ts, uint64_t start, const uint8_t key[16],
+			      uint32_t *count)
 {
 	crypto_generichash_state st;
 	uint8_t out[crypto_generichash_BYTES_MIN];

@@ -42,8 +42,8 @@ static uint64_t baseline_id(const struct vg_text_ref *base)
 	return vg_fasthash64(base->hash, base->n * sizeof(*base->hash), h);
 }
 
-bool text_verdict_clean(const struct vg_linux *lx, const struct vg_text_ref *base, uint64_t start,
-			uint64_t end, const uint8_t *text)
+bool vg_text_verdict_clean(const struct vg_linux *lx, const struct vg_text_ref *base,
+			   uint64_t start, uint64_t end, const uint8_t *text)
 {
 	struct verdict_head want = { .magic = VERDICT_MAGIC,
 				     .id = baseline_id(base),
@@ -75,8 +75,8 @@ bool text_verdict_clean(const struct vg_linux *lx, const struct vg_text_ref *bas
 	return same;
 }
 
-void text_verdict_store(const struct vg_linux *lx, const struct vg_text_ref *base, uint64_t start,
-			uint64_t end, const uint8_t *text)
+void vg_text_verdict_store(const struct vg_linux *lx, const struct vg_text_ref *base,
+			   uint64_t start, uint64_t end, const uint8_t *text)
 {
 	struct verdict_head h = { .magic = VERDICT_MAGIC,
 				  .id = baseline_id(base),

@@ -46,7 +46,7 @@ static struct vg_procview *view(void)
  * (auto_inval_data). A file is then one lookup and one read, directories come with their
  * entries' attributes (readdirplus).
  */
-static void *pv_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+static void *vg_pv_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
 	struct vg_procview *pv = view();
 
@@ -73,7 +73,7 @@ static void fill_stat(struct stat *st, const struct vg_pv_attr *a)
 	st->st_mtim.tv_nsec = (long)(a->serial % 1000000000ull);
 }
 
-static int pv_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+static int vg_pv_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
 	struct vg_pv_attr a;
 	int ret = vg_procview_getattr(view(), path, &a);
@@ -111,8 +111,8 @@ static int fill_one(void *ctx, const char *name, enum vg_pv_kind kind)
 	return f->filler(f->buf, name, NULL, 0, 0) ? -ENOBUFS : 0;
 }
 
-static int pv_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
-		      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+static int vg_pv_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
+			 struct fuse_file_info *fi, enum fuse_readdir_flags flags)
 {
 	struct fill f = { buf, filler, path, (flags & FUSE_READDIR_PLUS) != 0 };
 
@@ -123,7 +123,7 @@ static int pv_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 	return vg_procview_readdir(view(), path, fill_one, &f);
 }
 
-static int pv_open(const char *path, struct fuse_file_info *fi)
+static int vg_pv_open(const char *path, struct fuse_file_info *fi)
 {
 	(void)path;
 	if ((fi->flags & O_ACCMODE) != O_RDONLY)
@@ -132,7 +132,8 @@ static int pv_open(const char *path, struct fuse_file_info *fi)
 	return -ENOSYS;
 }
 
-static int pv_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
+static int vg_pv_read(const char *path, char *buf, size_t size, off_t off,
+		      struct fuse_file_info *fi)
 {
 	const char *text;
 	size_t len;
@@ -149,18 +150,18 @@ static int pv_read(const char *path, char *buf, size_t size, off_t off, struct f
 	return (int)size;
 }
 
-static int pv_readlink(const char *path, char *buf, size_t size)
+static int vg_pv_readlink(const char *path, char *buf, size_t size)
 {
 	return vg_procview_readlink(view(), path, buf, size);
 }
 
 static const struct fuse_operations ops = {
-	.init = pv_init,
-	.getattr = pv_getattr,
-	.readdir = pv_readdir,
-	.open = pv_open,
-	.read = pv_read,
-	.readlink = pv_readlink,
+	.init = vg_pv_init,
+	.getattr = vg_pv_getattr,
+	.readdir = vg_pv_readdir,
+	.open = vg_pv_open,
+	.read = vg_pv_read,
+	.readlink = vg_pv_readlink,
 };
 
 static struct fuse *start(struct vg_procview *pv, const char *dir, bool allow_other,

@@ -67,25 +67,25 @@ struct vg_procview {
 };
 
 /* Snapshot parts, read on first use; each returns 0 or -errno. */
-int pv_tasks(struct vg_procview *pv);
-struct pv_task *pv_task(struct vg_procview *pv, int32_t pid);
-const struct vg_task_extra *pv_extra(struct vg_procview *pv, struct pv_task *t);
-int pv_fds(struct vg_procview *pv, struct pv_task *t);
-int pv_modules(struct vg_procview *pv);
-int pv_sockets(struct vg_procview *pv);
-int pv_mounts(struct vg_procview *pv);
-const struct vg_kstat *pv_kstat(struct vg_procview *pv);
+int vg_pv_tasks(struct vg_procview *pv);
+struct pv_task *vg_pv_task(struct vg_procview *pv, int32_t pid);
+const struct vg_task_extra *vg_pv_extra(struct vg_procview *pv, struct pv_task *t);
+int vg_pv_fds(struct vg_procview *pv, struct pv_task *t);
+int vg_pv_modules(struct vg_procview *pv);
+int vg_pv_sockets(struct vg_procview *pv);
+int vg_pv_mounts(struct vg_procview *pv);
+const struct vg_kstat *vg_pv_kstat(struct vg_procview *pv);
 
 /* Renderers: write the file's text to F. */
-void pv_render_stat(struct vg_procview *pv, struct pv_task *t, FILE *f);
-void pv_render_status(struct vg_procview *pv, struct pv_task *t, FILE *f);
-void pv_render_statm(struct vg_procview *pv, struct pv_task *t, FILE *f);
-int pv_render_maps(struct vg_procview *pv, struct pv_task *t, FILE *f);
-void pv_render_net(struct vg_procview *pv, const char *proto, FILE *f);
-void pv_render_modules(struct vg_procview *pv, FILE *f);
-void pv_render_module_file(const struct vg_module *m, const char *name, FILE *f);
-void pv_render_mounts(struct vg_procview *pv, FILE *f);
-void pv_render_system(struct vg_procview *pv, const char *name, FILE *f);
-void pv_render_hidden(struct vg_procview *pv, FILE *f);
+void vg_pv_render_stat(struct vg_procview *pv, struct pv_task *t, FILE *f);
+void vg_pv_render_status(struct vg_procview *pv, struct pv_task *t, FILE *f);
+void vg_pv_render_statm(struct vg_procview *pv, struct pv_task *t, FILE *f);
+int vg_pv_render_maps(struct vg_procview *pv, struct pv_task *t, FILE *f);
+void vg_pv_render_net(struct vg_procview *pv, const char *proto, FILE *f);
+void vg_pv_render_modules(struct vg_procview *pv, FILE *f);
+void vg_pv_render_module_file(const struct vg_module *m, const char *name, FILE *f);
+void vg_pv_render_mounts(struct vg_procview *pv, FILE *f);
+void vg_pv_render_system(struct vg_procview *pv, const char *name, FILE *f);
+void vg_pv_render_hidden(struct vg_procview *pv, FILE *f);
 
 #endif

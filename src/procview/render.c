@@ -48,9 +48,9 @@ static const char *state_name(char s)
 	}
 }
 
-void pv_render_stat(struct vg_procview *pv, struct pv_task *t, FILE *f)
+void vg_pv_render_stat(struct vg_procview *pv, struct pv_task *t, FILE *f)
 {
-	const struct vg_task_extra *x = pv_extra(pv, t);
+	const struct vg_task_extra *x = vg_pv_extra(pv, t);
 
 	fprintf(f, "%d (%s) %c %d %d %d %u %d %u %llu 0 %llu 0 %llu %llu 0 0 %d %d %d 0 %llu ",
 		t->t.pid, t->name, t->t.state, t->t.ppid, x->pgrp, x->sid, x->tty_nr, -1, x->flags,
@@ -74,9 +74,9 @@ static void kb(FILE *f, const char *name, uint64_t pages)
 	fprintf(f, "%s:\t%8llu kB\n", name, (unsigned long long)pages * PAGE_KB);
 }
 
-void pv_render_status(struct vg_procview *pv, struct pv_task *t, FILE *f)
+void vg_pv_render_status(struct vg_procview *pv, struct pv_task *t, FILE *f)
 {
-	const struct vg_task_extra *x = pv_extra(pv, t);
+	const struct vg_task_extra *x = vg_pv_extra(pv, t);
 	const struct vg_task *k = &t->t;
 
 	fprintf(f, "Name:\t%s\nUmask:\t%04o\nState:\t%c (%s)\nTgid:\t%d\nNgid:\t0\nPid:\t%d\n",
@@ -117,9 +117,9 @@ void pv_render_status(struct vg_procview *pv, struct pv_task *t, FILE *f)
 			t->how);
 }
 
-void pv_render_statm(struct vg_procview *pv, struct pv_task *t, FILE *f)
+void vg_pv_render_statm(struct vg_procview *pv, struct pv_task *t, FILE *f)
 {
-	const struct vg_task_extra *x = pv_extra(pv, t);
+	const struct vg_task_extra *x = vg_pv_extra(pv, t);
 
 	fprintf(f, "%llu %llu %llu %llu 0 %llu 0\n", (unsigned long long)x->total_vm,
 		(unsigned long long)x->rss_pages, (unsigned long long)(x->rss_file + x->rss_shmem),
@@ -144,7 +144,7 @@ static int map_line(void *ctx, const struct vg_vma *v)
 	return 0;
 }
 
-int pv_render_maps(struct vg_procview *pv, struct pv_task *t, FILE *f)
+int vg_pv_render_maps(struct vg_procview *pv, struct pv_task *t, FILE *f)
 {
 	return vg_task_vmas(pv->lx, &t->t, map_line, f);
 }
@@ -160,7 +160,7 @@ static void addr_hex(char *out, size_t len, const struct vg_sock *s, const uint8
 		snprintf(out, len, "%08X", w[0]);
 }
 
-void pv_render_net(struct vg_procview *pv, const char *proto, FILE *f)
+void vg_pv_render_net(struct vg_procview *pv, const char *proto, FILE *f)
 {
 	bool v6 = proto[3] == '6', tcp = proto[0] == 't';
 	char line[256], la[40], ra[40];
@@ -179,7 +179,7 @@ void pv_render_net(struct vg_procview *pv, const char *proto, FILE *f)
 	else
 		fprintf(f, "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when "
 			   "retrnsmt   uid  timeout inode ref pointer drops\n");
-	if (pv_sockets(pv))
+	if (vg_pv_sockets(pv))
 		return;
 	for (size_t i = 0; i < pv->s.socks.n; i++) {
 		const struct vg_sock *s = &pv->s.socks.v[i];
@@ -201,9 +201,9 @@ void pv_render_net(struct vg_procview *pv, const char *proto, FILE *f)
 	}
 }
 
-void pv_render_modules(struct vg_procview *pv, FILE *f)
+void vg_pv_render_modules(struct vg_procview *pv, FILE *f)
 {
-	if (pv_modules(pv))
+	if (vg_pv_modules(pv))
 		return;
 	for (size_t i = 0; i < pv->s.mods.n; i++) {
 		const struct vg_module *m = &pv->s.mods.v[i];
@@ -213,7 +213,7 @@ void pv_render_modules(struct vg_procview *pv, FILE *f)
 	}
 }
 
-void pv_render_module_file(const struct vg_module *m, const char *name, FILE *f)
+void vg_pv_render_module_file(const struct vg_module *m, const char *name, FILE *f)
 {
 	if (!strcmp(name, "coresize"))
 		fprintf(f, "%llu\n", (unsigned long long)m->size);
@@ -230,9 +230,9 @@ void pv_render_module_file(const struct vg_module *m, const char *name, FILE *f)
 		fprintf(f, "\n");
 }
 
-void pv_render_mounts(struct vg_procview *pv, FILE *f)
+void vg_pv_render_mounts(struct vg_procview *pv, FILE *f)
 {
-	if (pv_mounts(pv))
+	if (vg_pv_mounts(pv))
 		return;
 	for (size_t i = 0; i < pv->s.mounts.n; i++) {
 		const struct vg_mount *m = &pv->s.mounts.v[i];
@@ -241,10 +241,10 @@ void pv_render_mounts(struct vg_procview *pv, FILE *f)
 	}
 }
 
-void pv_render_hidden(struct vg_procview *pv, FILE *f)
+void vg_pv_render_hidden(struct vg_procview *pv, FILE *f)
 {
 	fprintf(f, "%-7s %-16s %s\n", "PID", "COMM", "FOUND IN");
-	if (pv_tasks(pv))
+	if (vg_pv_tasks(pv))
 		return;
 	for (size_t i = 0; i < pv->s.n; i++)
 		if (pv->s.tasks[i].hidden)
@@ -264,7 +264,7 @@ static void loadavg(struct vg_procview *pv, const struct vg_kstat *k, FILE *f)
 	int running = 0, last = 0;
 	size_t total = 0;
 
-	if (!pv_tasks(pv)) {
+	if (!vg_pv_tasks(pv)) {
 		for (size_t i = 0; i < pv->s.n; i++) {
 			running += pv->s.tasks[i].t.state == 'R';
 			last = pv->s.tasks[i].t.pid > last ? pv->s.tasks[i].t.pid : last;
@@ -285,7 +285,7 @@ static void stat_file(struct vg_procview *pv, const struct vg_kstat *k, FILE *f)
 	fprintf(f, "cpu  0 0 0 0 0 0 0 0 0 0\n");
 	for (uint32_t c = 0; c < k->online_cpus; c++)
 		fprintf(f, "cpu%u 0 0 0 0 0 0 0 0 0 0\n", c);
-	if (!pv_tasks(pv))
+	if (!vg_pv_tasks(pv))
 		for (size_t i = 0; i < pv->s.n; i++)
 			running += pv->s.tasks[i].t.state == 'R';
 	fprintf(f,
@@ -294,9 +294,9 @@ static void stat_file(struct vg_procview *pv, const struct vg_kstat *k, FILE *f)
 		(long long)k->boot_time_s, pv->s.n, running);
 }
 
-void pv_render_system(struct vg_procview *pv, const char *name, FILE *f)
+void vg_pv_render_system(struct vg_procview *pv, const char *name, FILE *f)
 {
-	const struct vg_kstat *k = pv_kstat(pv);
+	const struct vg_kstat *k = vg_pv_kstat(pv);
 
 	if (!strcmp(name, "version")) {
 		size_t n = strlen(pv->lx->banner);

@@ -1,13 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * The /proc view's snapshot and tree (procview.h): which paths exist, what they are, and
- * which renderer produces each file. The snapshot's parts are read on first use, so `lsmod`
- * never walks the task list and `ps` never walks the socket tables; a snapshot older than the
- * TTL is dropped at the next request.
- *
- * Hidden tasks: after the task list, the PID allocator and the run queues are read (the IDS's
- * own views, vigil/ids.h); a task either holds that the task list (with threads) lacks is read
- * by address and added, marked with where it was found.
+ * The /proc view's tree (procview.h): which paths exist, what they are, and which renderer
+ * produces each file from the snapshot (snap.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,266 +12,6 @@
 #include "vigil/ids.h"
 #include "vigil/util.h"
 #include "pv_int.h"
-
-#define DEFAULT_TTL_MS 1000
-
-static void snap_free(struct pv_snap *s)
-{
-	for (int b = 0; b < PV_TEXT_BUCKETS; b++) {
-		for (struct pv_text *x = s->texts[b], *next; x; x = next) {
-			next = x->next;
-			free(x->path);
-			free(x->buf);
-			free(x);
-		}
-	}
-	for (size_t i = 0; i < s->n; i++) {
-		free(s->tasks[i].t.cmdline);
-		free(s->tasks[i].t.exe);
-		free(s->tasks[i].fds);
-	}
-	free(s->tasks);
-	vg_modules_free(&s->mods);
-	vg_sockets_free(&s->socks);
-	vg_mounts_free(&s->mounts);
-	memset(s, 0, sizeof(*s));
-}
-
-/* A new look when the old one has expired; the first request of a look starts its clock. */
-static void fresh(struct vg_procview *pv)
-{
-	uint64_t now = vg_mono_ms();
-
-	if (pv->s.taken_ms && now - pv->s.taken_ms < (uint64_t)pv->ttl_ms)
-		return;
-	if (pv->s.taken_ms) {
-		snap_free(&pv->s);
-		vg_as_flush(&pv->lx->kas);
-	}
-	pv->s.taken_ms = now;
-	pv->s.serial = ++pv->serial;
-}
-
-static int cmp_pid(const void *a, const void *b)
-{
-	const struct pv_task *x = a, *y = b;
-
-	return x->t.pid < y->t.pid ? -1 : x->t.pid > y->t.pid;
-}
-
-static bool known(const struct pv_snap *s, uint64_t task)
-{
-	for (size_t i = 0; i < s->n; i++)
-		if (s->tasks[i].t.addr == task)
-			return true;
-	return false;
-}
-
-static int push_task(struct pv_snap *s, size_t *cap, const struct vg_task *t, const char *how)
-{
-	if (s->n == *cap) {
-		size_t c = *cap ? *cap * 2 : 256;
-		struct pv_task *p = realloc(s->tasks, c * sizeof(*p));
-
-		if (!p)
-			return -ENOMEM;
-		s->tasks = p;
-		*cap = c;
-	}
-	memset(&s->tasks[s->n], 0, sizeof(s->tasks[0]));
-	s->tasks[s->n].t = *t;
-	s->tasks[s->n].hidden = how != NULL;
-	s->tasks[s->n].how = how;
-	s->n++;
-	s->nhidden += how != NULL;
-	return 0;
-}
-
-static void add_hidden(struct vg_procview *pv, size_t *cap, uint64_t task, const char *how)
-{
-	struct vg_task t;
-
-	if (!task || known(&pv->s, task) || vg_task_read(pv->lx, task, NULL, &t))
-		return;
-	if (push_task(&pv->s, cap, &t, how)) {
-		free(t.cmdline);
-		free(t.exe);
-	}
-}
-
-int pv_tasks(struct vg_procview *pv)
-{
-	struct vg_task_opts to = { .threads = true };
-	struct vg_task_list tl;
-	struct vg_snapshot other = { 0 };
-	struct vg_err err = { 0 };
-	size_t cap = 0;
-	int ret;
-
-	fresh(pv);
-	if (pv->s.have_tasks)
-		return 0;
-	ret = vg_tasks_list(pv->lx, &to, &tl, &err);
-	if (ret)
-		return ret;
-	for (size_t i = 0; i < tl.n; i++) {
-		if (push_task(&pv->s, &cap, &tl.v[i], NULL)) {
-			/* what was not taken over is freed with the list */
-			tl.v += i;
-			tl.n -= i;
-			vg_tasks_free(&tl);
-			return -ENOMEM;
-		}
-	}
-	free(tl.v);
-	vg_ids_gather_pids(pv->lx, &other);
-	vg_ids_gather_sched(pv->lx, &other);
-	for (size_t i = 0; i < other.npids; i++)
-		add_hidden(pv, &cap, other.pids[i].task, "pid allocator");
-	for (size_t i = 0; i < other.nsched; i++)
-		add_hidden(pv, &cap, other.sched[i].task, "run queue");
-	vg_ids_snapshot_free(&other);
-	qsort(pv->s.tasks, pv->s.n, sizeof(*pv->s.tasks), cmp_pid);
-	pv->s.have_tasks = true;
-	return 0;
-}
-
-struct pv_task *pv_task(struct vg_procview *pv, int32_t pid)
-{
-	size_t lo = 0, hi;
-
-	if (pv_tasks(pv))
-		return NULL;
-	hi = pv->s.n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (pv->s.tasks[mid].t.pid < pid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < pv->s.n && pv->s.tasks[lo].t.pid == pid ? &pv->s.tasks[lo] : NULL;
-}
-
-const struct vg_task_extra *pv_extra(struct vg_procview *pv, struct pv_task *t)
-{
-	if (!t->have_x) {
-		vg_task_extra(pv->lx, &t->t, &t->x);
-		vg_task_proc_name(pv->lx, &t->t, t->name, sizeof(t->name));
-		t->have_x = true;
-	}
-	return &t->x;
-}
-
-static int add_fd(void *ctx, const struct vg_fd *f)
-{
-	struct pv_task *t = ctx;
-	struct vg_fd *p;
-
-	if (t->nfds == t->capfds) {
-		size_t cap = t->capfds ? 2 * t->capfds : 8;
-
-		p = realloc(t->fds, cap * sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-		t->fds = p;
-		t->capfds = cap;
-	}
-	t->fds[t->nfds++] = *f;
-	return 0;
-}
-
-int pv_fds(struct vg_procview *pv, struct pv_task *t)
-{
-	int ret;
-
-	if (t->have_fds)
-		return 0;
-	ret = vg_task_fds(pv->lx, &t->t, add_fd, t);
-	t->have_fds = true;
-	return ret == -ENOMEM ? ret : 0;
-}
-
-int pv_modules(struct vg_procview *pv)
-{
-	struct vg_err err = { 0 };
-	int ret;
-
-	fresh(pv);
-	if (pv->s.have_mods)
-		return 0;
-	ret = vg_modules_list(pv->lx, &pv->s.mods, &err);
-	pv->s.have_mods = !ret;
-	return ret;
-}
-
-int pv_sockets(struct vg_procview *pv)
-{
-	struct vg_err err = { 0 };
-	int ret;
-
-	fresh(pv);
-	if (pv->s.have_socks)
-		return 0;
-	ret = vg_sockets_list(pv->lx, &pv->s.socks, &err);
-	pv->s.have_socks = !ret;
-	return ret;
-}
-
-int pv_mounts(struct vg_procview *pv)
-{
-	struct vg_err err = { 0 };
-	int ret;
-
-	fresh(pv);
-	if (pv->s.have_mounts)
-		return 0;
-	ret = vg_mounts_list(pv->lx, &pv->s.mounts, &err);
-	pv->s.have_mounts = !ret;
-	return ret;
-}
-
-const struct vg_kstat *pv_kstat(struct vg_procview *pv)
-{
-	fresh(pv);
-	if (!pv->s.have_kstat) {
-		vg_kstat_read(pv->lx, &pv->s.ks);
-		pv->s.have_kstat = true;
-	}
-	return &pv->s.ks;
-}
-
-int vg_procview_new(struct vg_procview **out, struct vg_guest *g, const struct vg_procview_opts *o,
-		    struct vg_err *err)
-{
-	struct vg_procview *pv;
-
-	*out = NULL;
-	if (!g->have_kernel)
-		return vg_errf(err, EINVAL, "the guest's kernel has not been discovered");
-	pv = calloc(1, sizeof(*pv));
-	if (!pv)
-		return vg_errf(err, ENOMEM, "out of memory");
-	pv->g = g;
-	pv->lx = &g->lx;
-	pv->ttl_ms = o && o->ttl_ms > 0 ? o->ttl_ms : DEFAULT_TTL_MS;
-	/* symbols are needed for the hidden-task views and the system files */
-	if (vg_linux_load_symbols(pv->lx, err)) {
-		free(pv);
-		return -err->code;
-	}
-	*out = pv;
-	return 0;
-}
-
-void vg_procview_free(struct vg_procview *pv)
-{
-	if (!pv)
-		return;
-	snap_free(&pv->s);
-	free(pv);
-}
 
 /* ---- the tree ---- */
 
@@ -404,7 +138,7 @@ static int resolve_module(struct vg_procview *pv, char **c, int n, struct node *
 	nd->dir = D_MODS;
 	if (n == 1)
 		return 0;
-	if (pv_modules(pv))
+	if (vg_pv_modules(pv))
 		return -EIO;
 	for (size_t i = 0; i < pv->s.mods.n; i++)
 		if (!strcmp(pv->s.mods.v[i].name, c[1]))
@@ -478,7 +212,7 @@ static int resolve(struct vg_procview *pv, const char *path, struct node *nd)
 		}
 		return -ENOENT;
 	}
-	nd->t = pv_task(pv, pid);
+	nd->t = vg_pv_task(pv, pid);
 	if (!nd->t && n == 1 && in_lineage(pv, pid)) {
 		/* a tool looking itself up by pid (procps, chkproc do) finds its host entry */
 		nd->kind = VG_PV_LINK;
@@ -510,7 +244,7 @@ static int resolve(struct vg_procview *pv, const char *path, struct node *nd)
 		return nd->file ? 0 : -ENOENT;
 	}
 	if (n == 3 && !strcmp(c[1], "fd") && parse_num(c[2], &num)) {
-		if (pv_fds(pv, nd->t))
+		if (vg_pv_fds(pv, nd->t))
 			return -EIO;
 		for (size_t i = 0; i < nd->t->nfds; i++) {
 			if (nd->t->fds[i].fd == num) {
@@ -525,7 +259,7 @@ static int resolve(struct vg_procview *pv, const char *path, struct node *nd)
 	if (!strcmp(c[1], "task") && parse_num(c[2], &num) && n <= 4) {
 		struct pv_task *leader = nd->t;
 
-		nd->t = pv_task(pv, num);
+		nd->t = vg_pv_task(pv, num);
 		if (!nd->t || !same_group(leader, nd->t))
 			return -ENOENT;
 		if (n == 3) {
@@ -553,7 +287,7 @@ int vg_procview_getattr(struct vg_procview *pv, const char *path, struct vg_pv_a
 	a->kind = nd.kind;
 	a->mode = nd.kind == VG_PV_DIR ? 0555 : nd.kind == VG_PV_LINK ? 0777 : 0444;
 	a->nlink = nd.kind == VG_PV_DIR ? 2 : 1;
-	a->time_s = pv_kstat(pv)->boot_time_s;
+	a->time_s = vg_pv_kstat(pv)->boot_time_s;
 	a->serial = pv->s.serial;
 	if (nd.t) {
 		/* like procfs: a process's entries belong to its effective ids */
@@ -572,11 +306,11 @@ static int fill_tasks(struct vg_procview *pv, const struct pv_task *leader, vg_p
 		      void *ctx)
 {
 	char name[16];
-	int ret = pv_tasks(pv);
+	int ret = vg_pv_tasks(pv);
 
 	/* the command's own processes, linked to the host (find_lineage) */
 	for (int i = 0; !ret && !leader && i < pv->nlineage; i++) {
-		if (pv_task(pv, pv->lineage[i]))
+		if (vg_pv_task(pv, pv->lineage[i]))
 			continue;
 		snprintf(name, sizeof(name), "%d", pv->lineage[i]);
 		ret = fn(ctx, name, VG_PV_LINK);
@@ -630,7 +364,7 @@ int vg_procview_readdir(struct vg_procview *pv, const char *path, vg_pv_fill_fn 
 	case D_TASK:
 		return fill_tasks(pv, nd.t, fn, ctx);
 	case D_FD:
-		if (pv_fds(pv, nd.t))
+		if (vg_pv_fds(pv, nd.t))
 			return -EIO;
 		for (size_t i = 0; !ret && i < nd.t->nfds; i++) {
 			snprintf(name, sizeof(name), "%d", nd.t->fds[i].fd);
@@ -644,7 +378,7 @@ int vg_procview_readdir(struct vg_procview *pv, const char *path, vg_pv_fill_fn 
 	case D_SYSK:
 		return fill_list(sysk_files, VG_PV_FILE, fn, ctx);
 	case D_MODS:
-		if (pv_modules(pv))
+		if (vg_pv_modules(pv))
 			return -EIO;
 		for (size_t i = 0; !ret && i < pv->s.mods.n; i++)
 			ret = fn(ctx, pv->s.mods.v[i].name, VG_PV_DIR);
@@ -691,13 +425,13 @@ int vg_procview_readlink(struct vg_procview *pv, const char *path, char *buf, si
 static void render_task_file(struct vg_procview *pv, struct pv_task *t, const char *file, FILE *f)
 {
 	if (!strcmp(file, "stat")) {
-		pv_render_stat(pv, t, f);
+		vg_pv_render_stat(pv, t, f);
 	} else if (!strcmp(file, "status")) {
-		pv_render_status(pv, t, f);
+		vg_pv_render_status(pv, t, f);
 	} else if (!strcmp(file, "statm")) {
-		pv_render_statm(pv, t, f);
+		vg_pv_render_statm(pv, t, f);
 	} else if (!strcmp(file, "comm")) {
-		pv_extra(pv, t);
+		vg_pv_extra(pv, t);
 		fprintf(f, "%s\n", t->name);
 	} else if (!strcmp(file, "cmdline")) {
 		char *argv = malloc(VG_CMDLINE_MAX);
@@ -707,7 +441,7 @@ static void render_task_file(struct vg_procview *pv, struct pv_task *t, const ch
 			fwrite(argv, 1, (size_t)n, f);
 		free(argv);
 	} else if (!strcmp(file, "maps")) {
-		pv_render_maps(pv, t, f);
+		vg_pv_render_maps(pv, t, f);
 	}
 }
 
@@ -720,17 +454,17 @@ static int render(struct vg_procview *pv, const struct node *nd, struct pv_text 
 	if (nd->t)
 		render_task_file(pv, nd->t, nd->file, f);
 	else if (nd->mod)
-		pv_render_module_file(nd->mod, nd->file, f);
+		vg_pv_render_module_file(nd->mod, nd->file, f);
 	else if (nd->dir == D_NET)
-		pv_render_net(pv, nd->file, f);
+		vg_pv_render_net(pv, nd->file, f);
 	else if (!strcmp(nd->file, "modules"))
-		pv_render_modules(pv, f);
+		vg_pv_render_modules(pv, f);
 	else if (!strcmp(nd->file, "mounts"))
-		pv_render_mounts(pv, f);
+		vg_pv_render_mounts(pv, f);
 	else if (!strcmp(nd->file, "vigil-hidden"))
-		pv_render_hidden(pv, f);
+		vg_pv_render_hidden(pv, f);
 	else
-		pv_render_system(pv, nd->file, f);
+		vg_pv_render_system(pv, nd->file, f);
 	return fclose(f) ? -ENOMEM : 0;
 }
 

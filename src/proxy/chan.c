@@ -10,7 +10,7 @@
 
 #include "px.h"
 
-int px_hdr_write(int fd, const struct px_hdr *m, int passfd)
+int vg_px_hdr_write(int fd, const struct px_hdr *m, int passfd)
 {
 	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
 	struct iovec iov = { .iov_base = (void *)m, .iov_len = sizeof(*m) };
@@ -37,7 +37,7 @@ int px_hdr_write(int fd, const struct px_hdr *m, int passfd)
 	return n == sizeof(*m) ? 0 : -EPIPE;
 }
 
-int px_hdr_read(int fd, struct px_hdr *m, int *passfd)
+int vg_px_hdr_read(int fd, struct px_hdr *m, int *passfd)
 {
 	char cbuf[CMSG_SPACE(sizeof(int))];
 	size_t got = 0;
@@ -80,7 +80,7 @@ int px_hdr_read(int fd, struct px_hdr *m, int *passfd)
 	return 0;
 }
 
-int px_chan_call(struct px_chan *c, struct px_hdr *req, int *fd)
+int vg_px_chan_call(struct px_chan *c, struct px_hdr *req, int *fd)
 {
 	uint32_t seq = ++c->seq ? c->seq : ++c->seq;
 	struct px_hdr m;
@@ -90,9 +90,9 @@ int px_chan_call(struct px_chan *c, struct px_hdr *req, int *fd)
 		*fd = -1;
 	req->seq = seq;
 	req->flags &= ~PX_F_REPLY;
-	ret = px_hdr_write(c->fd, req, -1);
+	ret = vg_px_hdr_write(c->fd, req, -1);
 	if (!ret)
-		ret = px_hdr_read(c->fd, &m, &pfd);
+		ret = vg_px_hdr_read(c->fd, &m, &pfd);
 	if (ret)
 		return ret;
 	if (!(m.flags & PX_F_REPLY) || m.seq != seq) {

@@ -66,15 +66,15 @@ static int64_t do_ctl(struct px_sup *s, struct px_call *c)
 	struct px_handle *h;
 	struct px_epoll *e;
 	struct px_epoll_member *m;
-	int ret = px_resolve(s, c, fd, &h);
+	int ret = vg_px_resolve(s, c, fd, &h);
 
 	if (ret)
 		return ret;
 	if (!h)
 		return PX_CONTINUE;
-	if (op != EPOLL_CTL_DEL && px_target_read(s, c, c->a[3], &ev, sizeof(ev)))
+	if (op != EPOLL_CTL_DEL && vg_px_target_read(s, c, c->a[3], &ev, sizeof(ev)))
 		return -EFAULT;
-	dup = px_target_getfd(s, c, epfd);
+	dup = vg_px_target_getfd(s, c, epfd);
 	if (dup < 0)
 		return dup;
 	if (!is_epoll(dup)) {
@@ -146,7 +146,7 @@ static int members_ready(struct px_sup *s, struct px_epoll *e, struct epoll_even
 		hs[i] = e->m[i].h;
 		ev[i] = (short)(e->m[i].events & 0xffff);
 	}
-	ret = px_handles_poll(hs, ev, rev, e->n);
+	ret = vg_px_handles_poll(hs, ev, rev, e->n);
 	if (ret)
 		goto out;
 	for (unsigned i = 0; i < e->n && (unsigned)k < max; i++) {
@@ -182,7 +182,7 @@ static int64_t do_wait(struct px_sup *s, struct px_call *c, struct px_park *p)
 
 	if (!s->epolls)
 		return PX_CONTINUE;
-	dup = px_target_getfd(s, c, epfd);
+	dup = vg_px_target_getfd(s, c, epfd);
 	if (dup < 0)
 		return dup == -ESRCH ? PX_SENT : PX_CONTINUE;
 	e = find(s, dup);
@@ -198,7 +198,7 @@ static int64_t do_wait(struct px_sup *s, struct px_call *c, struct px_park *p)
 
 		timeout = -1;
 		if (c->a[3]) {
-			if (px_target_read(s, c, c->a[3], t, sizeof(t)))
+			if (vg_px_target_read(s, c, c->a[3], t, sizeof(t)))
 				return -EFAULT;
 			if (t[0] < 0 || t[1] < 0 || t[1] >= 1000000000)
 				return -EINVAL;
@@ -215,40 +215,30 @@ static int64_t do_wait(struct px_sup *s, struct px_call *c, struct px_park *p)
 	if (more > 0)
 		n += more;
 	if (n == 0 && timeout != 0 && !c->expired) {
-		px_deadline(c, timeout);
+		vg_px_deadline(c, timeout);
 		for (unsigned i = 0; i < e->n; i++)
-			px_handle_watch(s, e->m[i].h, e->m[i].events & 0xffff);
+			vg_px_handle_watch(s, e->m[i].h, e->m[i].events & 0xffff);
 		dup = fcntl(e->dup, F_DUPFD_CLOEXEC, 0);
-		if (dup >= 0 && px_park_watch_fd(s, p, dup, EPOLLIN))
+		if (dup >= 0 && vg_px_park_watch_fd(s, p, dup, EPOLLIN))
 			close(dup);
 		free(out);
 		return PX_WAIT;
 	}
-	if (n > 0 && px_target_write(s, c, c->a[1], out, (size_t)n * sizeof(*out)))
+	if (n > 0 && vg_px_target_write(s, c, c->a[1], out, (size_t)n * sizeof(*out)))
 		n = -EFAULT;
 done:
 	free(out);
 	return n;
 }
 
-int64_t px_op_epoll(struct px_sup *s, struct px_call *c, struct px_park *p)
+int64_t vg_px_op_epoll(struct px_sup *s, struct px_call *c, struct px_park *p)
 {
 	if (c->nr == SYS_epoll_ctl)
 		return do_ctl(s, c);
 	return do_wait(s, c, p);
 }
 
-void px_epoll_drop_handle(struct px_sup *s, const struct px_handle *h)
-{
-	for (struct px_epoll *e = s->epolls; e; e = e->next)
-		for (unsigned i = 0; i < e->n;)
-			if (e->m[i].h == h)
-				e->m[i] = e->m[--e->n];
-			else
-				i++;
-}
-
-void px_epoll_free_all(struct px_sup *s)
+void vg_px_epoll_free_all(struct px_sup *s)
 {
 	while (s->epolls) {
 		struct px_epoll *e = s->epolls;

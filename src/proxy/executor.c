@@ -30,11 +30,11 @@ static int64_t make_socket(const struct px_hdr *m, int *fd)
 	return *fd < 0 ? -errno : 0;
 }
 
-int px_executor_loop(int chan, struct vg_err *err)
+int vg_px_executor_loop(int chan, struct vg_err *err)
 {
 	for (;;) {
 		struct px_hdr m;
-		int fd = -1, ret = px_hdr_read(chan, &m, NULL);
+		int fd = -1, ret = vg_px_hdr_read(chan, &m, NULL);
 
 		if (ret == -EPIPE)
 			return 0; /* the supervisor closed the channel: our work is over */
@@ -42,7 +42,7 @@ int px_executor_loop(int chan, struct vg_err *err)
 			return vg_errf(err, -ret, "executor: channel: %s", strerror(-ret));
 		m.ret = make_socket(&m, &fd);
 		m.flags = PX_F_REPLY;
-		ret = px_hdr_write(chan, &m, fd);
+		ret = vg_px_hdr_write(chan, &m, fd);
 		if (fd >= 0)
 			close(fd);
 		if (ret == -EPIPE)

@@ -74,7 +74,7 @@ static int rules(scmp_filter_ctx ctx, enum vg_proxy_mode mode)
 	return ret;
 }
 
-int px_filter_load(enum vg_proxy_mode mode, int *listener, struct vg_err *err)
+int vg_px_filter_load(enum vg_proxy_mode mode, int *listener, struct vg_err *err)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
 	int ret;
@@ -131,16 +131,16 @@ int vg_proxy_probe(struct vg_proxy_probe *p, struct vg_err *err)
 		close(sp[0]);
 		prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (px_filter_load(VG_PROXY_FD, &l, &e))
+		if (vg_px_filter_load(VG_PROXY_FD, &l, &e))
 			_exit(1);
-		if (px_hdr_write(sp[1], &h, l))
+		if (vg_px_hdr_write(sp[1], &h, l))
 			_exit(1);
 		close(l);
 		socket(AF_INET, SOCK_STREAM, 0);
 		_exit(0);
 	}
 	close(sp[1]);
-	if (px_hdr_read(sp[0], &m, &lfd) || lfd < 0) {
+	if (vg_px_hdr_read(sp[0], &m, &lfd) || lfd < 0) {
 		ret = vg_errf(err, EOPNOTSUPP,
 			      "probe: seccomp user notification is not available here");
 		goto out;

@@ -25,7 +25,7 @@ static unsigned bucket(uint64_t ino)
 	return (unsigned)((ino * 0x9e3779b97f4a7c15ull) >> 56);
 }
 
-struct px_handle *px_handle_find(struct px_sup *s, uint64_t ino)
+struct px_handle *vg_px_handle_find(struct px_sup *s, uint64_t ino)
 {
 	for (struct px_handle *h = s->tab[bucket(ino)]; h; h = h->next)
 		if (h->ino == ino)
@@ -43,7 +43,7 @@ static int fd_stat(struct px_sup *s, const struct px_call *c, int fd, struct sta
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)c->pid, fd);
 	if (stat(path, st) == 0)
 		return 0;
-	dup = px_target_getfd(s, c, fd);
+	dup = vg_px_target_getfd(s, c, fd);
 	if (dup < 0)
 		return dup;
 	ret = fstat(dup, st) ? -errno : 0;
@@ -51,14 +51,14 @@ static int fd_stat(struct px_sup *s, const struct px_call *c, int fd, struct sta
 	return ret;
 }
 
-int px_resolve(struct px_sup *s, struct px_call *c, int fd, struct px_handle **h)
+int vg_px_resolve(struct px_sup *s, struct px_call *c, int fd, struct px_handle **h)
 {
 	struct stat st;
 	int ret;
 
 	*h = NULL;
 	if (c->rino && c->rfd == fd) {
-		*h = px_handle_find(s, c->rino);
+		*h = vg_px_handle_find(s, c->rino);
 		return *h ? 0 : -EBADF;
 	}
 	if (fd < VG_PROXY_FD_BASE || !s->nhandles)
@@ -69,7 +69,7 @@ int px_resolve(struct px_sup *s, struct px_call *c, int fd, struct px_handle **h
 	if (ret)
 		return ret;
 	if (S_ISFIFO(st.st_mode) && st.st_dev == s->pipe_dev)
-		*h = px_handle_find(s, st.st_ino);
+		*h = vg_px_handle_find(s, st.st_ino);
 	if (*h) {
 		c->rfd = fd;
 		c->rino = st.st_ino;
@@ -77,7 +77,8 @@ int px_resolve(struct px_sup *s, struct px_call *c, int fd, struct px_handle **h
 	return 0;
 }
 
-int px_handle_new(struct px_sup *s, int sfd, int domain, int type, struct px_handle **out, int *rfd)
+int vg_px_handle_new(struct px_sup *s, int sfd, int domain, int type, struct px_handle **out,
+		     int *rfd)
 {
 	struct px_handle *h = calloc(1, sizeof(*h));
 	struct epoll_event ev = { .events = 0 };
@@ -116,7 +117,7 @@ fail:
 	return ret;
 }
 
-void px_handle_free(struct px_sup *s, struct px_handle *h)
+void vg_px_handle_free(struct px_sup *s, struct px_handle *h)
 {
 	struct px_handle **pp = &s->tab[bucket(h->ino)];
 
@@ -125,7 +126,7 @@ void px_handle_free(struct px_sup *s, struct px_handle *h)
 	if (*pp)
 		*pp = h->next;
 	s->nhandles--;
-	px_epoll_drop_handle(s, h);
+	vg_px_epoll_drop_handle(s, h);
 	if (h->sfd >= 0)
 		close(h->sfd); /* also leaves our epoll */
 	for (unsigned i = 0; i < h->nacq; i++)
@@ -136,8 +137,8 @@ void px_handle_free(struct px_sup *s, struct px_handle *h)
 	free(h);
 }
 
-int px_handle_push(struct px_handle *h, const void *data, size_t len,
-		   const struct sockaddr_storage *a, socklen_t alen)
+int vg_px_handle_push(struct px_handle *h, const void *data, size_t len,
+		      const struct sockaddr_storage *a, socklen_t alen)
 {
 	uint8_t *nb;
 
@@ -170,7 +171,7 @@ int px_handle_push(struct px_handle *h, const void *data, size_t len,
 	return 0;
 }
 
-int px_handle_watch(struct px_sup *s, struct px_handle *h, uint32_t events)
+int vg_px_handle_watch(struct px_sup *s, struct px_handle *h, uint32_t events)
 {
 	struct epoll_event ev = { .data.u64 = PX_TAG(PX_TAG_SOCK, h->ino) };
 	struct px_park *p = s->arming;
@@ -185,12 +186,12 @@ int px_handle_watch(struct px_sup *s, struct px_handle *h, uint32_t events)
 	return 0;
 }
 
-short px_handle_pending(const struct px_handle *h, short events)
+short vg_px_handle_pending(const struct px_handle *h, short events)
 {
 	return h->pblen || h->nacq ? (short)(POLLIN & events) : 0;
 }
 
-int px_handles_poll(struct px_handle **h, const short *events, short *revents, unsigned n)
+int vg_px_handles_poll(struct px_handle **h, const short *events, short *revents, unsigned n)
 {
 	struct pollfd *pf = calloc(n ? n : 1, sizeof(*pf));
 
@@ -207,7 +208,18 @@ int px_handles_poll(struct px_handle **h, const short *events, short *revents, u
 		return -e;
 	}
 	for (unsigned i = 0; i < n; i++)
-		revents[i] = pf[i].revents | px_handle_pending(h[i], events[i]);
+		revents[i] = pf[i].revents | vg_px_handle_pending(h[i], events[i]);
 	free(pf);
 	return 0;
+}
+
+/* A handle going away leaves every emulated epoll set it was in. */
+void vg_px_epoll_drop_handle(struct px_sup *s, const struct px_handle *h)
+{
+	for (struct px_epoll *e = s->epolls; e; e = e->next)
+		for (unsigned i = 0; i < e->n;)
+			if (e->m[i].h == h)
+				e->m[i] = e->m[--e->n];
+			else
+				i++;
 }

@@ -38,7 +38,7 @@ static int read_iov(struct px_sup *s, struct px_call *c, uint64_t addr, uint64_t
 {
 	if (n > IOV_LIMIT)
 		return -EINVAL;
-	if (n && px_target_read(s, c, addr, d->iov, n * sizeof(struct iovec)))
+	if (n && vg_px_target_read(s, c, addr, d->iov, n * sizeof(struct iovec)))
 		return -EFAULT;
 	d->niov = 0;
 	d->len = 0;
@@ -69,7 +69,7 @@ static int read_msghdr(struct px_sup *s, struct px_call *c, uint64_t addr, struc
 	struct msghdr mh;
 	int ret;
 
-	if (px_target_read(s, c, addr, &mh, sizeof(mh)))
+	if (vg_px_target_read(s, c, addr, &mh, sizeof(mh)))
 		return -EFAULT;
 	/* ancillary data (descriptors, credentials) has no meaning across domains */
 	if (mh.msg_controllen && d->out)
@@ -132,14 +132,14 @@ static int64_t park(struct px_sup *s, struct px_call *c, struct px_handle *h, sh
 {
 	if (c->expired)
 		return -EAGAIN; /* SO_RCVTIMEO/SO_SNDTIMEO ran out */
-	px_deadline(c, tmo_ms ? tmo_ms : -1);
-	px_handle_watch(s, h, (uint32_t)ev);
+	vg_px_deadline(c, tmo_ms ? tmo_ms : -1);
+	vg_px_handle_watch(s, h, (uint32_t)ev);
 	return PX_WAIT;
 }
 
 static void raise_sigpipe(struct px_sup *s, struct px_call *c)
 {
-	int pfd = px_target_pidfd(s, c);
+	int pfd = vg_px_target_pidfd(s, c);
 
 	if (pfd >= 0)
 		syscall(SYS_pidfd_send_signal, pfd, SIGPIPE, NULL, 0);
@@ -159,14 +159,14 @@ static int64_t send_one(struct px_sup *s, struct px_call *c, struct px_handle *h
 	if (d->name && d->namelen) {
 		if (d->namelen > sizeof(a))
 			return -EINVAL;
-		if (px_target_read(s, c, d->name, &a, d->namelen))
+		if (vg_px_target_read(s, c, d->name, &a, d->namelen))
 			return -EFAULT;
 		mh.msg_name = &a;
 		mh.msg_namelen = d->namelen;
 	}
 	/* the read ends with the call's re-validation: a call interrupted by a signal is
 	 * retried by the service, and sending its bytes now would send them twice */
-	ret = px_target_readv(s, c, d->iov, d->niov, s->buf, d->len);
+	ret = vg_px_target_readv(s, c, d->iov, d->niov, s->buf, d->len);
 	if (ret)
 		return ret == -ESRCH ? PX_SENT : -EFAULT;
 	r = sendmsg(h->sfd, &mh, flags | MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -221,24 +221,24 @@ static int put_meta(struct px_sup *s, struct px_call *c, const struct io_desc *d
 {
 	int room = (int)d->namelen;
 
-	if (d->name && d->namelenp && px_target_read(s, c, d->namelenp, &room, sizeof(room)))
+	if (d->name && d->namelenp && vg_px_target_read(s, c, d->namelenp, &room, sizeof(room)))
 		return -EFAULT;
 	if (d->name && room > 0 && alen &&
-	    px_target_write(s, c, d->name, sa, (size_t)room < alen ? (size_t)room : alen))
+	    vg_px_target_write(s, c, d->name, sa, (size_t)room < alen ? (size_t)room : alen))
 		return -EFAULT;
-	if (d->name && d->namelenp && px_target_write(s, c, d->namelenp, &alen, sizeof(alen)))
+	if (d->name && d->namelenp && vg_px_target_write(s, c, d->namelenp, &alen, sizeof(alen)))
 		return -EFAULT;
 	if (d->msg) {
 		struct msghdr mh = { 0 };
 		size_t ctl = 0;
 
-		if (px_target_write(s, c, d->msg + offsetof(struct msghdr, msg_namelen),
-				    d->name ? &alen : (const void *)&mh.msg_namelen,
-				    sizeof(mh.msg_namelen)) ||
-		    px_target_write(s, c, d->msg + offsetof(struct msghdr, msg_controllen), &ctl,
-				    sizeof(ctl)) ||
-		    px_target_write(s, c, d->msg + offsetof(struct msghdr, msg_flags), &mflags,
-				    sizeof(mflags)))
+		if (vg_px_target_write(s, c, d->msg + offsetof(struct msghdr, msg_namelen),
+				       d->name ? &alen : (const void *)&mh.msg_namelen,
+				       sizeof(mh.msg_namelen)) ||
+		    vg_px_target_write(s, c, d->msg + offsetof(struct msghdr, msg_controllen), &ctl,
+				       sizeof(ctl)) ||
+		    vg_px_target_write(s, c, d->msg + offsetof(struct msghdr, msg_flags), &mflags,
+				       sizeof(mflags)))
 			return -EFAULT;
 	}
 	return 0;
@@ -261,35 +261,35 @@ static int64_t recv_one(struct px_sup *s, struct px_call *c, struct px_handle *h
 	if (n < 0 || n == PX_WAIT)
 		return n;
 	copy = (size_t)n < d->len ? (size_t)n : d->len;
-	put = px_target_writev(s, c, d->iov, d->niov, buf, copy);
+	put = vg_px_target_writev(s, c, d->iov, d->niov, buf, copy);
 	if (put <= 0 && copy) {
 		if (!peek)
-			px_handle_push(h, buf, copy, &sa, alen);
+			vg_px_handle_push(h, buf, copy, &sa, alen);
 		return put == -ESRCH ? PX_SENT : -EFAULT;
 	}
 	if ((size_t)put < copy && !peek && h->type == SOCK_STREAM) {
-		px_handle_push(h, buf + put, copy - (size_t)put, NULL, 0);
+		vg_px_handle_push(h, buf + put, copy - (size_t)put, NULL, 0);
 		n = put;
 		copy = (size_t)put;
 	}
 	len32 = (uint32_t)n;
 	if (put_meta(s, c, d, &sa, alen, mflags) ||
-	    (lenp && px_target_write(s, c, lenp, &len32, sizeof(len32)))) {
+	    (lenp && vg_px_target_write(s, c, lenp, &len32, sizeof(len32)))) {
 		if (!peek)
-			px_handle_push(h, buf, copy, &sa, alen);
+			vg_px_handle_push(h, buf, copy, &sa, alen);
 		return -EFAULT;
 	}
 	s->st->bytes_in += copy;
-	if (px_respond(s, c, val >= 0 ? val : n) && !peek)
-		px_handle_push(h, buf, copy, &sa, alen);
+	if (vg_px_respond(s, c, val >= 0 ? val : n) && !peek)
+		vg_px_handle_push(h, buf, copy, &sa, alen);
 	return PX_SENT;
 }
 
-int64_t px_op_io(struct px_sup *s, struct px_call *c)
+int64_t vg_px_op_io(struct px_sup *s, struct px_call *c)
 {
 	struct io_desc d;
 	struct px_handle *h;
-	int ret = px_resolve(s, c, (int)c->a[0], &h);
+	int ret = vg_px_resolve(s, c, (int)c->a[0], &h);
 
 	if (ret)
 		return ret;
@@ -306,12 +306,12 @@ int64_t px_op_io(struct px_sup *s, struct px_call *c)
 /* sendmmsg sends as many as go without blocking after the first; recvmmsg takes one message
  * per call, which the call's contract allows and keeps a datagram from being lost between
  * two answers. */
-int64_t px_op_mmsg(struct px_sup *s, struct px_call *c)
+int64_t vg_px_op_mmsg(struct px_sup *s, struct px_call *c)
 {
 	uint64_t vec = c->a[1], vlen = c->a[2] < IOV_LIMIT ? c->a[2] : IOV_LIMIT;
 	struct io_desc d;
 	struct px_handle *h;
-	int ret = px_resolve(s, c, (int)c->a[0], &h);
+	int ret = vg_px_resolve(s, c, (int)c->a[0], &h);
 
 	if (ret)
 		return ret;
@@ -343,8 +343,8 @@ int64_t px_op_mmsg(struct px_sup *s, struct px_call *c)
 		if (r < 0)
 			return i ? (int64_t)i : r;
 		len32 = (uint32_t)r;
-		if (px_target_write(s, c, at + offsetof(struct mmsghdr, msg_len), &len32,
-				    sizeof(len32)))
+		if (vg_px_target_write(s, c, at + offsetof(struct mmsghdr, msg_len), &len32,
+				       sizeof(len32)))
 			return i ? (int64_t)i : -EFAULT;
 	}
 	return (int64_t)vlen;

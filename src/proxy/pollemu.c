@@ -46,7 +46,7 @@ static int read_timeout(struct px_sup *s, struct px_call *c, uint64_t addr, bool
 	*ms = -1;
 	if (!addr)
 		return 0;
-	if (px_target_read(s, c, addr, t, sizeof(t)))
+	if (vg_px_target_read(s, c, addr, t, sizeof(t)))
 		return -EFAULT;
 	if (t[0] < 0 || t[1] < 0 || t[1] >= (tv ? 1000000 : 1000000000))
 		return -EINVAL;
@@ -70,7 +70,7 @@ static int load_poll(struct px_sup *s, struct px_call *c, struct pset *ps)
 		free(pf);
 		return -ENOMEM;
 	}
-	if (n && px_target_read(s, c, c->a[0], pf, n * sizeof(*pf)))
+	if (n && vg_px_target_read(s, c, c->a[0], pf, n * sizeof(*pf)))
 		ret = -EFAULT;
 	for (unsigned i = 0; i < n && !ret; i++) {
 		ps->e[i].fd = pf[i].fd;
@@ -97,7 +97,8 @@ static int load_select(struct px_sup *s, struct px_call *c, struct pset *ps)
 	if ((int)nfds < 0 || nfds > NFDS_LIMIT)
 		return -EINVAL;
 	for (int k = 0; k < 3; k++)
-		if (c->a[1 + k] && words && px_target_read(s, c, c->a[1 + k], sets[k], words * 8))
+		if (c->a[1 + k] && words &&
+		    vg_px_target_read(s, c, c->a[1 + k], sets[k], words * 8))
 			return -EFAULT;
 	ps->e = calloc(nfds ? nfds : 1, sizeof(*ps->e));
 	if (!ps->e)
@@ -136,7 +137,7 @@ static int classify(struct px_sup *s, struct px_call *c, struct pset *ps)
 		e->h = NULL;
 		if (e->fd < 0)
 			continue;
-		e->dup = px_target_getfd(s, c, e->fd);
+		e->dup = vg_px_target_getfd(s, c, e->fd);
 		if (e->dup == -ESRCH)
 			return -ESRCH;
 		if (e->dup < 0) {
@@ -144,7 +145,7 @@ static int classify(struct px_sup *s, struct px_call *c, struct pset *ps)
 			continue;
 		}
 		if (e->fd >= VG_PROXY_FD_BASE && fstat(e->dup, &st) == 0 && S_ISFIFO(st.st_mode))
-			e->h = px_handle_find(s, st.st_ino);
+			e->h = vg_px_handle_find(s, st.st_ino);
 		if (e->h) {
 			close(e->dup);
 			e->dup = -1;
@@ -178,7 +179,7 @@ static int evaluate(struct pset *ps)
 		struct pent *e = &ps->e[i];
 
 		if (e->h)
-			e->revents = pf[i].revents | px_handle_pending(e->h, e->events);
+			e->revents = pf[i].revents | vg_px_handle_pending(e->h, e->events);
 		else if (e->dup >= 0)
 			e->revents = pf[i].revents;
 	}
@@ -195,7 +196,7 @@ static int64_t answer_poll(struct px_sup *s, struct px_call *c, struct pset *ps)
 			c->a[0] + i * sizeof(struct pollfd) + offsetof(struct pollfd, revents);
 
 		ready += ps->e[i].revents != 0;
-		if (px_target_write(s, c, at, &ps->e[i].revents, sizeof(short)))
+		if (vg_px_target_write(s, c, at, &ps->e[i].revents, sizeof(short)))
 			return -EFAULT;
 	}
 	return ready;
@@ -223,7 +224,8 @@ static int64_t answer_select(struct px_sup *s, struct px_call *c, struct pset *p
 		}
 	}
 	for (int k = 0; k < 3; k++)
-		if (c->a[1 + k] && words && px_target_write(s, c, c->a[1 + k], sets[k], words * 8))
+		if (c->a[1 + k] && words &&
+		    vg_px_target_write(s, c, c->a[1 + k], sets[k], words * 8))
 			return -EFAULT;
 	return ready;
 }
@@ -241,10 +243,10 @@ static void write_remaining(struct px_sup *s, struct px_call *c, struct pset *ps
 		left = ps->timeout_ms;
 	t[0] = left / 1000;
 	t[1] = (left % 1000) * (ps->tv ? 1000 : 1000000);
-	px_target_write(s, c, ps->tsp, t, sizeof(t));
+	vg_px_target_write(s, c, ps->tsp, t, sizeof(t));
 }
 
-int64_t px_op_poll(struct px_sup *s, struct px_call *c, struct px_park *p)
+int64_t vg_px_op_poll(struct px_sup *s, struct px_call *c, struct px_park *p)
 {
 	struct pset ps = { 0 };
 	bool sel = c->nr == SYS_select || c->nr == SYS_pselect6;
@@ -268,14 +270,14 @@ int64_t px_op_poll(struct px_sup *s, struct px_call *c, struct px_park *p)
 	r = sel ? answer_select(s, c, &ps) : answer_poll(s, c, &ps);
 	/* answer_* wrote revents already; a wait rewrites them when it ends */
 	if (r == 0 && ps.timeout_ms != 0 && !c->expired) {
-		px_deadline(c, ps.timeout_ms);
+		vg_px_deadline(c, ps.timeout_ms);
 		for (unsigned i = 0; i < ps.n; i++) {
 			struct pent *e = &ps.e[i];
 
 			if (e->h) {
-				px_handle_watch(s, e->h, (uint16_t)e->events);
+				vg_px_handle_watch(s, e->h, (uint16_t)e->events);
 			} else if (e->dup >= 0 &&
-				   !px_park_watch_fd(s, p, e->dup, (uint16_t)e->events)) {
+				   !vg_px_park_watch_fd(s, p, e->dup, (uint16_t)e->events)) {
 				e->dup = -1; /* the park owns it now */
 			}
 		}

@@ -56,12 +56,12 @@ struct px_chan {
 
 /* One request and its reply (REQ in, reply out); *FD receives a passed descriptor when FD is
  * not NULL. -EPIPE when the executor is gone. */
-int px_chan_call(struct px_chan *c, struct px_hdr *req, int *fd);
+int vg_px_chan_call(struct px_chan *c, struct px_hdr *req, int *fd);
 /* Low level, shared with the executor: whole header (+ one fd) in, whole header out. */
-int px_hdr_write(int fd, const struct px_hdr *m, int passfd);
-int px_hdr_read(int fd, struct px_hdr *m, int *passfd);
+int vg_px_hdr_write(int fd, const struct px_hdr *m, int passfd);
+int vg_px_hdr_read(int fd, struct px_hdr *m, int *passfd);
 
-int px_executor_loop(int chan, struct vg_err *err);
+int vg_px_executor_loop(int chan, struct vg_err *err);
 
 /* ---- the supervisor's view of a service's call ---- */
 struct px_call {
@@ -161,71 +161,77 @@ struct px_sup {
 #define PX_TAG_KIND(t) ((t) >> 62)
 #define PX_TAG_VAL(t) ((t) & ((1ull << 62) - 1))
 #define PX_TAG(kind, v) ((uint64_t)(kind) << 62 | (v))
+/* The supervisor's own events: a notification, the executor's channel. */
+#define PX_EV_NOTIFY PX_TAG(PX_TAG_CTL, 1)
+#define PX_EV_CHAN PX_TAG(PX_TAG_CTL, 2)
 enum { PX_TAG_CTL, PX_TAG_PARK, PX_TAG_SOCK, PX_TAG_PIPE };
 
 /* target.c: reaching into the service */
-int px_target_pidfd(struct px_sup *s, const struct px_call *c);
-int px_target_getfd(struct px_sup *s, const struct px_call *c, int fd);
-int px_target_read(struct px_sup *s, const struct px_call *c, uint64_t addr, void *buf, size_t len);
-int px_target_readv(struct px_sup *s, const struct px_call *c, const struct iovec *riov, unsigned n,
-		    void *buf, size_t len);
-int64_t px_target_writev(struct px_sup *s, const struct px_call *c, const struct iovec *riov,
-			 unsigned n, const void *buf, size_t len);
-int px_target_write(struct px_sup *s, const struct px_call *c, uint64_t addr, const void *buf,
-		    size_t len);
-bool px_target_valid(struct px_sup *s, const struct px_call *c);
-int px_respond(struct px_sup *s, const struct px_call *c, int64_t val);
-int px_continue(struct px_sup *s, const struct px_call *c);
+int vg_px_target_pidfd(struct px_sup *s, const struct px_call *c);
+int vg_px_target_getfd(struct px_sup *s, const struct px_call *c, int fd);
+int vg_px_target_read(struct px_sup *s, const struct px_call *c, uint64_t addr, void *buf,
+		      size_t len);
+int vg_px_target_readv(struct px_sup *s, const struct px_call *c, const struct iovec *riov,
+		       unsigned n, void *buf, size_t len);
+int64_t vg_px_target_writev(struct px_sup *s, const struct px_call *c, const struct iovec *riov,
+			    unsigned n, const void *buf, size_t len);
+int vg_px_target_write(struct px_sup *s, const struct px_call *c, uint64_t addr, const void *buf,
+		       size_t len);
+bool vg_px_target_valid(struct px_sup *s, const struct px_call *c);
+int vg_px_respond(struct px_sup *s, const struct px_call *c, int64_t val);
+int vg_px_continue(struct px_sup *s, const struct px_call *c);
 /* Installs FD into the service (at NEWFD when >= 0) and answers the call with its number. */
-int px_addfd_send(struct px_sup *s, const struct px_call *c, int fd, int newfd, bool cloexec);
+int vg_px_addfd_send(struct px_sup *s, const struct px_call *c, int fd, int newfd, bool cloexec);
 /* The lowest number >= MIN free in the service's fd table; -EMFILE past the placeholder range. */
-int px_target_freefd(struct px_sup *s, const struct px_call *c, int min);
-void px_target_forget(struct px_sup *s);
+int vg_px_target_freefd(struct px_sup *s, const struct px_call *c, int min);
+void vg_px_target_forget(struct px_sup *s);
 
 /* handles.c */
-struct px_handle *px_handle_find(struct px_sup *s, uint64_t ino);
+struct px_handle *vg_px_handle_find(struct px_sup *s, uint64_t ino);
 /* The handle behind the service's FD, or NULL when FD is not a placeholder. A call that
  * resolved FD before (it was parked) keeps that handle, as a blocked kernel call keeps its
  * file: -EBADF if the handle is gone. The answer is trusted only once the call is re-validated
  * (px_target_valid, or a px_target_read/write), before anything acts on it. */
-int px_resolve(struct px_sup *s, struct px_call *c, int fd, struct px_handle **h);
+int vg_px_resolve(struct px_sup *s, struct px_call *c, int fd, struct px_handle **h);
 /* A new handle owning socket SFD (the caller keeps it on failure); *RFD gets the placeholder
  * to install (caller closes). */
-int px_handle_new(struct px_sup *s, int sfd, int domain, int type, struct px_handle **h, int *rfd);
-void px_handle_free(struct px_sup *s, struct px_handle *h);
-int px_handle_push(struct px_handle *h, const void *data, size_t len,
-		   const struct sockaddr_storage *a, socklen_t alen);
+int vg_px_handle_new(struct px_sup *s, int sfd, int domain, int type, struct px_handle **h,
+		     int *rfd);
+void vg_px_handle_free(struct px_sup *s, struct px_handle *h);
+int vg_px_handle_push(struct px_handle *h, const void *data, size_t len,
+		      const struct sockaddr_storage *a, socklen_t alen);
 /* Arms our epoll for EVENTS on H's socket (union with what is armed) and records that the
  * running call waits on H. */
-int px_handle_watch(struct px_sup *s, struct px_handle *h, uint32_t events);
+int vg_px_handle_watch(struct px_sup *s, struct px_handle *h, uint32_t events);
 /* POLLIN (when in EVENTS) for what we hold for H: pushed-back data, accepted connections. */
-short px_handle_pending(const struct px_handle *h, short events);
+short vg_px_handle_pending(const struct px_handle *h, short events);
 /* Zero-timeout readiness of N handles (what px_handle_pending adds included). */
-int px_handles_poll(struct px_handle **h, const short *events, short *revents, unsigned n);
+int vg_px_handles_poll(struct px_handle **h, const short *events, short *revents, unsigned n);
 
 /* sockops.c, msgops.c, pollemu.c, epollemu.c: the data-mode emulation of one call */
-int64_t px_op_socket(struct px_sup *s, struct px_call *c);
-int64_t px_op_sockcall(struct px_sup *s, struct px_call *c);
-int64_t px_op_dup(struct px_sup *s, struct px_call *c);
-int64_t px_op_io(struct px_sup *s, struct px_call *c);
-int64_t px_op_mmsg(struct px_sup *s, struct px_call *c);
-int64_t px_op_poll(struct px_sup *s, struct px_call *c, struct px_park *p);
-int64_t px_op_epoll(struct px_sup *s, struct px_call *c, struct px_park *p);
-void px_epoll_drop_handle(struct px_sup *s, const struct px_handle *h);
-void px_epoll_free_all(struct px_sup *s);
+int64_t vg_px_op_socket(struct px_sup *s, struct px_call *c);
+int64_t vg_px_op_sockcall(struct px_sup *s, struct px_call *c);
+int64_t vg_px_op_dup(struct px_sup *s, struct px_call *c);
+int64_t vg_px_op_io(struct px_sup *s, struct px_call *c);
+int64_t vg_px_op_mmsg(struct px_sup *s, struct px_call *c);
+int64_t vg_px_op_poll(struct px_sup *s, struct px_call *c, struct px_park *p);
+int64_t vg_px_op_epoll(struct px_sup *s, struct px_call *c, struct px_park *p);
+void vg_px_epoll_drop_handle(struct px_sup *s, const struct px_handle *h);
+void vg_px_epoll_free_all(struct px_sup *s);
 /* The deadline of a blocking call from a relative timeout in ms (< 0: none). */
-uint64_t px_deadline(struct px_call *c, int64_t timeout_ms);
+uint64_t vg_px_deadline(struct px_call *c, int64_t timeout_ms);
 
 /* supervisor.c: registering a parked wait's own fds in the supervisor's epoll */
-int px_park_watch_fd(struct px_sup *s, struct px_park *p, int fd, uint32_t events);
+int vg_px_park_watch_fd(struct px_sup *s, struct px_park *p, int fd, uint32_t events);
 /* Replaces a dead executor (within the restart budget); 0 when one runs again. */
-int px_exec_restart(struct px_sup *s);
+int vg_px_exec_restart(struct px_sup *s);
 
 /* filter.c */
-int px_filter_load(enum vg_proxy_mode mode, int *listener, struct vg_err *err);
+int vg_px_filter_load(enum vg_proxy_mode mode, int *listener, struct vg_err *err);
 
 /* spawn.c */
-int px_spawn_service(const struct vg_proxy_opts *o, int *listener, pid_t *pid, struct vg_err *err);
-int px_spawn_executor(struct px_sup *s, struct vg_err *err);
+int vg_px_spawn_service(const struct vg_proxy_opts *o, int *listener, pid_t *pid,
+			struct vg_err *err);
+int vg_px_spawn_executor(struct px_sup *s, struct vg_err *err);
 
 #endif

@@ -20,7 +20,7 @@
 
 #define SOCK_TYPE_MASK 0xf
 
-uint64_t px_deadline(struct px_call *c, int64_t timeout_ms)
+uint64_t vg_px_deadline(struct px_call *c, int64_t timeout_ms)
 {
 	if (!c->deadline_ms)
 		c->deadline_ms = timeout_ms < 0 ? UINT64_MAX : vg_mono_ms() + (uint64_t)timeout_ms;
@@ -32,18 +32,18 @@ static int exec_socket(struct px_sup *s, int domain, int type, int proto, int *f
 {
 	for (int tries = 0; tries < 2; tries++) {
 		struct px_hdr m = { .op = PX_SOCKET, .a = { domain, type, proto } };
-		int ret = s->ch.fd < 0 ? -EPIPE : px_chan_call(&s->ch, &m, fd);
+		int ret = s->ch.fd < 0 ? -EPIPE : vg_px_chan_call(&s->ch, &m, fd);
 
 		if (!ret)
 			return m.ret < 0 ? (int)m.ret : *fd < 0 ? -EPROTO : 0;
 		/* the executor died: a new one makes this socket, if the budget allows */
-		if (px_exec_restart(s))
+		if (vg_px_exec_restart(s))
 			break;
 	}
 	return -ENETDOWN;
 }
 
-int64_t px_op_socket(struct px_sup *s, struct px_call *c)
+int64_t vg_px_op_socket(struct px_sup *s, struct px_call *c)
 {
 	int domain = (int)c->a[0], type = (int)c->a[1], proto = (int)c->a[2];
 	bool cloexec = type & SOCK_CLOEXEC;
@@ -57,7 +57,7 @@ int64_t px_op_socket(struct px_sup *s, struct px_call *c)
 		if (ret)
 			return ret;
 		s->st->sockets++;
-		ret = px_addfd_send(s, c, fd, -1, cloexec);
+		ret = vg_px_addfd_send(s, c, fd, -1, cloexec);
 		close(fd);
 		return ret < 0 ? ret : PX_SENT;
 	}
@@ -65,7 +65,7 @@ int64_t px_op_socket(struct px_sup *s, struct px_call *c)
 			  &fd);
 	if (ret)
 		return ret;
-	ret = px_handle_new(s, fd, domain, type & SOCK_TYPE_MASK, &h, &rfd);
+	ret = vg_px_handle_new(s, fd, domain, type & SOCK_TYPE_MASK, &h, &rfd);
 	if (ret) {
 		close(fd);
 		return ret;
@@ -73,8 +73,8 @@ int64_t px_op_socket(struct px_sup *s, struct px_call *c)
 	h->nonblock = type & SOCK_NONBLOCK;
 	if (h->nonblock)
 		fcntl(rfd, F_SETFL, O_NONBLOCK);
-	nfd = px_target_freefd(s, c, VG_PROXY_FD_BASE);
-	ret = nfd < 0 ? nfd : px_addfd_send(s, c, rfd, nfd, cloexec);
+	nfd = vg_px_target_freefd(s, c, VG_PROXY_FD_BASE);
+	ret = nfd < 0 ? nfd : vg_px_addfd_send(s, c, rfd, nfd, cloexec);
 	/* once installed the service holds the only reader; if not, EPOLLERR frees the handle */
 	close(rfd);
 	return ret < 0 ? ret : PX_SENT;
@@ -84,7 +84,7 @@ int64_t px_op_socket(struct px_sup *s, struct px_call *c)
 static int read_len(struct px_sup *s, struct px_call *c, uint64_t lenp, socklen_t *len)
 {
 	int v;
-	int ret = px_target_read(s, c, lenp, &v, sizeof(v));
+	int ret = vg_px_target_read(s, c, lenp, &v, sizeof(v));
 
 	if (ret)
 		return ret == -ESRCH ? ret : -EFAULT;
@@ -101,9 +101,9 @@ static int64_t put_sized(struct px_sup *s, struct px_call *c, uint64_t buf, uint
 	socklen_t n = actual < room ? actual : room;
 	int v = (int)actual;
 
-	if (n && px_target_write(s, c, buf, val, n))
+	if (n && vg_px_target_write(s, c, buf, val, n))
 		return -EFAULT;
-	if (px_target_write(s, c, lenp, &v, sizeof(v)))
+	if (vg_px_target_write(s, c, lenp, &v, sizeof(v)))
 		return -EFAULT;
 	return 0;
 }
@@ -120,7 +120,7 @@ static int64_t do_addr_op(struct px_sup *s, struct px_call *c, struct px_handle 
 
 	if (c->a[2] > PX_ADDR_MAX || c->a[2] > sizeof(a))
 		return -EINVAL;
-	if (px_target_read(s, c, c->a[1], &a, alen))
+	if (vg_px_target_read(s, c, c->a[1], &a, alen))
 		return -EFAULT;
 	if (c->nr == SYS_bind)
 		return sys_ret(bind(h->sfd, (struct sockaddr *)&a, alen));
@@ -150,8 +150,8 @@ static int64_t do_connect(struct px_sup *s, struct px_call *c, struct px_handle 
 			return -errno;
 		return -soerr;
 	}
-	px_deadline(c, h->sndtimeo_ms ? h->sndtimeo_ms : -1);
-	px_handle_watch(s, h, POLLOUT);
+	vg_px_deadline(c, h->sndtimeo_ms ? h->sndtimeo_ms : -1);
+	vg_px_handle_watch(s, h, POLLOUT);
 	return PX_WAIT;
 }
 
@@ -171,14 +171,14 @@ static int64_t deliver_accept(struct px_sup *s, struct px_call *c, struct px_han
 		if (ret)
 			goto requeue;
 	}
-	ret = px_handle_new(s, sfd, lh->domain, lh->type, &h, &rfd);
+	ret = vg_px_handle_new(s, sfd, lh->domain, lh->type, &h, &rfd);
 	if (ret)
 		goto requeue;
 	h->nonblock = flags & SOCK_NONBLOCK;
 	if (h->nonblock)
 		fcntl(rfd, F_SETFL, O_NONBLOCK);
-	nfd = px_target_freefd(s, c, VG_PROXY_FD_BASE);
-	ret = nfd < 0 ? nfd : px_addfd_send(s, c, rfd, nfd, flags & SOCK_CLOEXEC);
+	nfd = vg_px_target_freefd(s, c, VG_PROXY_FD_BASE);
+	ret = nfd < 0 ? nfd : vg_px_addfd_send(s, c, rfd, nfd, flags & SOCK_CLOEXEC);
 	close(rfd);
 	if (ret >= 0)
 		return PX_SENT;
@@ -214,8 +214,8 @@ static int64_t do_accept(struct px_sup *s, struct px_call *c, struct px_handle *
 		return -errno;
 	if (c->expired)
 		return -EAGAIN;
-	px_deadline(c, h->rcvtimeo_ms ? h->rcvtimeo_ms : -1);
-	px_handle_watch(s, h, POLLIN);
+	vg_px_deadline(c, h->rcvtimeo_ms ? h->rcvtimeo_ms : -1);
+	vg_px_handle_watch(s, h, POLLIN);
 	return PX_WAIT;
 }
 
@@ -258,7 +258,7 @@ static int64_t do_sockopt(struct px_sup *s, struct px_call *c, struct px_handle 
 	if (c->nr == SYS_setsockopt) {
 		if (c->a[4] > PX_OPT_MAX)
 			return -EINVAL;
-		if (px_target_read(s, c, c->a[3], v, c->a[4]))
+		if (vg_px_target_read(s, c, c->a[3], v, c->a[4]))
 			return -EFAULT;
 		if (level == SOL_SOCKET && (name == SO_RCVTIMEO_OLD || name == SO_RCVTIMEO_NEW ||
 					    name == SO_SNDTIMEO_OLD || name == SO_SNDTIMEO_NEW)) {
@@ -288,7 +288,7 @@ static int64_t do_ioctl(struct px_sup *s, struct px_call *c, struct px_handle *h
 
 	if (c->a[1] == FIONBIO) {
 		/* the kernel sets it on the placeholder too, where F_GETFL reads it */
-		if (px_target_read(s, c, c->a[2], &v, sizeof(v)))
+		if (vg_px_target_read(s, c, c->a[2], &v, sizeof(v)))
 			return -EFAULT;
 		h->nonblock = v != 0;
 		return PX_CONTINUE;
@@ -298,13 +298,13 @@ static int64_t do_ioctl(struct px_sup *s, struct px_call *c, struct px_handle *h
 	if (ioctl(h->sfd, FIONREAD, &v))
 		return -errno;
 	v += (int)h->pblen;
-	return px_target_write(s, c, c->a[2], &v, sizeof(v)) ? -EFAULT : 0;
+	return vg_px_target_write(s, c, c->a[2], &v, sizeof(v)) ? -EFAULT : 0;
 }
 
-int64_t px_op_sockcall(struct px_sup *s, struct px_call *c)
+int64_t vg_px_op_sockcall(struct px_sup *s, struct px_call *c)
 {
 	struct px_handle *h;
-	int ret = px_resolve(s, c, (int)c->a[0], &h);
+	int ret = vg_px_resolve(s, c, (int)c->a[0], &h);
 
 	if (ret)
 		return ret;
@@ -316,14 +316,14 @@ int64_t px_op_sockcall(struct px_sup *s, struct px_call *c)
 	case SYS_bind:
 		return do_addr_op(s, c, h);
 	case SYS_listen:
-		if (!px_target_valid(s, c))
+		if (!vg_px_target_valid(s, c))
 			return PX_SENT;
 		return sys_ret(listen(h->sfd, (int)c->a[1]));
 	case SYS_accept:
 	case SYS_accept4:
 		return do_accept(s, c, h, h->nonblock);
 	case SYS_shutdown:
-		if (!px_target_valid(s, c))
+		if (!vg_px_target_valid(s, c))
 			return PX_SENT;
 		return sys_ret(shutdown(h->sfd, (int)c->a[1]));
 	case SYS_getsockname:
@@ -343,13 +343,13 @@ int64_t px_op_sockcall(struct px_sup *s, struct px_call *c)
  * open file, whose flags all its copies share). dup, dup2, dup3, fcntl(F_DUPFD*): a copy of a
  * placeholder must stay in the placeholder range (calls on it are caught by number), so the copy is
  * installed by us, at or above the base. */
-int64_t px_op_dup(struct px_sup *s, struct px_call *c)
+int64_t vg_px_op_dup(struct px_sup *s, struct px_call *c)
 {
 	int old = (int)c->a[0], want = -1, min = VG_PROXY_FD_BASE, dup, ret;
 	bool cloexec = false;
 	struct px_handle *h;
 
-	ret = px_resolve(s, c, old, &h);
+	ret = vg_px_resolve(s, c, old, &h);
 	if (ret)
 		return ret;
 	if (!h)
@@ -359,7 +359,7 @@ int64_t px_op_dup(struct px_sup *s, struct px_call *c)
 		if (c->a[1] == F_GETFL) {
 			int fl;
 
-			dup = px_target_getfd(s, c, old);
+			dup = vg_px_target_getfd(s, c, old);
 			if (dup < 0)
 				return dup;
 			fl = fcntl(dup, F_GETFL);
@@ -368,7 +368,7 @@ int64_t px_op_dup(struct px_sup *s, struct px_call *c)
 			return fl < 0 ? -EBADF : (fl & ~O_ACCMODE) | O_RDWR;
 		}
 		if (c->a[1] == F_SETFL) {
-			if (!px_target_valid(s, c))
+			if (!vg_px_target_valid(s, c))
 				return PX_SENT;
 			h->nonblock = c->a[2] & O_NONBLOCK;
 			return PX_CONTINUE; /* and the kernel sets the placeholder's flags */
@@ -397,14 +397,14 @@ int64_t px_op_dup(struct px_sup *s, struct px_call *c)
 		break;
 	}
 	if (want < 0) {
-		want = px_target_freefd(s, c, min);
+		want = vg_px_target_freefd(s, c, min);
 		if (want < 0)
 			return want;
 	}
-	dup = px_target_getfd(s, c, old);
+	dup = vg_px_target_getfd(s, c, old);
 	if (dup < 0)
 		return dup;
-	ret = px_addfd_send(s, c, dup, want, cloexec);
+	ret = vg_px_addfd_send(s, c, dup, want, cloexec);
 	close(dup);
 	return ret < 0 ? ret : PX_SENT;
 }

@@ -16,6 +16,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #include "px.h"
@@ -32,7 +33,7 @@ static void report(int sp, int stage, int e)
 {
 	struct px_hdr h = { .ret = -e, .a = { stage } };
 
-	px_hdr_write(sp, &h, -1);
+	vg_px_hdr_write(sp, &h, -1);
 	_exit(127);
 }
 
@@ -96,9 +97,9 @@ static void service(const struct vg_proxy_opts *o, int sp)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 		report(sp, STAGE_FILTER, errno);
-	if (px_filter_load(o->mode, &l, &e))
+	if (vg_px_filter_load(o->mode, &l, &e))
 		report(sp, STAGE_FILTER, e.code ? e.code : EINVAL);
-	if (px_hdr_write(sp, &h, l) || px_hdr_read(sp, &h, NULL))
+	if (vg_px_hdr_write(sp, &h, l) || vg_px_hdr_read(sp, &h, NULL))
 		_exit(127);
 	close(l);
 	execvp(o->argv[0], o->argv);
@@ -152,7 +153,8 @@ static void outer(const struct vg_proxy_opts *o, int sp)
 	exit_like(st);
 }
 
-int px_spawn_service(const struct vg_proxy_opts *o, int *listener, pid_t *pid, struct vg_err *err)
+int vg_px_spawn_service(const struct vg_proxy_opts *o, int *listener, pid_t *pid,
+			struct vg_err *err)
 {
 	struct px_hdr h;
 	int sp[2], lfd = -1, ret;
@@ -172,7 +174,7 @@ int px_spawn_service(const struct vg_proxy_opts *o, int *listener, pid_t *pid, s
 		outer(o, sp[1]);
 	}
 	close(sp[1]);
-	ret = px_hdr_read(sp[0], &h, &lfd);
+	ret = vg_px_hdr_read(sp[0], &h, &lfd);
 	if (!ret && h.ret < 0)
 		ret = (int)h.ret;
 	if (!ret && lfd < 0)
@@ -181,8 +183,8 @@ int px_spawn_service(const struct vg_proxy_opts *o, int *listener, pid_t *pid, s
 		struct px_hdr ack = { 0 };
 
 		/* EOF: the program replaced the child (the channel was close-on-exec) */
-		ret = px_hdr_write(sp[0], &ack, -1);
-		if (!ret && px_hdr_read(sp[0], &h, NULL) == 0)
+		ret = vg_px_hdr_write(sp[0], &ack, -1);
+		if (!ret && vg_px_hdr_read(sp[0], &h, NULL) == 0)
 			ret = h.ret < 0 ? (int)h.ret : -EPROTO;
 	}
 	close(sp[0]);
@@ -219,12 +221,12 @@ static void executor(struct px_sup *s, int sp)
 		if (null > 3)
 			close(null);
 	}
-	if (px_hdr_write(3, &h, -1) || h.ret)
+	if (vg_px_hdr_write(3, &h, -1) || h.ret)
 		_exit(127);
-	_exit(px_executor_loop(3, &e) ? 1 : 0);
+	_exit(vg_px_executor_loop(3, &e) ? 1 : 0);
 }
 
-int px_spawn_executor(struct px_sup *s, struct vg_err *err)
+int vg_px_spawn_executor(struct px_sup *s, struct vg_err *err)
 {
 	int sp[2], big = 4 << 20, ret;
 	struct px_hdr h;
@@ -246,7 +248,7 @@ int px_spawn_executor(struct px_sup *s, struct vg_err *err)
 	if (pid == 0)
 		executor(s, sp[1]);
 	close(sp[1]);
-	ret = px_hdr_read(sp[0], &h, NULL);
+	ret = vg_px_hdr_read(sp[0], &h, NULL);
 	if (ret || h.ret) {
 		ret = ret ? ret : (int)h.ret;
 		close(sp[0]);
@@ -258,5 +260,34 @@ int px_spawn_executor(struct px_sup *s, struct vg_err *err)
 	}
 	s->ch.fd = sp[0];
 	s->xpid = pid;
+	return 0;
+}
+
+/* The executor is gone (crashed, killed): reap it and start another, up to max_restarts. */
+static void close_chan(struct px_sup *s)
+{
+	if (s->ch.fd >= 0) {
+		epoll_ctl(s->ep, EPOLL_CTL_DEL, s->ch.fd, NULL);
+		close(s->ch.fd);
+		s->ch.fd = -1;
+	}
+	if (s->xpid > 0)
+		waitpid(s->xpid, NULL, 0);
+	s->xpid = 0;
+}
+
+int vg_px_exec_restart(struct px_sup *s)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = PX_EV_CHAN };
+	struct vg_err e = { 0 };
+
+	close_chan(s);
+	if (s->restarts >= s->max_restarts)
+		return -ENETDOWN;
+	s->restarts++;
+	if (vg_px_spawn_executor(s, &e))
+		return -ENETDOWN;
+	s->st->exec_restarts++;
+	epoll_ctl(s->ep, EPOLL_CTL_ADD, s->ch.fd, &ev);
 	return 0;
 }

@@ -21,13 +21,10 @@
 #include "px.h"
 #include "vigil/clock.h"
 
-#define TAG_NOTIFY PX_TAG(PX_TAG_CTL, 1)
-#define TAG_CHAN PX_TAG(PX_TAG_CTL, 2)
-
 static int64_t dispatch(struct px_sup *s, struct px_call *c, struct px_park *p)
 {
 	if (c->nr == SYS_socket)
-		return px_op_socket(s, c);
+		return vg_px_op_socket(s, c);
 	if (s->mode == VG_PROXY_FD)
 		return PX_CONTINUE;
 	switch (c->nr) {
@@ -42,12 +39,12 @@ static int64_t dispatch(struct px_sup *s, struct px_call *c, struct px_park *p)
 	case SYS_getsockopt:
 	case SYS_setsockopt:
 	case SYS_ioctl:
-		return px_op_sockcall(s, c);
+		return vg_px_op_sockcall(s, c);
 	case SYS_dup:
 	case SYS_dup2:
 	case SYS_dup3:
 	case SYS_fcntl:
-		return px_op_dup(s, c);
+		return vg_px_op_dup(s, c);
 	case SYS_read:
 	case SYS_write:
 	case SYS_readv:
@@ -56,38 +53,23 @@ static int64_t dispatch(struct px_sup *s, struct px_call *c, struct px_park *p)
 	case SYS_recvfrom:
 	case SYS_sendmsg:
 	case SYS_recvmsg:
-		return px_op_io(s, c);
+		return vg_px_op_io(s, c);
 	case SYS_sendmmsg:
 	case SYS_recvmmsg:
-		return px_op_mmsg(s, c);
+		return vg_px_op_mmsg(s, c);
 	case SYS_poll:
 	case SYS_ppoll:
 	case SYS_select:
 	case SYS_pselect6:
-		return px_op_poll(s, c, p);
+		return vg_px_op_poll(s, c, p);
 	case SYS_epoll_ctl:
 	case SYS_epoll_wait:
 	case SYS_epoll_pwait:
 	case SYS_epoll_pwait2:
-		return px_op_epoll(s, c, p);
+		return vg_px_op_epoll(s, c, p);
 	default:
 		return PX_CONTINUE;
 	}
-}
-
-int px_park_watch_fd(struct px_sup *s, struct px_park *p, int fd, uint32_t events)
-{
-	struct epoll_event ev = { .events = events | EPOLLONESHOT,
-				  .data.u64 = PX_TAG(PX_TAG_PARK, (uintptr_t)p) };
-	int *n = realloc(p->lfds, (p->nlfd + 1) * sizeof(int));
-
-	if (!n)
-		return -ENOMEM;
-	p->lfds = n;
-	if (epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev))
-		return -errno;
-	p->lfds[p->nlfd++] = fd;
-	return 0;
 }
 
 static void park_release(struct px_sup *s, struct px_park *p)
@@ -104,9 +86,9 @@ static void park_release(struct px_sup *s, struct px_park *p)
 static void finish(struct px_sup *s, const struct px_call *c, int64_t r)
 {
 	if (r == PX_CONTINUE)
-		px_continue(s, c);
+		vg_px_continue(s, c);
 	else if (r != PX_SENT)
-		px_respond(s, c, r);
+		vg_px_respond(s, c, r);
 }
 
 /* Runs C (fresh or retried) with park P; P is linked in when the call has to wait. */
@@ -189,45 +171,17 @@ static int on_notify(struct px_sup *s)
 	return 0;
 }
 
-static void close_chan(struct px_sup *s)
-{
-	if (s->ch.fd >= 0) {
-		epoll_ctl(s->ep, EPOLL_CTL_DEL, s->ch.fd, NULL);
-		close(s->ch.fd);
-		s->ch.fd = -1;
-	}
-	if (s->xpid > 0)
-		waitpid(s->xpid, NULL, 0);
-	s->xpid = 0;
-}
-
-int px_exec_restart(struct px_sup *s)
-{
-	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG_CHAN };
-	struct vg_err e = { 0 };
-
-	close_chan(s);
-	if (s->restarts >= s->max_restarts)
-		return -ENETDOWN;
-	s->restarts++;
-	if (px_spawn_executor(s, &e))
-		return -ENETDOWN;
-	s->st->exec_restarts++;
-	epoll_ctl(s->ep, EPOLL_CTL_ADD, s->ch.fd, &ev);
-	return 0;
-}
-
 /* The channel is only read for a reply; readable between calls means the executor ended. */
 static void on_chan(struct px_sup *s)
 {
-	px_exec_restart(s);
+	vg_px_exec_restart(s);
 }
 
 /* An event of our epoll on a handle's socket: its one-shot watch is spent; the calls waiting
  * on it (or on any handle) are retried. */
 static bool on_sock(struct px_sup *s, uint64_t ino)
 {
-	struct px_handle *h = px_handle_find(s, ino);
+	struct px_handle *h = vg_px_handle_find(s, ino);
 	bool any = false;
 
 	if (h)
@@ -269,7 +223,7 @@ static int loop(struct px_sup *s)
 
 			switch (PX_TAG_KIND(tag)) {
 			case PX_TAG_CTL:
-				if (tag == TAG_CHAN)
+				if (tag == PX_EV_CHAN)
 					chan = true;
 				else if (evs[i].events & EPOLLIN)
 					notify = true;
@@ -284,10 +238,10 @@ static int loop(struct px_sup *s)
 				retry |= on_sock(s, v);
 				break;
 			default: {
-				struct px_handle *h = px_handle_find(s, v);
+				struct px_handle *h = vg_px_handle_find(s, v);
 
 				if (h)
-					px_handle_free(s, h);
+					vg_px_handle_free(s, h);
 			}
 			}
 		}
@@ -308,7 +262,7 @@ static int loop(struct px_sup *s)
 
 static int setup(struct px_sup *s, const struct vg_proxy_opts *o)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG_NOTIFY };
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = PX_EV_NOTIFY };
 
 	s->ch.fd = -1;
 	for (unsigned i = 0; i < 32; i++)
@@ -321,9 +275,9 @@ static int setup(struct px_sup *s, const struct vg_proxy_opts *o)
 	s->ep = epoll_create1(EPOLL_CLOEXEC);
 	if (s->ep < 0)
 		return vg_errf(s->err, errno, "proxy: epoll_create1: %s", strerror(errno));
-	if (px_spawn_executor(s, s->err))
+	if (vg_px_spawn_executor(s, s->err))
 		return -s->err->code;
-	ev.data.u64 = TAG_CHAN;
+	ev.data.u64 = PX_EV_CHAN;
 	if (epoll_ctl(s->ep, EPOLL_CTL_ADD, s->ch.fd, &ev))
 		return vg_errf(s->err, errno, "proxy: watching the executor: %s", strerror(errno));
 	(void)o;
@@ -341,9 +295,9 @@ static void teardown(struct px_sup *s)
 	}
 	for (unsigned i = 0; i < 256; i++)
 		while (s->tab[i])
-			px_handle_free(s, s->tab[i]);
-	px_epoll_free_all(s);
-	px_target_forget(s);
+			vg_px_handle_free(s, s->tab[i]);
+	vg_px_epoll_free_all(s);
+	vg_px_target_forget(s);
 	if (s->ch.fd >= 0)
 		close(s->ch.fd); /* the executor ends on EOF */
 	if (s->xpid > 0)
@@ -361,7 +315,7 @@ int vg_proxy_run(const struct vg_proxy_opts *o, int *status, struct vg_proxy_sta
 		 struct vg_err *err)
 {
 	struct px_sup *s = calloc(1, sizeof(*s));
-	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG_NOTIFY };
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = PX_EV_NOTIFY };
 	pid_t pid = -1;
 	int ret;
 
@@ -379,7 +333,7 @@ int vg_proxy_run(const struct vg_proxy_opts *o, int *status, struct vg_proxy_sta
 	signal(SIGPIPE, SIG_IGN);
 	ret = setup(s, o);
 	if (!ret)
-		ret = px_spawn_service(o, &s->nfd, &pid, err);
+		ret = vg_px_spawn_service(o, &s->nfd, &pid, err);
 	if (!ret && o->sync_wakeup)
 		st->sync_wakeup = ioctl(s->nfd, PX_IOCTL_SET_FLAGS, PX_SYNC_WAKE_UP) == 0;
 	if (!ret && epoll_ctl(s->ep, EPOLL_CTL_ADD, s->nfd, &ev))

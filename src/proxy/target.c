@@ -21,7 +21,7 @@
 #define PIDFD_THREAD O_EXCL
 #endif
 
-bool px_target_valid(struct px_sup *s, const struct px_call *c)
+bool vg_px_target_valid(struct px_sup *s, const struct px_call *c)
 {
 	return seccomp_notify_id_valid(s->nfd, c->id) == 0;
 }
@@ -33,14 +33,14 @@ static int open_pidfd(struct px_sup *s, const struct px_call *c)
 	if (fd < 0)
 		return -errno;
 	/* the thread may have died and its id been reused between the notification and now */
-	if (!px_target_valid(s, c)) {
+	if (!vg_px_target_valid(s, c)) {
 		close(fd);
 		return -ESRCH;
 	}
 	return fd;
 }
 
-int px_target_pidfd(struct px_sup *s, const struct px_call *c)
+int vg_px_target_pidfd(struct px_sup *s, const struct px_call *c)
 {
 	struct px_pidfd *slot;
 	int fd;
@@ -69,7 +69,7 @@ static void drop_pidfd(struct px_sup *s, pid_t tid)
 		}
 }
 
-void px_target_forget(struct px_sup *s)
+void vg_px_target_forget(struct px_sup *s)
 {
 	for (unsigned i = 0; i < 32; i++)
 		if (s->pidfds[i].tid && s->pidfds[i].fd >= 0) {
@@ -79,10 +79,10 @@ void px_target_forget(struct px_sup *s)
 		}
 }
 
-int px_target_getfd(struct px_sup *s, const struct px_call *c, int fd)
+int vg_px_target_getfd(struct px_sup *s, const struct px_call *c, int fd)
 {
 	for (int tries = 0; tries < 2; tries++) {
-		int pfd = px_target_pidfd(s, c), dup;
+		int pfd = vg_px_target_pidfd(s, c), dup;
 
 		if (pfd < 0)
 			return pfd;
@@ -97,12 +97,12 @@ int px_target_getfd(struct px_sup *s, const struct px_call *c, int fd)
 	return -ESRCH;
 }
 
-int px_target_freefd(struct px_sup *s, const struct px_call *c, int min)
+int vg_px_target_freefd(struct px_sup *s, const struct px_call *c, int min)
 {
 	if (min < VG_PROXY_FD_BASE)
 		min = VG_PROXY_FD_BASE;
 	for (int fd = min; fd < VG_PROXY_FD_BASE + 4096; fd++) {
-		int dup = px_target_getfd(s, c, fd);
+		int dup = vg_px_target_getfd(s, c, fd);
 
 		if (dup == -EBADF)
 			return fd;
@@ -113,39 +113,40 @@ int px_target_freefd(struct px_sup *s, const struct px_call *c, int min)
 	return -EMFILE;
 }
 
-int px_target_readv(struct px_sup *s, const struct px_call *c, const struct iovec *riov, unsigned n,
-		    void *buf, size_t len)
+int vg_px_target_readv(struct px_sup *s, const struct px_call *c, const struct iovec *riov,
+		       unsigned n, void *buf, size_t len)
 {
 	struct iovec l = { .iov_base = buf, .iov_len = len };
 	ssize_t got;
 
 	if (len == 0) /* nothing to read, but the caller may act on the call: same check */
-		return px_target_valid(s, c) ? 0 : -ESRCH;
+		return vg_px_target_valid(s, c) ? 0 : -ESRCH;
 	got = process_vm_readv(c->pid, &l, 1, riov, n, 0);
 	if (got < 0)
 		return errno == ESRCH ? -ESRCH : -EFAULT;
 	if ((size_t)got != len)
 		return -EFAULT;
 	/* the bytes came from the thread that made the call, not from a reused id */
-	return px_target_valid(s, c) ? 0 : -ESRCH;
+	return vg_px_target_valid(s, c) ? 0 : -ESRCH;
 }
 
-int px_target_read(struct px_sup *s, const struct px_call *c, uint64_t addr, void *buf, size_t len)
+int vg_px_target_read(struct px_sup *s, const struct px_call *c, uint64_t addr, void *buf,
+		      size_t len)
 {
 	struct iovec r = { .iov_base = (void *)(uintptr_t)addr, .iov_len = len };
 
-	return px_target_readv(s, c, &r, 1, buf, len);
+	return vg_px_target_readv(s, c, &r, 1, buf, len);
 }
 
-int64_t px_target_writev(struct px_sup *s, const struct px_call *c, const struct iovec *riov,
-			 unsigned n, const void *buf, size_t len)
+int64_t vg_px_target_writev(struct px_sup *s, const struct px_call *c, const struct iovec *riov,
+			    unsigned n, const void *buf, size_t len)
 {
 	struct iovec l = { .iov_base = (void *)buf, .iov_len = len };
 	ssize_t put;
 
 	if (len == 0)
 		return 0;
-	if (!px_target_valid(s, c))
+	if (!vg_px_target_valid(s, c))
 		return -ESRCH;
 	put = process_vm_writev(c->pid, &l, 1, riov, n, 0);
 	if (put < 0)
@@ -153,18 +154,18 @@ int64_t px_target_writev(struct px_sup *s, const struct px_call *c, const struct
 	return put;
 }
 
-int px_target_write(struct px_sup *s, const struct px_call *c, uint64_t addr, const void *buf,
-		    size_t len)
+int vg_px_target_write(struct px_sup *s, const struct px_call *c, uint64_t addr, const void *buf,
+		       size_t len)
 {
 	struct iovec r = { .iov_base = (void *)(uintptr_t)addr, .iov_len = len };
-	int64_t put = px_target_writev(s, c, &r, 1, buf, len);
+	int64_t put = vg_px_target_writev(s, c, &r, 1, buf, len);
 
 	if (put < 0)
 		return (int)put;
 	return (size_t)put == len ? 0 : -EFAULT;
 }
 
-int px_respond(struct px_sup *s, const struct px_call *c, int64_t val)
+int vg_px_respond(struct px_sup *s, const struct px_call *c, int64_t val)
 {
 	struct seccomp_notif_resp *r = s->resp;
 
@@ -180,7 +181,7 @@ int px_respond(struct px_sup *s, const struct px_call *c, int64_t val)
 	return seccomp_notify_respond(s->nfd, r) ? -ENOENT : 0;
 }
 
-int px_continue(struct px_sup *s, const struct px_call *c)
+int vg_px_continue(struct px_sup *s, const struct px_call *c)
 {
 	struct seccomp_notif_resp *r = s->resp;
 
@@ -191,7 +192,7 @@ int px_continue(struct px_sup *s, const struct px_call *c)
 	return seccomp_notify_respond(s->nfd, r) ? -ENOENT : 0;
 }
 
-int px_addfd_send(struct px_sup *s, const struct px_call *c, int fd, int newfd, bool cloexec)
+int vg_px_addfd_send(struct px_sup *s, const struct px_call *c, int fd, int newfd, bool cloexec)
 {
 	struct seccomp_notif_addfd a = {
 		.id = c->id,

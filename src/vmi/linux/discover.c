@@ -19,6 +19,7 @@
 
 #include <bpf/btf.h>
 
+#include "vigil/clock.h"
 #include "vigil/util.h"
 #include "discover_int.h"
 #include "lxcache.h"
@@ -28,15 +29,7 @@
 #define CODE_GLANCE (256u << 10) /* under the banner, past .text's alignment padding */
 #define CODE_LOOK (16u << 20)	 /* as far down as .rodata can reach */
 
-double vg_discover_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-#define now_ms vg_discover_now_ms
+#define now_ms vg_mono_msf
 
 struct run_ctx {
 	uint64_t want_va;
@@ -125,19 +118,6 @@ static int read_banner(struct vg_linux *lx, uint64_t pa)
 	return 0;
 }
 
-static int load_btf_file(struct vg_linux *lx, const char *path, struct vg_err *err)
-{
-	lx->btf = btf__parse(path, NULL);
-	if (!lx->btf) {
-		int e = errno ? errno : EINVAL;
-
-		lx->btf = NULL;
-		return vg_errf(err, e, "%s: cannot read BTF (not a vmlinux with .BTF or raw BTF)",
-			       path);
-	}
-	return 0;
-}
-
 /* BTF from the image: __start_BTF..__stop_BTF when kallsyms has them, else by header scan. */
 static int load_btf_image(struct vg_linux *lx, const uint8_t *img, size_t len, uint64_t img_va,
 			  struct vg_err *err)
@@ -184,47 +164,6 @@ static int load_btf_image(struct vg_linux *lx, const uint8_t *img, size_t len, u
 	return 0;
 }
 
-static int load_symbols_file(struct vg_linux *lx, const char *path, struct vg_err *err)
-{
-	FILE *f = fopen(path, "r");
-	char *buf;
-	long sz;
-	int ret;
-	const struct vg_ksym *b;
-
-	if (!f)
-		return vg_errf(err, errno, "%s: %s", path, strerror(errno));
-	fseek(f, 0, SEEK_END);
-	sz = ftell(f);
-	rewind(f);
-	if (sz <= 0 || sz > (512l << 20)) {
-		fclose(f);
-		return vg_errf(err, EINVAL, "%s: not a symbol file (size %ld)", path, sz);
-	}
-	buf = malloc(sz);
-	if (!buf || fread(buf, 1, sz, f) != (size_t)sz) {
-		free(buf);
-		fclose(f);
-		return vg_errf(err, EIO, "%s: read failed", path);
-	}
-	fclose(f);
-	ret = vg_kallsyms_from_text(&lx->ksyms, buf, sz, 0, err);
-	free(buf);
-	if (ret)
-		return vg_err_prefix(err, "%s", path);
-	/* System.map has link-time addresses: slide them by where linux_banner really is */
-	b = vg_kallsyms_lookup(&lx->ksyms, "linux_banner");
-	if (!b)
-		return vg_errf(err, ENOENT, "%s: has no linux_banner symbol", path);
-	if (b->addr != lx->banner_va) {
-		uint64_t slide = lx->banner_va - b->addr;
-
-		for (uint32_t i = 0; i < lx->ksyms.count; i++)
-			lx->ksyms.syms[i].addr += slide;
-	}
-	return 0;
-}
-
 /* Without KALLSYMS_ALL kallsyms keeps text symbols (and a few section markers) only: no
  * init_task, which every kernel has. */
 static bool text_only(const struct vg_kallsyms *ks)
@@ -262,7 +201,7 @@ static int finish(struct vg_linux *lx, const uint8_t *img, size_t len, uint64_t 
 	if (ret)
 		return ret;
 	t = now_ms();
-	ret = opts->btf_file ? load_btf_file(lx, opts->btf_file, err)
+	ret = opts->btf_file ? vg_lx_btf_file(lx, opts->btf_file, err)
 			     : load_btf_image(lx, img, len, img_va, err);
 	if (ret)
 		return ret;
@@ -320,7 +259,7 @@ static int try_candidate(struct vg_linux *lx, uint64_t banner_pa, const struct v
 			       (unsigned long long)run.pa0);
 	t = now_ms();
 	if (opts->symbols_file) {
-		ret = load_symbols_file(lx, opts->symbols_file, err);
+		ret = vg_lx_symbols_file(lx, opts->symbols_file, err);
 	} else {
 		ret = vg_kallsyms_parse(&lx->ksyms, img, run.len, run.va0,
 					(size_t)(c->banner_va - run.va0), err);
@@ -544,133 +483,4 @@ void vg_linux_close(struct vg_linux *lx)
 	if (lx->btf)
 		btf__free(lx->btf);
 	lx->btf = NULL;
-}
-
-const char *const *vg_core_syms(const struct vg_linux *lx)
-{
-	return lx->arch == VG_ARCH_ARM64 ? vg_arm64_core_syms : vg_x86_core_syms;
-}
-
-/* kallsyms again, from the image location the cache recorded (the search starts right there) */
-int vg_linux_load_symbols(struct vg_linux *lx, struct vg_err *err)
-{
-	const uint8_t *img;
-
-	if (lx->ksyms_loaded)
-		return 0;
-	if (lx->symbols_file)
-		return load_symbols_file(lx, lx->symbols_file, err) ?: (lx->ksyms_loaded = true, 0);
-	if (vg_ksymcache_load(lx) == 0) {
-		lx->ksyms_loaded = true;
-		return 0;
-	}
-	img = vg_mem_ptr(lx->mem, lx->img_pa, lx->img_len);
-	if (!img)
-		return vg_errf(err, EFAULT, "kernel image no longer readable");
-	if (vg_kallsyms_parse(&lx->ksyms, img, lx->img_len, lx->img_va, lx->ks_token_off, err))
-		return -err->code;
-	lx->ksyms_loaded = true;
-	vg_ksymcache_store(lx);
-	return 0;
-}
-
-int vg_linux_sym(struct vg_linux *lx, const char *name, uint64_t *addr)
-{
-	const struct vg_ksym *s;
-
-	if (!lx->ksyms_loaded) {
-		const char *const *core = vg_core_syms(lx);
-		struct vg_err e = { 0 };
-
-		for (int i = 0; i < VG_CORE_SYMS; i++) {
-			if (!strcmp(name, core[i])) {
-				*addr = lx->core_sym[i];
-				return *addr ? 0 : -ENOENT;
-			}
-		}
-		if (vg_linux_load_symbols(lx, &e))
-			return -ENOENT;
-	}
-	s = vg_kallsyms_lookup(&lx->ksyms, name);
-	if (s) {
-		*addr = vg_ksym_addr(&lx->ksyms, s);
-		return 0;
-	}
-	/* a kernel without KALLSYMS_ALL: data symbols from the other tables it has */
-	return lx->ksyms_text_only ? vg_dsym_lookup(lx, name, addr) : -ENOENT;
-}
-
-const char *vg_linux_sym_near(struct vg_linux *lx, uint64_t addr, uint64_t *off)
-{
-	struct vg_err e = { 0 };
-	const struct vg_ksym *s;
-
-	if (vg_linux_load_symbols(lx, &e))
-		return NULL;
-	s = vg_kallsyms_near(&lx->ksyms, addr);
-	if (lx->ksyms_text_only) {
-		/* past the text, a data symbol from the other tables is nearer than kallsyms' */
-		uint64_t doff;
-		const char *d = vg_dsym_near(lx, addr, &doff);
-
-		if (d && (!s || doff < addr - vg_ksym_addr(&lx->ksyms, s))) {
-			*off = doff;
-			return d;
-		}
-	}
-	if (!s)
-		return NULL;
-	*off = addr - vg_ksym_addr(&lx->ksyms, s);
-	return vg_ksym_name(&lx->ksyms, s);
-}
-
-struct btf *vg_linux_btf(struct vg_linux *lx, struct vg_err *err)
-{
-	const uint8_t *img;
-	uint32_t h[6];
-
-	if (lx->btf)
-		return lx->btf;
-	if (lx->btf_file) {
-		if (load_btf_file(lx, lx->btf_file, err))
-			return NULL;
-		return lx->btf;
-	}
-	img = vg_mem_ptr(lx->mem, lx->img_pa, lx->img_len);
-	if (!img || lx->btf_off + 24 > lx->img_len) {
-		vg_errf(err, EFAULT, "kernel BTF no longer readable");
-		return NULL;
-	}
-	memcpy(h, img + lx->btf_off, sizeof(h));
-	if ((uint64_t)24 + h[3] + h[5] > lx->img_len - lx->btf_off) {
-		vg_errf(err, EINVAL, "kernel BTF header changed");
-		return NULL;
-	}
-	lx->btf = btf__new(img + lx->btf_off, 24 + h[3] + h[5]);
-	if (!lx->btf)
-		vg_errf(err, EINVAL, "kernel BTF does not parse");
-	return lx->btf;
-}
-
-int vg_linux_read(struct vg_linux *lx, uint64_t va, void *buf, size_t len)
-{
-	return vg_as_read(&lx->kas, va, buf, len);
-}
-
-int vg_linux_user_as(struct vg_linux *lx, uint64_t pgd, struct vg_as *out)
-{
-	if (pgd < lx->page_offset_base)
-		return -EINVAL;
-	if (lx->arch == VG_ARCH_ARM64)
-		return vg_as_init_arm64(out, lx->mem, vg_linux_pa(lx, pgd), lx->va_bits, true);
-	return vg_as_init(out, lx->mem, vg_linux_pa(lx, pgd), lx->levels);
-}
-
-const char *vg_linux_paging_name(const struct vg_linux *lx)
-{
-	if (lx->arch == VG_ARCH_ARM64)
-		return lx->va_bits == 39   ? "AArch64 39-bit 3-level"
-		       : lx->va_bits == 52 ? "AArch64 52-bit 5-level (LPA2)"
-					   : "AArch64 48-bit 4-level";
-	return lx->levels == 5 ? "x86-64 5-level" : "x86-64 4-level";
 }

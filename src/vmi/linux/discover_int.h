@@ -11,7 +11,11 @@
 #include "vigil/linux.h"
 #include "kpgd.h"
 
-double vg_discover_now_ms(void);
+/* A BTF file (vmlinux or raw BTF) as the kernel's BTF (lxbtf.c). */
+int vg_lx_btf_file(struct vg_linux *lx, const char *path, struct vg_err *err);
+/* A System.map or /proc/kallsyms-style file as the kernel's symbols, slid to where
+ * linux_banner really is (lxsyms.c). */
+int vg_lx_symbols_file(struct vg_linux *lx, const char *path, struct vg_err *err);
 
 /* x86-64 (discover_x86.c) */
 int vg_x86_roots(struct vg_mem *mem, uint64_t banner_pa, struct vg_kpgd *roots, int max);
