@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cfa_cli.h"
+#include "cfa_sys_cli.h"
 #include "cli.h"
 #include "vigil/cfa_model.h"
 #include "vigil/cfa_report.h"
@@ -193,6 +194,9 @@ static int cmd_model(int argc, char **argv)
 	struct vg_err err = { 0 };
 	int ntr = 0, json = 0, rc;
 
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--syscalls"))
+			return cfa_sys_model(argc, argv);
 	if (cfa_wants_help(argc, argv)) {
 		printf("Usage: %s cfa model ELF -o MODEL [--train TRACE]... [--deny FUNCTION|A->B|"
 		       "0xSITE->0xSITE]... [--no-reduce] [-j]\n",
@@ -408,6 +412,8 @@ static const struct cli_cmd cfa_cmds[] = {
 	{ "verify", cfa_verify, "check a recorded trace against a model" },
 	{ "run", cfa_run, "run a program and verify its control flow live" },
 	{ "check-report", cmd_check_report, "verify a signed attestation report" },
+	{ "verify-syscalls", cfa_sys_verify, "check an agent recording against a syscall model" },
+	{ "serve", cfa_serve, "gateway: verify many devices' syscall batches live, sign reports" },
 	{ NULL, NULL, NULL },
 };
 

@@ -56,5 +56,6 @@ int cmd_vmi(int argc, char **argv);
 int cmd_ids(int argc, char **argv);
 int cmd_cfa(int argc, char **argv);
 int cmd_sandbox(int argc, char **argv);
+int cmd_agent(int argc, char **argv);
 
 #endif

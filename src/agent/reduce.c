@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Loop folding of one thread's token stream. When a token equals the one PERIOD places back
+ * (PERIOD <= 8), a repetition starts; once PERIOD tokens have matched, the batch gets "the
+ * last PERIOD events repeat once more", merged into the previous such item, so a loop of any
+ * length costs one item per batch. A repetition that breaks before completing falls back to
+ * plain events. The expanded stream is exactly the input (the decoder reverses it), so the
+ * gateway verifies every syscall: a repeated sequence is checked once and counted.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "agent_int.h"
+
+static uint32_t back(const struct ag_thread *th, uint32_t q)
+{
+	return th->hist[(th->nhist - q) % AG_HIST];
+}
+
+static void push(struct ag_thread *th, uint32_t t)
+{
+	th->hist[th->nhist % AG_HIST] = t;
+	th->nhist++;
+}
+
+static int item(struct ag_thread *th, uint64_t v)
+{
+	if (th->nitems == th->capitems) {
+		uint32_t cap = th->capitems ? th->capitems * 2 : 64;
+		uint64_t *p = realloc(th->items, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		th->items = p;
+		th->capitems = cap;
+	}
+	th->items[th->nitems++] = v;
+	return 0;
+}
+
+static bool last_is_rep(const struct ag_thread *th, uint32_t period)
+{
+	uint64_t v;
+
+	if (!th->nitems)
+		return false;
+	v = th->items[th->nitems - 1];
+	return (v & 1) && ((v >> 1) & 7) + 1 == period;
+}
+
+static int rep(struct ag_thread *th, uint32_t period, uint64_t count)
+{
+	if (last_is_rep(th, period)) {
+		th->items[th->nitems - 1] += count << 4;
+		return 0;
+	}
+	return item(th, count << 4 | (uint64_t)(period - 1) << 1 | 1);
+}
+
+/* The tokens of a broken repetition were only remembered: they become plain events. */
+static int flush_pending(struct ag_thread *th)
+{
+	int r = 0;
+
+	for (uint32_t q = th->matched; q > 0 && !r; q--)
+		r = item(th, (uint64_t)back(th, q) << 1);
+	th->period = th->matched = 0;
+	return r;
+}
+
+int ag_reduce_event(struct ag_thread *th, uint32_t t)
+{
+	uint32_t avail = th->nhist < AG_HIST ? th->nhist : AG_HIST, q;
+	int r;
+
+	th->events++;
+	th->last = t;
+	if (th->period) {
+		if (t == back(th, th->period)) {
+			push(th, t);
+			if (++th->matched < th->period)
+				return 0;
+			th->matched = 0;
+			return rep(th, th->period, 1);
+		}
+		if ((r = flush_pending(th)))
+			return r;
+	}
+	for (q = 1; q <= VG_SB_MAX_PERIOD && q <= avail; q++)
+		if (back(th, q) == t)
+			break;
+	if (q <= VG_SB_MAX_PERIOD && q <= avail) {
+		th->period = q;
+		push(th, t);
+		if (q > 1) {
+			th->matched = 1;
+			return 0;
+		}
+		return rep(th, 1, 1);
+	}
+	push(th, t);
+	return item(th, (uint64_t)t << 1);
+}
+
+int ag_reduce_repeat(struct ag_thread *th, uint64_t count)
+{
+	int r;
+
+	if (th->last == AG_NONE)
+		return -EINVAL;
+	/* at most two steps reach a period-1 repetition of the last token */
+	while (count && !(th->period == 1 && last_is_rep(th, 1))) {
+		if ((r = ag_reduce_event(th, th->last)))
+			return r;
+		count--;
+	}
+	if (!count)
+		return 0;
+	th->events += count;
+	for (uint64_t i = 0; i < count && i < AG_HIST; i++)
+		push(th, th->last);
+	return rep(th, 1, count);
+}
+
+int ag_reduce_finish(struct ag_thread *th)
+{
+	return flush_pending(th);
+}
+
+void ag_reduce_reset(struct ag_thread *th)
+{
+	th->nitems = 0;
+	th->nhist = 0;
+	th->period = th->matched = 0;
+	th->events = 0;
+	/* last stays: the kernel may fold the next syscalls into the previous batch's last one */
+}

@@ -1,0 +1,855 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Syscall verifier engine (contract in include/vigil/sysverify.h). Per event the work is an
+ * array index (token), a one-entry successor cache per token (loops take the same step
+ * again) and, on a miss, a keyed hash and a binary search in the trained transitions. Each
+ * token is judged once, on first use; a folded repetition checks only its wrap-around step.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "vigil/sysverify.h"
+
+#define HIST 8
+#define MAX_ALERTS 64
+#define SET_MAX (1u << 20)
+
+/* A fixed key: tuple keys must be the same in training and at every gateway. */
+static const uint8_t tuple_key_k[crypto_shorthash_KEYBYTES] = "vigil-sys-tuple";
+
+struct u64set {
+	uint64_t *v;
+	uint32_t n, cap;
+};
+
+struct dmod {
+	bool defined;
+	uint32_t mm; /* the model's module, VG_SYS_NONE */
+	uint64_t ident;
+	char name[256];
+};
+
+struct dtok {
+	bool defined, judged;
+	struct vg_sb_token t;
+	uint64_t key;
+	int sev; /* worst severity of its findings + 1, 0 = none */
+	struct vg_sys_where code, site;
+	uint32_t succ; /* last token that followed it ... */
+	bool succ_ok;  /* ... and whether that step was fine */
+};
+
+struct thr {
+	uint32_t tid, prev;
+};
+
+struct vg_sys_verifier {
+	const struct vg_sys_model *m;
+	struct vg_sys_verify_opts o;
+	struct dmod *mods;
+	uint32_t nmods;
+	struct dtok *toks;
+	uint32_t ntoks;
+	struct thr *th; /* open addressing by tid */
+	uint32_t thcap, nth;
+	struct u64set procs, badpairs, trtuples, trtrans, trexecs;
+	uint64_t sent[VG_SYS_C_KINDS];
+	struct vg_sys_totals tot;
+	/* the batch being verified */
+	struct vg_sys_result *res;
+	struct thr *cur;
+	uint32_t hist[HIST], nhist;
+	int worst;
+	bool incomplete;
+};
+
+/* ---- small helpers ---- */
+
+static uint64_t shash(const void *p, size_t n)
+{
+	uint8_t h[8];
+	uint64_t v = 0;
+
+	crypto_shorthash(h, p, n, tuple_key_k);
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | h[i];
+	return v ? v : 1; /* 0 marks empty slots */
+}
+
+static bool set_has(const struct u64set *s, uint64_t k)
+{
+	if (!s->cap)
+		return false;
+	for (uint32_t i = (uint32_t)(k * 0x9e3779b97f4a7c15ull >> 32) & (s->cap - 1);;
+	     i = (i + 1) & (s->cap - 1)) {
+		if (!s->v[i])
+			return false;
+		if (s->v[i] == k)
+			return true;
+	}
+}
+
+/* Adds K; false when the set is full (SET_MAX) or out of memory. */
+static bool set_add(struct u64set *s, uint64_t k)
+{
+	if ((s->n + 1) * 2 > s->cap) {
+		uint32_t cap = s->cap ? s->cap * 2 : 256;
+		struct u64set g = { .cap = cap };
+
+		if (cap > 2 * SET_MAX || !(g.v = calloc(cap, sizeof(*g.v))))
+			return false;
+		for (uint32_t i = 0; i < s->cap; i++)
+			if (s->v[i])
+				set_add(&g, s->v[i]);
+		free(s->v);
+		*s = g;
+	}
+	for (uint32_t i = (uint32_t)(k * 0x9e3779b97f4a7c15ull >> 32) & (s->cap - 1);;
+	     i = (i + 1) & (s->cap - 1)) {
+		if (s->v[i] == k)
+			return true;
+		if (!s->v[i]) {
+			s->v[i] = k;
+			s->n++;
+			return true;
+		}
+	}
+}
+
+static struct thr *thread_of(struct vg_sys_verifier *v, uint32_t tid)
+{
+	uint32_t key = tid + 1, i;
+
+	if ((v->nth + 1) * 2 > v->thcap) {
+		uint32_t cap = v->thcap ? v->thcap * 2 : 64;
+		struct thr *n = calloc(cap, sizeof(*n)), *o = v->th;
+
+		if (!n)
+			return NULL;
+		for (uint32_t k = 0; k < v->thcap; k++) {
+			if (!o[k].tid)
+				continue;
+			for (i = o[k].tid * 0x9e3779b1u & (cap - 1); n[i].tid;
+			     i = (i + 1) & (cap - 1))
+				;
+			n[i] = o[k];
+		}
+		free(o);
+		v->th = n;
+		v->thcap = cap;
+	}
+	for (i = key * 0x9e3779b1u & (v->thcap - 1); v->th[i].tid; i = (i + 1) & (v->thcap - 1))
+		if (v->th[i].tid == key)
+			return &v->th[i];
+	v->th[i].tid = key;
+	v->th[i].prev = VG_SYS_NONE;
+	v->nth++;
+	v->tot.threads++;
+	return &v->th[i];
+}
+
+static enum vg_severity severity(enum vg_sys_check c, const struct vg_sb_token *t)
+{
+	switch (c) {
+	case VG_SYS_C_INJECTED:
+		return VG_SEV_CRITICAL;
+	case VG_SYS_C_BADINSN:
+	case VG_SYS_C_WRONGNR:
+	case VG_SYS_C_CALLSITE:
+	case VG_SYS_C_UNMODELLED:
+	case VG_SYS_C_EXEC:
+		return VG_SEV_HIGH;
+	case VG_SYS_C_UNSEEN:
+		switch (t ? t->nr : 0) {
+		case 41 ... 43: /* socket connect accept */
+		case 49 ... 50: /* bind listen */
+		case 57 ... 59: /* fork vfork execve */
+		case 101:	/* ptrace */
+		case 175:	/* init_module */
+		case 288:	/* accept4 */
+		case 310 ... 311:
+		case 313: /* finit_module */
+		case 319: /* memfd_create */
+		case 322: /* execveat */
+			return VG_SEV_HIGH;
+		case 56: /* clone */
+		case 435:
+			return t->argkey & 0x2000 ? VG_SEV_MEDIUM : VG_SEV_HIGH;
+		case 9:
+		case 10:
+			return t->argkey & 0x1000 ? VG_SEV_HIGH : VG_SEV_MEDIUM;
+		}
+		return VG_SEV_MEDIUM;
+	case VG_SYS_C_TRANSITION:
+		return VG_SEV_LOW;
+	default:
+		return VG_SEV_MEDIUM;
+	}
+}
+
+static void raise_alert(struct vg_sys_verifier *v, struct vg_sys_alert *a)
+{
+	uint32_t max = v->o.max_alerts ? v->o.max_alerts : MAX_ALERTS;
+
+	if (v->res)
+		v->res->alerts[a->check]++;
+	v->tot.alerts[a->check]++;
+	if ((int)a->severity + 1 > v->worst)
+		v->worst = (int)a->severity + 1;
+	if (a->check == VG_SYS_C_LOST || a->check == VG_SYS_C_UNDEFINED)
+		v->incomplete = true;
+	if (v->o.alert && v->sent[a->check]++ < max)
+		v->o.alert(v->o.ctx, a);
+}
+
+/* ---- names for evidence ---- */
+
+static const char *func_name(const struct vg_sys_model *m, uint32_t mm, uint64_t off)
+{
+	const struct vg_sys_mod *d;
+
+	if (mm >= m->nmods)
+		return NULL;
+	d = &m->mods[mm];
+	for (uint32_t i = 0; i < d->nfunc; i++) {
+		const struct vg_sys_func *f = &m->funcs[d->func + i];
+
+		if (off >= f->lo && off < f->hi)
+			return vg_sys_str(m, f->name);
+	}
+	return NULL;
+}
+
+static void where(struct vg_sys_verifier *v, const struct vg_sb_loc *l, struct vg_sys_where *w,
+		  bool word)
+{
+	const struct dmod *d =
+		l->kind == VG_SB_K_FILE && l->module < v->nmods ? &v->mods[l->module] : NULL;
+
+	w->kind = l->kind;
+	w->off = l->off;
+	w->word = word ? l->word : -1;
+	w->module = d && d->defined	       ? d->name
+		    : l->kind == VG_SB_K_VDSO  ? "[vdso]"
+		    : l->kind == VG_SB_K_ANON  ? "[anonymous executable memory]"
+		    : l->kind == VG_SB_K_NOVMA ? "[unmapped]"
+					       : NULL;
+	w->function = d && d->defined ? func_name(v->m, d->mm, l->off) : NULL;
+}
+
+/* ---- judging one token ---- */
+
+static uint64_t mod_ident(const struct vg_sys_verifier *v, const struct vg_sb_loc *l)
+{
+	if (l->kind != VG_SB_K_FILE || l->module >= v->nmods)
+		return l->kind;
+	return v->mods[l->module].ident;
+}
+
+static uint64_t tuple_key(const struct vg_sys_verifier *v, const struct vg_sb_token *t,
+			  const struct vg_sb_loc *site)
+{
+	struct {
+		uint64_t ipmod, ipoff, sitemod, siteoff;
+		uint32_t nr, argkey, pathhash, kinds;
+	} k = { 0 };
+	bool exec = t->nr == 59 || t->nr == 322;
+
+	k.ipmod = mod_ident(v, &t->ip);
+	k.ipoff = t->ip.kind == VG_SB_K_FILE || t->ip.kind == VG_SB_K_VDSO ? t->ip.off : 0;
+	if (site) {
+		k.sitemod = mod_ident(v, site);
+		k.siteoff =
+			site->kind == VG_SB_K_FILE || site->kind == VG_SB_K_VDSO ? site->off : 0;
+		k.kinds = site->kind;
+	}
+	k.nr = t->nr;
+	k.argkey = t->argkey & ~0x4000u; /* whether a path was readable is not a property */
+	k.pathhash = exec ? t->pathhash : 0;
+	return shash(&k, sizeof(k));
+}
+
+/* Whether call site L is the return address of a call that leads to function FN. */
+static const char *site_problem(const struct vg_sys_verifier *v, const struct vg_sb_loc *l,
+				uint32_t fn)
+{
+	const struct vg_sys_site *s;
+	uint32_t mm;
+
+	if (l->kind == VG_SB_K_ANON)
+		return "the return address points into executable memory backed by no file";
+	if (l->kind != VG_SB_K_FILE)
+		return "the return address points into no file";
+	if (l->module >= v->nmods || !v->mods[l->module].defined)
+		return "the return address points into an undefined module";
+	mm = v->mods[l->module].mm;
+	if (mm == VG_SYS_NONE || !(v->m->mods[mm].flags & VG_SYS_MOD_ANALYSED))
+		return "the return address points into a file the model does not know";
+	s = vg_sys_find_site(v->m, mm, l->off);
+	if (!s)
+		return "the return address does not follow a call that can reach a system call";
+	if (s->flags & VG_SYS_S_INDIRECT)
+		return NULL;
+	for (uint32_t i = 0; i < s->nlist; i++)
+		if (v->m->lists[s->list + i] == fn)
+			return NULL;
+	return "the call at the return address does not lead to the function that made the "
+	       "system call";
+}
+
+struct finding {
+	enum vg_sys_check check;
+	const char *reason;
+	int expected_word;
+};
+
+/* Static judgement; *SITE gets the call site the tuple is keyed on. */
+static struct finding judge_static(struct vg_sys_verifier *v, const struct vg_sb_token *t,
+				   const struct vg_sb_loc **site)
+{
+	struct finding f = { 0, NULL, -1 };
+	const struct vg_sys_insn *in;
+	uint32_t mm;
+
+	*site = t->ncand ? &t->cand[0] : NULL;
+	if (t->ip.kind == VG_SB_K_ANON || t->ip.kind == VG_SB_K_NOVMA)
+		return (struct finding){ VG_SYS_C_INJECTED,
+					 "a system call was made from executable memory backed "
+					 "by no file (injected code)",
+					 -1 };
+	if (t->ip.kind == VG_SB_K_VDSO) {
+		if (t->nr == 96 || t->nr == 201 || t->nr == 228 || t->nr == 229 || t->nr == 309)
+			return f;
+		return (struct finding){ VG_SYS_C_BADINSN,
+					 "the vDSO made a system call it never makes", -1 };
+	}
+	if (t->ip.kind != VG_SB_K_FILE || t->ip.module >= v->nmods ||
+	    !v->mods[t->ip.module].defined)
+		return (struct finding){ VG_SYS_C_UNDEFINED,
+					 "the syscall names a module the gateway never received",
+					 -1 };
+	mm = v->mods[t->ip.module].mm;
+	if (mm == VG_SYS_NONE || !(v->m->mods[mm].flags & VG_SYS_MOD_ANALYSED))
+		return (struct finding){
+			VG_SYS_C_UNMODELLED,
+			"code of a file the model does not know made a system call", -1
+		};
+	in = vg_sys_find_insn(v->m, mm, t->ip.off);
+	if (!in)
+		return (struct finding){
+			VG_SYS_C_BADINSN,
+			"the instruction before this address is not one of the "
+			"module's syscall instructions (a gadget or misaligned code)",
+			-1
+		};
+	if (in->nr != VG_SYS_ANY_NR && in->nr != t->nr)
+		return (struct finding){ VG_SYS_C_WRONGNR,
+					 "the syscall instruction loads another number", -1 };
+	if (in->flags & VG_SYS_I_SIGFRAME)
+		return f;
+	if (in->depth / 8 >= VG_SB_WINDOW) {
+		/* the return address lies beyond the words the device reports: not checkable */
+		*site = NULL;
+		return f;
+	}
+	if (in->depth >= 0) {
+		const struct vg_sb_loc *c = NULL;
+		const char *why;
+
+		f.expected_word = in->depth / 8;
+		for (uint8_t i = 0; i < t->ncand; i++)
+			if (t->cand[i].word == f.expected_word)
+				c = &t->cand[i];
+		*site = c;
+		if (!c && (t->unres >> f.expected_word & 1))
+			return f; /* the device could not look that word up: unknown, not wrong */
+		if (!c)
+			return (struct finding){
+				VG_SYS_C_CALLSITE,
+				"no return address where the function's frame keeps "
+				"it: the stack was not made by a call (ROP, stack "
+				"pivot, a jump into the function)",
+				f.expected_word
+			};
+		why = site_problem(v, c, in->func);
+		if (why)
+			return (struct finding){ VG_SYS_C_CALLSITE, why, f.expected_word };
+		return f;
+	}
+	/* the frame's layout is unknown there: any candidate that is a valid call site */
+	for (uint8_t i = 0; i < t->ncand; i++)
+		if (!site_problem(v, &t->cand[i], in->func)) {
+			*site = &t->cand[i];
+			return f;
+		}
+	return (struct finding){ VG_SYS_C_CALLSITE,
+				 "none of the return addresses on the stack comes from a call "
+				 "that leads to the function that made the system call",
+				 -1 };
+}
+
+static void judge(struct vg_sys_verifier *v, struct dtok *d)
+{
+	const struct vg_sb_loc *site;
+	struct finding f = judge_static(v, &d->t, &site);
+	bool trained = v->m->flags & VG_SYS_M_TRAINED;
+	struct vg_sys_alert a = { 0 };
+
+	d->judged = true;
+	d->key = tuple_key(v, &d->t, site);
+	where(v, &d->t.ip, &d->code, false);
+	if (site)
+		where(v, site, &d->site, true);
+	else
+		d->site = (struct vg_sys_where){ .word = -1 };
+	if (v->o.train) {
+		set_add(&v->trtuples, d->key);
+		if (!f.check || f.check == VG_SYS_C_UNDEFINED)
+			return;
+	} else {
+		if (f.check != VG_SYS_C_INJECTED &&
+		    vg_sys_sorted_has(v->m->tuples, v->m->ntuples, d->key))
+			return; /* seen in training: the static model was too strict here */
+		if (!f.check && trained)
+			f = (struct finding){ VG_SYS_C_UNSEEN,
+					      "this system call from this code and call site never "
+					      "happened in training",
+					      -1 };
+		if (!f.check)
+			return;
+	}
+	a.check = f.check;
+	a.severity = severity(f.check, &d->t);
+	a.reason = f.reason;
+	a.nr = d->t.nr;
+	a.argkey = d->t.argkey;
+	a.code = d->code;
+	a.site = d->site;
+	a.expected_word = f.expected_word;
+	a.tid = v->cur ? v->cur->tid - 1 : 0;
+	d->sev = (int)a.severity + 1;
+	raise_alert(v, &a);
+}
+
+/* ---- batch callbacks ---- */
+
+static int on_module(void *ctx, const struct vg_sb_module *m)
+{
+	struct vg_sys_verifier *v = ctx;
+	struct dmod *d;
+	size_t n;
+
+	if (m->id >= VG_SYS_MAX_DEVMODS)
+		return -EBADMSG;
+	if (m->id >= v->nmods) {
+		uint32_t cap = m->id + 1 > v->nmods * 2 ? m->id + 1 : v->nmods * 2;
+		struct dmod *p = realloc(v->mods, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		memset(p + v->nmods, 0, (cap - v->nmods) * sizeof(*p));
+		v->mods = p;
+		v->nmods = cap;
+	}
+	d = &v->mods[m->id];
+	if (!d->defined)
+		v->tot.modules++;
+	d->defined = true;
+	d->mm = vg_sys_find_mod(v->m, m->idkind, m->ident, m->idlen);
+	d->ident = m->idkind ? vg_sys_ident_hash(m->idkind, m->ident, m->idlen)
+			     : vg_sys_ident_hash(0, (const uint8_t *)m->name,
+						 (uint8_t)(m->namelen > 32 ? 32 : m->namelen));
+	n = m->namelen < sizeof(d->name) - 1 ? m->namelen : sizeof(d->name) - 1;
+	memcpy(d->name, m->name, n);
+	d->name[n] = 0;
+	return 0;
+}
+
+static int on_token(void *ctx, const struct vg_sb_token *t)
+{
+	struct vg_sys_verifier *v = ctx;
+	struct dtok *d;
+
+	if (t->id >= VG_SYS_MAX_TOKENS)
+		return -EBADMSG;
+	if (t->id >= v->ntoks) {
+		uint32_t cap = t->id + 1 > v->ntoks * 2 ? t->id + 1 : v->ntoks * 2;
+		struct dtok *p = realloc(v->toks, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		memset(p + v->ntoks, 0, (cap - v->ntoks) * sizeof(*p));
+		v->toks = p;
+		v->ntoks = cap;
+	}
+	d = &v->toks[t->id];
+	if (d->defined && !memcmp(&d->t, t, sizeof(*t)))
+		return 0; /* a repeated definition (not yet acknowledged when it was sent) */
+	if (!d->defined)
+		v->tot.tokens++;
+	memset(d, 0, sizeof(*d));
+	d->defined = true;
+	d->t = *t;
+	d->succ = VG_SYS_NONE;
+	return 0;
+}
+
+static int on_events(void *ctx, uint32_t tid)
+{
+	struct vg_sys_verifier *v = ctx;
+
+	v->cur = thread_of(v, tid);
+	v->nhist = 0;
+	return v->cur ? 0 : -ENOMEM;
+}
+
+static void undefined(struct vg_sys_verifier *v, uint32_t token)
+{
+	struct vg_sys_alert a = { .check = VG_SYS_C_UNDEFINED, .severity = VG_SEV_MEDIUM };
+
+	(void)token;
+	a.reason = "a batch used a syscall definition the gateway never received (a batch is "
+		   "missing)";
+	a.tid = v->cur->tid - 1;
+	a.nr = VG_SYS_NONE;
+	a.code.word = a.site.word = a.expected_word = -1;
+	raise_alert(v, &a);
+}
+
+static uint64_t pair_key(uint64_t a, uint64_t b)
+{
+	uint64_t k[2] = { a, b };
+
+	return shash(k, sizeof(k));
+}
+
+/* The step from the thread's previous syscall to token T. */
+static void step(struct vg_sys_verifier *v, uint32_t prev, uint32_t t)
+{
+	struct dtok *p, *d = &v->toks[t];
+	struct vg_sys_alert a = { .check = VG_SYS_C_TRANSITION };
+	uint64_t k;
+
+	if (prev == VG_SYS_NONE || prev >= v->ntoks || !v->toks[prev].judged)
+		return;
+	p = &v->toks[prev];
+	if (p->succ == t && p->succ_ok)
+		return;
+	k = pair_key(p->key, d->key);
+	if (v->o.train) {
+		set_add(&v->trtrans, k);
+	} else if ((v->m->flags & VG_SYS_M_TRAINED) &&
+		   !vg_sys_sorted_has(v->m->trans, v->m->ntrans, k)) {
+		v->worst = v->worst > VG_SEV_LOW + 1 ? v->worst : VG_SEV_LOW + 1;
+		if (set_has(&v->badpairs, k))
+			return; /* reported already: it still counts against the batch */
+		set_add(&v->badpairs, k);
+		a.severity = VG_SEV_LOW;
+		a.reason = "this system call never followed the previous one in training";
+		a.tid = v->cur->tid - 1;
+		a.nr = d->t.nr;
+		a.argkey = d->t.argkey;
+		a.code = d->code;
+		a.site = d->site;
+		a.expected_word = -1;
+		a.prev = &p->code;
+		a.prev_nr = p->t.nr;
+		raise_alert(v, &a);
+		return;
+	}
+	p->succ = t;
+	p->succ_ok = true;
+}
+
+static int on_event(void *ctx, uint32_t t)
+{
+	struct vg_sys_verifier *v = ctx;
+	struct dtok *d;
+
+	v->res->events++;
+	if (t >= v->ntoks || !v->toks[t].defined) {
+		undefined(v, t);
+		v->cur->prev = VG_SYS_NONE;
+		v->hist[v->nhist++ % HIST] = VG_SYS_NONE;
+		return 0;
+	}
+	d = &v->toks[t];
+	if (!d->judged)
+		judge(v, d);
+	else if (d->sev > v->worst)
+		v->worst = d->sev; /* judged before: its findings still count for this batch */
+	step(v, v->cur->prev, t);
+	v->cur->prev = t;
+	v->hist[v->nhist++ % HIST] = t;
+	return 0;
+}
+
+static int on_repeat(void *ctx, uint32_t period, uint64_t count)
+{
+	struct vg_sys_verifier *v = ctx;
+	uint32_t cycle[HIST];
+
+	if (period > HIST || period > v->nhist)
+		return -EBADMSG;
+	for (uint32_t i = 0; i < period; i++)
+		cycle[i] = v->hist[(v->nhist - period + i) % HIST];
+	v->res->events += (uint64_t)period * count;
+	/* inner steps were checked on the first pass; only the wrap-around is new */
+	if (cycle[0] != VG_SYS_NONE)
+		step(v, v->cur->prev, cycle[0]);
+	/* the last HIST events are now the cycle, ending with its last token */
+	for (uint32_t j = 0; j < HIST; j++)
+		v->hist[(v->nhist + j) % HIST] = cycle[period - 1 - (HIST - 1 - j) % period];
+	v->nhist += HIST;
+	return 0;
+}
+
+static int on_gap(void *ctx, uint32_t tid, uint64_t count)
+{
+	struct vg_sys_verifier *v = ctx;
+	struct vg_sys_alert a = { .check = VG_SYS_C_LOST, .severity = VG_SEV_MEDIUM };
+	struct thr *t = thread_of(v, tid);
+
+	if (!t)
+		return -ENOMEM;
+	t->prev = VG_SYS_NONE;
+	v->tot.lost += count;
+	a.reason = "the device could not record some system calls (its ring buffer was full)";
+	a.tid = tid;
+	a.nr = VG_SYS_NONE;
+	a.count = count;
+	a.code.word = a.site.word = a.expected_word = -1;
+	raise_alert(v, &a);
+	return 0;
+}
+
+static int on_proc(void *ctx, uint32_t pid, uint32_t ppid, uint32_t ptid)
+{
+	struct vg_sys_verifier *v = ctx;
+
+	(void)ppid;
+	(void)ptid;
+	if (!set_has(&v->procs, (uint64_t)pid + 1) && set_add(&v->procs, (uint64_t)pid + 1))
+		v->tot.processes++;
+	return 0;
+}
+
+static int on_exec(void *ctx, uint32_t pid, uint32_t module, const char *path, size_t len)
+{
+	struct vg_sys_verifier *v = ctx;
+	struct vg_sys_alert a = { .check = VG_SYS_C_EXEC, .severity = VG_SEV_HIGH };
+	const struct dmod *d;
+
+	if (module >= v->nmods || !v->mods[module].defined)
+		return 0; /* its syscalls will say "undefined" */
+	d = &v->mods[module];
+	if (v->o.train) {
+		set_add(&v->trexecs, d->ident);
+		return 0;
+	}
+	if ((d->mm != VG_SYS_NONE && (v->m->mods[d->mm].flags & VG_SYS_MOD_MAIN)) ||
+	    vg_sys_sorted_has(v->m->execs, v->m->nexecs, d->ident))
+		return 0;
+	a.reason = "a process executed a file that is neither the program nor one it executed in "
+		   "training";
+	a.pid = pid;
+	a.nr = VG_SYS_NONE;
+	a.path = path;
+	a.pathlen = len;
+	a.code.module = d->name;
+	a.code.word = a.site.word = a.expected_word = -1;
+	raise_alert(v, &a);
+	return 0;
+}
+
+static int on_stats(void *ctx, uint64_t observed, uint64_t dropped)
+{
+	struct vg_sys_verifier *v = ctx;
+
+	v->res->observed = observed;
+	v->res->dropped = dropped;
+	return 0;
+}
+
+static const struct vg_sb_visitor visitor = {
+	.module = on_module,
+	.token = on_token,
+	.proc = on_proc,
+	.exec = on_exec,
+	.events = on_events,
+	.event = on_event,
+	.repeat = on_repeat,
+	.gap = on_gap,
+	.stats = on_stats,
+};
+
+int vg_sys_verifier_batch(struct vg_sys_verifier *v, const uint8_t *buf, size_t len,
+			  struct vg_sys_result *res, struct vg_err *err)
+{
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	v->res = res;
+	v->cur = NULL;
+	v->worst = 0;
+	v->incomplete = false;
+	r = vg_sb_parse(buf, len, &visitor, v, err);
+	v->res = NULL;
+	if (r == -EBADMSG && !err->code)
+		r = vg_errf(err, EBADMSG, "batch: a definition or repetition out of range");
+	if (r == -ENOMEM && !err->code)
+		r = vg_errf(err, ENOMEM, "out of memory");
+	if (r)
+		return r;
+	res->verdict = v->worst >= VG_SEV_HIGH + 1 ? VG_SYS_V_VIOLATION
+		       : v->incomplete		   ? VG_SYS_V_INCOMPLETE
+		       : v->worst		   ? VG_SYS_V_ANOMALY
+						   : VG_SYS_V_CLEAN;
+	v->tot.batches++;
+	v->tot.events += res->events;
+	if (res->verdict == VG_SYS_V_VIOLATION ||
+	    (res->verdict != VG_SYS_V_CLEAN && v->tot.worst != VG_SYS_V_VIOLATION &&
+	     (v->tot.worst == VG_SYS_V_CLEAN || res->verdict == VG_SYS_V_INCOMPLETE)))
+		v->tot.worst = res->verdict;
+	return 0;
+}
+
+int vg_sys_verifier_new(struct vg_sys_verifier **out, const struct vg_sys_model *m,
+			const struct vg_sys_verify_opts *o, struct vg_err *err)
+{
+	struct vg_sys_verifier *v = calloc(1, sizeof(*v));
+
+	if (!v)
+		return vg_errf(err, ENOMEM, "out of memory");
+	if (sodium_init() < 0) {
+		free(v);
+		return vg_errf(err, EIO, "libsodium could not be initialised");
+	}
+	v->m = m;
+	if (o)
+		v->o = *o;
+	*out = v;
+	return 0;
+}
+
+void vg_sys_verifier_reset(struct vg_sys_verifier *v)
+{
+	free(v->mods);
+	free(v->toks);
+	free(v->th);
+	v->mods = NULL;
+	v->toks = NULL;
+	v->th = NULL;
+	v->nmods = v->ntoks = v->thcap = v->nth = 0;
+}
+
+void vg_sys_verifier_totals(const struct vg_sys_verifier *v, struct vg_sys_totals *t)
+{
+	*t = v->tot;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Sorted union of OLD (sorted) and the set S, appended to OUT. */
+static uint32_t merge(uint64_t *out, const uint64_t *old, uint32_t nold, const struct u64set *s)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < nold; i++)
+		out[n++] = old[i];
+	for (uint32_t i = 0; i < s->cap; i++)
+		if (s->v[i])
+			out[n++] = s->v[i];
+	qsort(out, n, sizeof(*out), cmp_u64);
+	uint32_t w = 0;
+
+	for (uint32_t i = 0; i < n; i++)
+		if (!w || out[w - 1] != out[i])
+			out[w++] = out[i];
+	return w;
+}
+
+int vg_sys_verifier_train_into(const struct vg_sys_verifier *v, struct vg_sys_model *m,
+			       void **owned, struct vg_err *err)
+{
+	size_t n = (size_t)m->ntuples + v->trtuples.n + m->ntrans + v->trtrans.n + m->nexecs +
+		   v->trexecs.n;
+	uint64_t *buf = malloc((n ? n : 1) * sizeof(*buf)), *p;
+
+	if (!buf)
+		return vg_errf(err, ENOMEM, "out of memory");
+	p = buf;
+	m->ntuples = merge(p, m->tuples, m->ntuples, &v->trtuples);
+	m->tuples = p;
+	p += m->ntuples;
+	m->ntrans = merge(p, m->trans, m->ntrans, &v->trtrans);
+	m->trans = p;
+	p += m->ntrans;
+	m->nexecs = merge(p, m->execs, m->nexecs, &v->trexecs);
+	m->execs = p;
+	m->flags |= VG_SYS_M_TRAINED;
+	*owned = buf;
+	return 0;
+}
+
+void vg_sys_verifier_free(struct vg_sys_verifier *v)
+{
+	if (!v)
+		return;
+	vg_sys_verifier_reset(v);
+	free(v->procs.v);
+	free(v->badpairs.v);
+	free(v->trtuples.v);
+	free(v->trtrans.v);
+	free(v->trexecs.v);
+	free(v);
+}
+
+const char *vg_sys_check_name(enum vg_sys_check c)
+{
+	static const char *const n[VG_SYS_C_KINDS] = {
+		[VG_SYS_C_INJECTED] = "cfa.syscall-injected-code",
+		[VG_SYS_C_BADINSN] = "cfa.syscall-bad-instruction",
+		[VG_SYS_C_WRONGNR] = "cfa.syscall-wrong-number",
+		[VG_SYS_C_CALLSITE] = "cfa.syscall-bad-callsite",
+		[VG_SYS_C_UNMODELLED] = "cfa.syscall-unmodelled",
+		[VG_SYS_C_UNSEEN] = "cfa.syscall-unseen",
+		[VG_SYS_C_TRANSITION] = "cfa.syscall-unseen-transition",
+		[VG_SYS_C_EXEC] = "cfa.unexpected-exec",
+		[VG_SYS_C_LOST] = "cfa.events-lost",
+		[VG_SYS_C_UNDEFINED] = "cfa.batch-undefined",
+	};
+
+	return c > 0 && c < VG_SYS_C_KINDS ? n[c] : "cfa.syscall";
+}
+
+const char *vg_sys_check_attack(enum vg_sys_check c)
+{
+	switch (c) {
+	case VG_SYS_C_INJECTED:
+		return "T1055,T1203";
+	case VG_SYS_C_BADINSN:
+	case VG_SYS_C_WRONGNR:
+	case VG_SYS_C_CALLSITE:
+		return "T1203";
+	case VG_SYS_C_EXEC:
+		return "T1059";
+	default:
+		return NULL;
+	}
+}
+
+const char *vg_sys_verdict_name(enum vg_sys_verdict v)
+{
+	static const char *const n[] = { "clean", "anomaly", "violation", "incomplete" };
+
+	return (unsigned)v < 4 ? n[v] : "?";
+}
