@@ -113,9 +113,10 @@ struct ag_uplink {
 	struct vg_wire *w;
 	int recfd;
 	uint64_t boot;
-	uint64_t next_seq; /* of the next batch to be made */
-	uint64_t acked;	   /* batches below this are acknowledged (or need no ack) */
-	bool reset_defs;   /* the gateway lost our definitions: send them again */
+	uint64_t next_seq;   /* of the next batch to be made */
+	uint64_t acked;	     /* batches below this are acknowledged (or need no ack) */
+	bool reset_defs;     /* the gateway lost our definitions: send them again */
+	bool connected_once; /* a later connection is a reconnection */
 	uint64_t retry_at_ms, backoff_ms;
 	struct ag_qbatch *q; /* sent or unsent, not yet acknowledged, in sequence order */
 	uint32_t qn, qcap;

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -276,8 +277,10 @@ static int on_exec(struct ag_core *c, const struct sm_exec *r, size_t len)
 
 	if (len < sizeof(*r) - SM_PATH_MAX + n)
 		return 0;
-	if ((pid_t)r->tgid == c->launcher)
+	if ((pid_t)r->tgid == c->launcher) {
 		c->launcher = -1; /* from here on it is the program */
+		vg_sb_enc_proc(&c->meta, r->tgid, (uint32_t)getpid(), 0);
+	}
 	if (!proc_of(c, r->tgid, &created))
 		return -ENOMEM;
 	memcpy(path, r->path, n);

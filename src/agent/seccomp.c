@@ -51,6 +51,11 @@ struct task {
 	bool exec_pending;
 	uint32_t exe_dev; /* the executable last seen, to tell a failed exec from one that ran */
 	uint64_t exe_ino;
+	/* the previous syscall, folded as the eBPF recorder folds (sm_sensitive) */
+	bool have_last;
+	uint32_t last_nr;
+	uint64_t last_ip, last_sp, last_args[6];
+	struct sm_sys last;
 };
 
 struct ag_seccomp {
@@ -492,8 +497,17 @@ static void record(struct ag_seccomp *s, const struct seccomp_notif *q)
 		line[n] = 0;
 		sscanf(line, "%*s %*s %*s %*s %*s %*s %*s %" SCNx64, &sp);
 	}
-	if (sp && peek((pid_t)t->tid, sp, win, sizeof(win)) != (ssize_t)sizeof(win))
+	/* a window running off the stack's end is read as far as it is mapped */
+	if (sp && peek((pid_t)t->tid, sp, win, sizeof(win)) < 0)
 		memset(win, 0, sizeof(win));
+	pa = path_arg(r.nr);
+	if (t->have_last && pa < 0 && t->last_nr == r.nr && t->last_sp == sp &&
+	    t->last_ip == q->data.instruction_pointer && !memcmp(t->last_args, a, sizeof(a)) &&
+	    !sm_sensitive(r.nr)) {
+		/* the eBPF recorder would count this without reading the stack: same record */
+		ag_core_record(s->core, &t->last, SM_SYS_HDR_LEN);
+		return;
+	}
 	m = maps_of(s, t->tgid);
 	r.argkey = argkey((pid_t)t->tid, r.nr, a);
 	resolve(m, q->data.instruction_pointer, &r.ip);
@@ -509,13 +523,18 @@ static void record(struct ag_seccomp *s, const struct seccomp_notif *q)
 		l.word = (uint8_t)w;
 		r.cand[ncand++] = l;
 	}
-	pa = path_arg(r.nr);
 	if (pa >= 0 && (n = peek((pid_t)t->tid, a[pa], r.path, sizeof(r.path) - 1)) > 0) {
 		r.path[n] = 0;
 		r.pathlen = (uint16_t)(strnlen(r.path, (size_t)n) + 1);
 		r.argkey |= SM_A_PATH;
 	}
 	ag_core_record(s->core, &r, SM_SYS_HDR_LEN + r.pathlen);
+	t->have_last = pa < 0;
+	t->last_nr = r.nr;
+	t->last_ip = q->data.instruction_pointer;
+	t->last_sp = sp;
+	memcpy(t->last_args, a, sizeof(a));
+	memcpy(&t->last, &r, SM_SYS_HDR_LEN);
 	/* what this syscall changes is read again at the task's next one */
 	if (r.nr == 9 || r.nr == 10 || r.nr == 11 || r.nr == 25 || r.nr == 59 || r.nr == 322) {
 		if (m)

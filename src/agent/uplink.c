@@ -165,8 +165,9 @@ static void connect_now(struct ag_uplink *u)
 		u->reset_defs = true;
 	pop_acked(u, next);
 	u->backoff_ms = 0;
-	if (u->st->batches)
+	if (u->connected_once)
 		u->st->reconnects++;
+	u->connected_once = true;
 	send_queued(u);
 }
 

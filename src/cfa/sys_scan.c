@@ -171,6 +171,7 @@ static int fill_gaps(const struct sys_elf *e, struct sys_scan *s, csh h, cs_insn
 				/* unaligned code right after a function that no call enters is
 				 * that function's tail beyond its unwind data (clone3's child) */
 				if (prev >= 0 && s->fns[prev].hi == lo &&
+				    s->fns[prev].lo >= sec->addr &&
 				    !bsearch(&lo, t, nt, sizeof(*t), cmp_u64))
 					s->fns[prev].hi = hi;
 				else if (hi > lo)

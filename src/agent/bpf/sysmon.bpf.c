@@ -470,28 +470,6 @@ static __always_inline void check_gen(struct tstate *t, sm_u32 gen)
 	}
 }
 
-/* Syscalls that are never counted on the fast path: each one is examined in full. */
-static __always_inline int sensitive(sm_u32 nr)
-{
-	switch (nr) {
-	case 9 ... 11:	  /* mmap mprotect munmap */
-	case 25:	  /* mremap */
-	case 41 ... 43:	  /* socket connect accept */
-	case 49 ... 50:	  /* bind listen */
-	case 56 ... 59:	  /* clone fork vfork execve */
-	case 101:	  /* ptrace */
-	case 175 ... 176: /* init_module delete_module */
-	case 288:	  /* accept4 */
-	case 310 ... 311: /* process_vm_readv/writev */
-	case 313:	  /* finit_module */
-	case 319:	  /* memfd_create */
-	case 322:	  /* execveat */
-	case 435:	  /* clone3 */
-		return 1;
-	}
-	return 0;
-}
-
 struct cand_ctx {
 	struct task_struct *task;
 	struct tstate *t;
@@ -557,7 +535,7 @@ static __always_inline int on_sys(sm_u32 nr, sm_u64 ip, sm_u64 sp, const sm_u64 
 	 * always examined in full.
 	 */
 	same = t->have_last && pa < 0 && t->nr == nr && t->raw_ip == ip && t->raw_sp == sp &&
-	       !sensitive(nr);
+	       !sm_sensitive(nr);
 	for (int i = 0; i < 6 && same; i++)
 		same = t->raw_args[i] == args[i];
 	if (same) {
@@ -573,8 +551,15 @@ static __always_inline int on_sys(sm_u32 nr, sm_u64 ip, sm_u64 sp, const sm_u64 
 	if (nr == 9 || nr == 10 || nr == 11 || nr == 25)
 		__sync_fetch_and_add(gen, 1);
 	check_gen(t, *gen);
-	if (bpf_probe_read_user(s->win, sizeof(s->win), (void *)sp))
+	if (bpf_probe_read_user(s->win, sizeof(s->win), (void *)sp)) {
+		/* the window runs off the mapping (the top of a stack): take what its page has */
+		sm_u32 n = 4096 - (sp & 4095);
+
 		__builtin_memset(s->win, 0, sizeof(s->win));
+		if (n > sizeof(s->win))
+			n = sizeof(s->win);
+		bpf_probe_read_user(s->win, n & 0x1ff, (void *)sp);
+	}
 	t->vdso = (sm_u64)BPF_CORE_READ(task, mm, context.vdso);
 	t->budget = VMA_BUDGET;
 	t->nnew = 0;

@@ -139,6 +139,32 @@ struct sm_exit {
 	sm_u32 group_dead;
 };
 
+/*
+ * Syscalls never counted as a repeat on the recorder's fast path (same instruction, arguments
+ * and stack pointer as the thread's previous syscall): each is examined in full. Both
+ * recorders use this list, so their recordings fold alike.
+ */
+static inline int sm_sensitive(sm_u32 nr)
+{
+	switch (nr) {
+	case 9 ... 11:	  /* mmap mprotect munmap */
+	case 25:	  /* mremap */
+	case 41 ... 43:	  /* socket connect accept */
+	case 49 ... 50:	  /* bind listen */
+	case 56 ... 59:	  /* clone fork vfork execve */
+	case 101:	  /* ptrace */
+	case 175 ... 176: /* init_module delete_module */
+	case 288:	  /* accept4 */
+	case 310 ... 311: /* process_vm_readv/writev */
+	case 313:	  /* finit_module */
+	case 319:	  /* memfd_create */
+	case 322:	  /* execveat */
+	case 435:	  /* clone3 */
+		return 1;
+	}
+	return 0;
+}
+
 /* Per-CPU counters (map "stats"). */
 enum sm_stat {
 	SM_ST_EVENTS,  /* syscalls of traced tasks */
