@@ -42,12 +42,33 @@ static void canon(struct vg_sb_token *c, const struct vg_sb_token *in)
 	}
 }
 
+static uint8_t *put(uint8_t *p, const void *v, size_t n)
+{
+	memcpy(p, v, n);
+	return p + n;
+}
+
+/* Hashes only the fields in use (a token is mostly empty candidate slots). */
 static uint32_t hash(const struct ag_tokens *t, const struct vg_sb_token *c)
 {
-	uint8_t h[crypto_shorthash_BYTES];
+	uint8_t buf[128], *p = buf, h[crypto_shorthash_BYTES];
 	uint32_t v;
 
-	crypto_shorthash(h, (const uint8_t *)c, sizeof(*c), t->key);
+	p = put(p, &c->nr, 4);
+	p = put(p, &c->argkey, 4);
+	p = put(p, &c->pathhash, 4);
+	p = put(p, &c->unres, 4);
+	p = put(p, &c->ip.off, 8);
+	p = put(p, &c->ip.module, 4);
+	*p++ = c->ip.kind;
+	*p++ = c->ncand;
+	for (uint8_t i = 0; i < c->ncand; i++) {
+		p = put(p, &c->cand[i].off, 8);
+		p = put(p, &c->cand[i].module, 4);
+		*p++ = c->cand[i].kind;
+		*p++ = c->cand[i].word;
+	}
+	crypto_shorthash(h, buf, (unsigned long long)(p - buf), t->key);
 	memcpy(&v, h, sizeof(v));
 	return v;
 }

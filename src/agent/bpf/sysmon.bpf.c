@@ -30,7 +30,8 @@
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
-#define NCACHE 16
+#define NEXEC 4	     /* cached executable mappings per thread */
+#define NDATA 4	     /* cached other mappings (heap, data) per thread */
 #define VMA_BUDGET 4 /* bpf_find_vma calls per syscall at most */
 #define VM_EXEC 0x4ul
 #define PAGE_SHIFT 12
@@ -81,8 +82,9 @@ struct vma_ent {
 };
 
 struct tstate {
-	struct vma_ent vma[NCACHE];
-	sm_u32 gen, next;
+	struct vma_ent ex[NEXEC], da[NDATA];
+	sm_u64 stk_lo, stk_hi; /* the stack's mapping: its words are never code */
+	sm_u32 gen, exnext, danext;
 	/* the previous record, for folding */
 	sm_u64 raw_ip, raw_sp, raw_args[6];
 	sm_u32 nr, argkey, unres;
@@ -205,18 +207,38 @@ static __noinline void announce(sm_u64 file, sm_u32 dev, sm_u64 ino)
  * Resolves ADDR through the thread's cache, or bpf_find_vma while T's budget lasts. Fills L
  * and returns its kind, 0 when unknown (no budget left).
  */
+static __always_inline void forget_vmas(struct tstate *t)
+{
+	for (int i = 0; i < NEXEC; i++)
+		t->ex[i].end = 0;
+	for (int i = 0; i < NDATA; i++)
+		t->da[i].end = 0;
+	t->stk_lo = t->stk_hi = 0;
+}
+
+/*
+ * Resolves ADDR through the thread's caches (executable mappings first: most words asked
+ * about are call-site candidates or data), or bpf_find_vma while T's budget lasts. Fills L
+ * and returns its kind, 0 when unknown (no budget left).
+ */
 static __noinline sm_u8 resolve(struct task_struct *task, struct tstate *t, sm_u64 addr,
 				struct sm_loc *l)
 {
 	struct vma_ctx c = {};
 	struct vma_ent *e = 0;
 
-	for (int i = 0; i < NCACHE; i++) {
-		if (addr >= t->vma[i].start && addr < t->vma[i].end) {
-			e = &t->vma[i];
+	for (int i = 0; i < NEXEC; i++)
+		if (addr >= t->ex[i].start && addr < t->ex[i].end) {
+			e = &t->ex[i];
 			break;
 		}
-	}
+	if (!e)
+		for (int i = 0; i < NDATA; i++)
+			if (addr >= t->da[i].start && addr < t->da[i].end) {
+				l->kind = SM_K_DATA;
+				l->off = addr;
+				return SM_K_DATA;
+			}
 	if (!e) {
 		if (t->budget <= 0)
 			return 0;
@@ -228,17 +250,20 @@ static __noinline sm_u8 resolve(struct task_struct *task, struct tstate *t, sm_u
 			l->off = addr;
 			return SM_K_NOVMA;
 		}
-		e = &t->vma[t->next & (NCACHE - 1)];
-		t->next++;
+		if (c.e.kind == SM_K_DATA) {
+			t->da[t->danext++ & (NDATA - 1)] = c.e;
+			l->kind = SM_K_DATA;
+			l->off = addr;
+			return SM_K_DATA;
+		}
+		e = &t->ex[t->exnext++ & (NEXEC - 1)];
 		*e = c.e;
 		if (c.file && t->nnew < VMA_BUDGET) {
 			sm_u32 i = t->nnew++ & (VMA_BUDGET - 1);
 
-			if (i < VMA_BUDGET) {
-				t->newfile[i] = (sm_u64)c.file;
-				t->newdev[i] = c.e.dev;
-				t->newino[i] = c.e.ino;
-			}
+			t->newfile[i] = (sm_u64)c.file;
+			t->newdev[i] = c.e.dev;
+			t->newino[i] = c.e.ino;
 		}
 	}
 	l->kind = e->kind;
@@ -248,18 +273,30 @@ static __noinline sm_u8 resolve(struct task_struct *task, struct tstate *t, sm_u
 	return e->kind;
 }
 
+/* The stack's bounds, looked up when SP leaves the last known ones (once per thread). */
+static __noinline void stack_bounds(struct task_struct *task, struct tstate *t, sm_u64 sp)
+{
+	struct vma_ctx c = {};
+
+	if (sp >= t->stk_lo && sp < t->stk_hi)
+		return;
+	stat_add(SM_ST_VMA, 1);
+	if (!bpf_find_vma(task, sp, vma_cb, &c, 0) && c.e.kind == SM_K_DATA) {
+		t->stk_lo = c.e.start;
+		t->stk_hi = c.e.end;
+	}
+}
+
 static __always_inline struct file *fd_file(struct task_struct *task, long fd)
 {
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	/* task is trusted: the chain to the table is direct loads, not helper calls */
+	struct files_struct *files = task->files;
+	struct fdtable *fdt = files ? files->fdt : 0;
 	struct file **fds, *f = 0;
-	unsigned int max;
 
-	if (!fdt || fd < 0)
+	if (!fdt || fd < 0 || (unsigned long)fd >= fdt->max_fds)
 		return 0;
-	max = BPF_CORE_READ(fdt, max_fds);
-	if ((unsigned long)fd >= max)
-		return 0;
-	fds = BPF_CORE_READ(fdt, fd);
+	fds = fdt->fd;
 	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
 	return f;
 }
@@ -463,8 +500,7 @@ static __always_inline void check_gen(struct tstate *t, sm_u32 gen)
 {
 	if (t->gen != gen) {
 		/* the process changed its mappings: forget every cached VMA */
-		for (int i = 0; i < NCACHE; i++)
-			t->vma[i].end = 0;
+		forget_vmas(t);
 		t->gen = gen;
 		t->have_last = 0;
 	}
@@ -491,7 +527,7 @@ static long cand_cb(sm_u32 w, void *data)
 		return 1;
 	/* bpf_loop runs W below SM_WINDOW; the mask proves it to the verifier */
 	v = s->win[w & (SM_WINDOW - 1)];
-	if (v < USER_MIN || v >= USER_END)
+	if (v < USER_MIN || v >= USER_END || (v >= c->t->stk_lo && v < c->t->stk_hi))
 		return 0;
 	kind = resolve(c->task, c->t, v, &l);
 	if (!kind)
@@ -560,7 +596,8 @@ static __always_inline int on_sys(sm_u32 nr, sm_u64 ip, sm_u64 sp, const sm_u64 
 			n = sizeof(s->win);
 		bpf_probe_read_user(s->win, n & 0x1ff, (void *)sp);
 	}
-	t->vdso = (sm_u64)BPF_CORE_READ(task, mm, context.vdso);
+	t->vdso = (sm_u64)task->mm->context.vdso;
+	stack_bounds(task, t, sp);
 	t->budget = VMA_BUDGET;
 	t->nnew = 0;
 	/* resolve first: the names of new files must reach the ring before the record */
@@ -720,8 +757,7 @@ int sm_exec(struct bpf_raw_tracepoint_args *ctx)
 	if (t) {
 		/* a new address space: nothing cached or pending is valid any more */
 		flush_repeat(t, tgid, (sm_u32)id);
-		for (int i = 0; i < NCACHE; i++)
-			t->vma[i].end = 0;
+		forget_vmas(t);
 		t->have_last = 0;
 	}
 	f = BPF_CORE_READ(bprm, file);
