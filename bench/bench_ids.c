@@ -1,16 +1,17 @@
 // SPDX-License-Identifier: MIT
 /*
- * In-process timing of one IDS look — what `ids watch` and `ids serve` pay per interval once
- * the guest is discovered: gather every view, rehash kernel text against a baseline, run every
- * check, compare with the baseline. Prints one JSON object:
- *   look_ms          median of --runs looks as watch and serve make them (all checks, kernel
- *                    text included, verified text carried between looks: a memcmp while it is
- *                    unchanged)
+ * In-process timing of one IDS look through the same pipeline `vigil ids scan --baseline
+ * --policy` and `ids watch` run (src/ids/look.c: gather, kernel text against the baseline,
+ * checks, baseline comparison, policy), once the guest is discovered. The baseline is taken
+ * from the guest first and saved to a temporary file that the configuration loads, as a user's
+ * would be. Prints one JSON object:
+ *   look_ms          median of --runs looks as watch and serve make them (verified text carried
+ *                    between looks: a memcmp while it is unchanged)
  *   look_fulltext_ms the same with the full text comparison every time (no cache directory:
  *                    a one-shot scan's first look at a boot)
- *   look_verdict_ms  the same as one-shot scans make it later: the raw text hashed against the
+ *   look_verdict_ms  the same as one-shot scans make it later: the raw text compared with the
  *                    remembered verdict of a clean comparison (src/ids/text_verdict.c)
- *   look_notext_ms   the same without the text comparison
+ *   look_notext_ms   a look without a baseline (no text comparison, no baseline checks)
  *   first_look_ms    the first look after discovery, symbols and BTF already loaded
  *   open_ms          discovery with the cache warm (what a one-shot scan adds before its look)
  *   symbols_ms, btf_ms  loading the symbol table (cached decode) and parsing the kernel's BTF,
@@ -20,54 +21,79 @@
  *   findings         what the look found (0 on a clean guest)
  */
 #include <malloc.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <unistd.h>
 
-#include "vigil/ids.h"
-#include "vigil/ids_baseline.h"
-#include "vigil/ids_text.h"
 #include "bench_util.h"
-#include "vigil/linux.h"
+#include "vigil/guest.h"
+#include "vigil/ids_look.h"
+
+/* What the baseline-and-policy configuration is loaded from, as a user's files would be. */
+static const char policy_text[] = "[processes]\nnew-executables = report\n"
+				  "[watch]\ninterval = 1s\n";
 
 /* One look; returns ms, or -1 on failure. */
-static double look(struct vg_linux *lx, const struct vg_text_ref *ref, struct vg_text_cache *tc,
-		   size_t *nfind)
+static double look(struct vg_guest *g, struct vg_ids_config *c, size_t *nfind)
 {
 	struct vg_findings f = { 0 };
 	struct vg_err err = { 0 };
-	struct vg_snapshot s;
+	char warn[1024];
 	double t = now_ms();
 
-	vg_as_flush(&lx->kas);
-	if (vg_ids_gather(lx, &s, &err)) {
+	vg_as_flush(&g->lx.kas);
+	if (vg_ids_look(g, c, &f, warn, sizeof(warn), &err)) {
 		fprintf(stderr, "bench_ids: %s\n", err.msg);
 		return -1;
 	}
-	if (ref)
-		vg_ids_gather_text_cached(lx, ref, tc, &s);
-	vg_ids_run(&s, NULL, &f);
 	t = now_ms() - t;
 	*nfind = f.n;
 	vg_findings_free(&f);
-	vg_ids_snapshot_free(&s);
 	return t;
+}
+
+static int write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	int ok = f && fputs(text, f) >= 0;
+
+	if (f && fclose(f))
+		ok = 0;
+	return ok ? 0 : -1;
+}
+
+/* The baseline of the guest as it is now, saved to BASE, and the configuration loading it. */
+static int configure(struct vg_guest *g, const char *base, const char *policy,
+		     struct vg_ids_config *with)
+{
+	struct vg_ids_setup s = { .baseline = base, .policy = policy };
+	struct vg_baseline b = { 0 };
+	struct vg_err err = { 0 };
+	char warn[1024];
+
+	if (vg_ids_baseline_take(g, &b, warn, sizeof(warn), &err) ||
+	    vg_baseline_save(&b, base, &err) || write_file(policy, policy_text) ||
+	    vg_ids_config_init(with, &s, &err)) {
+		fprintf(stderr, "bench_ids: %s\n", err.msg[0] ? err.msg : "cannot configure");
+		vg_baseline_free(&b);
+		return -1;
+	}
+	vg_baseline_free(&b);
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	struct vg_text_ref ref = { 0 };
+	struct vg_ids_config cfg, bare;
 	struct vg_err err = { 0 };
-	struct vg_linux lx;
-	struct vg_mem *m;
-	struct vg_text_cache tc = { 0 };
+	struct vg_guest g;
+	struct vg_guest_opts go = { .format = "raw" };
 	double *v, *w, *x, *y, t, first, open_ms, text_ms, syms_ms, btf_ms;
+	char base[64], policy[64];
 	uint64_t start, end;
-	uint8_t key[16];
 	size_t nf = 0;
-	int runs = 15;
+	int runs = 15, rc = 2;
 	char *buf;
 
 	if (argc < 3 || strcmp(argv[1], "--vm")) {
@@ -76,59 +102,65 @@ int main(int argc, char **argv)
 	}
 	if (argc >= 5 && !strcmp(argv[3], "--runs"))
 		runs = atoi(argv[4]) > 0 ? atoi(argv[4]) : runs;
-	if (sodium_init() < 0)
-		return 2;
-	/* as ids watch and serve run (src/cli/ids_watcher.c): memory kept between looks */
+	go.source = argv[2];
+	/* as ids watch and serve run (src/ids/watcher.c): memory kept between looks */
 	mallopt(M_MMAP_THRESHOLD, 32 << 20);
 	mallopt(M_TRIM_THRESHOLD, 128 << 20);
 	t = now_ms();
-	if (vg_mem_open_kind(&m, argv[2], VG_MEM_RAW, &err) || vg_linux_open(&lx, m, NULL, &err)) {
+	if (vg_guest_open(&g, &go, &err)) {
 		fprintf(stderr, "bench_ids: %s\n", err.msg);
 		return 2;
 	}
 	open_ms = now_ms() - t;
 	t = now_ms();
-	vg_linux_load_symbols(&lx, &err);
+	vg_linux_load_symbols(&g.lx, &err);
 	syms_ms = now_ms() - t;
 	t = now_ms();
-	vg_linux_btf(&lx, &err);
+	vg_linux_btf(&g.lx, &err);
 	btf_ms = now_ms() - t;
-	first = look(&lx, NULL, NULL, &nf);
-	randombytes_buf(key, sizeof(key));
-	if (first < 0 || vg_ids_text_hash(&lx, key, &ref, &err)) {
-		fprintf(stderr, "bench_ids: %s\n", err.msg[0] ? err.msg : "look failed");
-		return 2;
+	snprintf(base, sizeof(base), "/tmp/bench_ids-%d.baseline", (int)getpid());
+	snprintf(policy, sizeof(policy), "/tmp/bench_ids-%d.policy", (int)getpid());
+	if (vg_ids_config_init(&bare, &(struct vg_ids_setup){ 0 }, &err))
+		goto out_files;
+	first = look(&g, &bare, &nf);
+	if (first < 0 || configure(&g, base, policy, &cfg)) {
+		vg_ids_config_free(&bare);
+		goto out_files;
 	}
 	v = calloc(runs, sizeof(*v));
 	w = calloc(runs, sizeof(*w));
 	x = calloc(runs, sizeof(*x));
 	y = calloc(runs, sizeof(*y));
 	for (int i = 0; i < runs; i++) {
-		char dir[sizeof(lx.cache_dir)];
+		char dir[sizeof(g.lx.cache_dir)];
 
-		w[i] = look(&lx, NULL, NULL, &nf);
-		/* without a cache directory nothing is remembered: the full comparison */
-		memcpy(dir, lx.cache_dir, sizeof(dir));
-		lx.cache_dir[0] = '\0';
-		x[i] = look(&lx, &ref, NULL, &nf);
-		memcpy(lx.cache_dir, dir, sizeof(dir));
-		y[i] = look(&lx, &ref, NULL, &nf);
-		v[i] = look(&lx, &ref, &tc, &nf);
+		w[i] = look(&g, &bare, &nf);
+		/* without a cache directory nor remembered text: the full comparison */
+		memcpy(dir, g.lx.cache_dir, sizeof(dir));
+		g.lx.cache_dir[0] = '\0';
+		vg_text_cache_free(&cfg.text_cache);
+		x[i] = look(&g, &cfg, &nf);
+		memcpy(g.lx.cache_dir, dir, sizeof(dir));
+		/* a one-shot scan later at this boot: the verdict file, nothing in memory */
+		vg_text_cache_free(&cfg.text_cache);
+		y[i] = look(&g, &cfg, &nf);
+		/* watch: the verified text carried from the last look */
+		v[i] = look(&g, &cfg, &nf);
 		if (v[i] < 0 || w[i] < 0 || x[i] < 0 || y[i] < 0)
-			return 2;
+			goto out;
 	}
-	/* the floor for hashing the text: reading it once through the same translation */
-	if (vg_linux_sym(&lx, "_stext", &start) || vg_linux_sym(&lx, "_etext", &end) ||
+	/* the floor for comparing the text: reading it once through the same translation */
+	if (vg_linux_sym(&g.lx, "_stext", &start) || vg_linux_sym(&g.lx, "_etext", &end) ||
 	    end <= start || end - start > (64u << 20))
-		return 2;
+		goto out;
 	buf = malloc(end - start);
 	{
 		double a[7];
 
 		for (int i = 0; i < 7; i++) {
-			vg_as_flush(&lx.kas);
+			vg_as_flush(&g.lx.kas);
 			t = now_ms();
-			vg_linux_read(&lx, start, buf, end - start);
+			vg_linux_read(&g.lx, start, buf, end - start);
 			a[i] = now_ms() - t;
 		}
 		text_ms = median(a, 7);
@@ -144,9 +176,13 @@ int main(int argc, char **argv)
 	free(w);
 	free(x);
 	free(y);
-	vg_text_cache_free(&tc);
-	vg_text_ref_free(&ref);
-	vg_linux_close(&lx);
-	vg_mem_close(m);
-	return 0;
+	rc = 0;
+out:
+	vg_ids_config_free(&cfg);
+	vg_ids_config_free(&bare);
+out_files:
+	unlink(base);
+	unlink(policy);
+	vg_guest_close(&g);
+	return rc;
 }

@@ -1,17 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-/* Timing helpers shared by the in-process benchmarks: a monotonic clock and a median. */
+/* Timing helpers shared by the in-process benchmarks: the project's monotonic clock in
+ * milliseconds and a median. */
 #ifndef VIGIL_BENCH_UTIL_H
 #define VIGIL_BENCH_UTIL_H
 
 #include <stdlib.h>
-#include <time.h>
+
+#include "vigil/clock.h"
 
 static inline double now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+	return vg_mono_msf();
 }
 
 static inline int cmp_d(const void *a, const void *b)

@@ -2,7 +2,8 @@
 # The sandbox demo: builds the test corpus (benign ARM programs imitating IoT malware
 # behaviours, plus samples that must not run), runs it as a campaign in the container and
 # minimal environments (add system with VIGIL_DEMO_SYSTEM=1), and writes the reports.
-# Everything runs under `unshare -n`: no uplink, only the sandbox's own sinkhole.
+# `vigil sandbox prepare` downloads and builds the environments once, with network; the
+# campaign then runs under `unshare -n`: no uplink, only the sandbox's own sinkhole.
 # Output goes to ${1:-/tmp/vigil-sandbox-demo}.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,11 +17,13 @@ rm -rf "$out"
 mkdir -p "$out"
 echo "== corpus: $corpus"
 ls "$corpus"
+echo "== preparing ${envs[*]} (downloads Debian's armhf packages on the first run only)"
+build/vigil sandbox prepare "${envs[@]}"
 echo "== campaign (${envs[*]}) into $out/results.db"
 unshare -n build/vigil sandbox run "${envs[@]}" "$corpus" -o "$out/results.db" \
 	--alerts "$out/alerts.jsonl"
 echo "== reports"
-build/vigil sandbox report "$out/results.db" --csv "$out/results.csv" --json "$out/json" \
+build/vigil sandbox report "$out/results.db" --csv "$out/results.csv" --json-dir "$out/json" \
 	--chart "$out/chart.png"
 /usr/bin/python3 - "$out/results.csv" "$corpus" <<'PY'
 import csv, hashlib, os, sys

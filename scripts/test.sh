@@ -46,8 +46,16 @@ else
 	fuzz_fail=1
 fi
 
+# The e2e files run two at a time (pytest-xdist, a file per worker: each file shares its booted
+# guests between its tests). VIGIL_E2E_JOBS=1 runs them one after another.
+e2e_jobs=${VIGIL_E2E_JOBS:-2}
+xdist=()
+if [ "$e2e_jobs" -gt 1 ] && /usr/bin/python3 -c 'import xdist' 2>/dev/null; then
+	xdist=(-n "$e2e_jobs" --dist loadfile)
+fi
 e2e_log=$(mktemp)
-VIGIL_BIN="$PWD/build/vigil" /usr/bin/python3 -m pytest tests/e2e -ra -p no:cacheprovider "$@" 2>&1 | tee "$e2e_log"
+VIGIL_BIN="$PWD/build/vigil" /usr/bin/python3 -m pytest tests/e2e -ra -p no:cacheprovider \
+	"${xdist[@]}" "$@" 2>&1 | tee "$e2e_log"
 e2e_rc=${PIPESTATUS[0]}
 last=$(grep -E '^=+ .*(passed|failed|error|no tests ran).* =+$' "$e2e_log" | tail -1)
 rm -f "$e2e_log"

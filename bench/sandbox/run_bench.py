@@ -11,7 +11,8 @@ session: the issue's targets (600/h container, 60/h system) and running the same
 directly under qemu-arm-static, without any environment, with the same parallelism.
 
 Usage: bench/sandbox/run_bench.py [--quick] [--envs container,minimal,system]
-Needs root (namespaces, cgroups). Everything runs under `unshare -n` (no uplink).
+Needs root (namespaces, cgroups). The environments are prepared first (`vigil sandbox prepare`,
+with network; not timed); every campaign runs under `unshare -n` (no uplink).
 """
 import json
 import os
@@ -117,6 +118,11 @@ def main():
         sys.exit(f"vigil not found at {VIGIL}")
     tmp = Path(tempfile.mkdtemp(prefix="vigil-sbx-bench-"))
     out = {"bench": "sandbox", "cores": os.cpu_count(), "quick": QUICK}
+    prep = subprocess.run([VIGIL, "sandbox", "prepare",
+                           *[a for e in envs_arg() for a in ("--env", e)]],
+                          capture_output=True, text=True, timeout=3600)
+    if prep.returncode != 0:
+        sys.exit(f"vigil sandbox prepare failed: {prep.stderr.strip()}")
     try:
         for env in envs_arg():
             samples = build_samples(tmp, COUNTS[env])

@@ -16,6 +16,7 @@
 #ifndef VIGIL_CFA_MODEL_H
 #define VIGIL_CFA_MODEL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -135,6 +136,11 @@ int vg_cfa_model_build(struct vg_cfa_model *m, const char *elf_path,
 		       const struct vg_cfa_build_opts *opts, struct vg_err *err);
 /* Reads an ELF's GNU build id (up to 32 bytes); 0 length when it has none. */
 int vg_cfa_elf_build_id(const char *elf_path, uint8_t id[32], uint32_t *len, struct vg_err *err);
+/* -ENOEXEC with the missing flag named when ELF_PATH carries a sanitizer's own coverage
+ * runtime (clang links it unless -fno-sanitize-link-runtime): its weak hooks take the place of
+ * libvigil-rt's, so the program would never attach to the trace region. 0 otherwise, and for
+ * binaries without symbols (nothing to tell). (rtcheck.c) */
+int vg_cfa_check_runtime(const char *elf_path, struct vg_err *err);
 
 int vg_cfa_model_load(struct vg_cfa_model *m, const char *path, struct vg_err *err);
 /* Validates BUF and points M's views into it (M does not own BUF). */
@@ -143,6 +149,18 @@ int vg_cfa_model_serialize(const struct vg_cfa_model *m, void **buf, size_t *len
 			   struct vg_err *err);
 int vg_cfa_model_save(const struct vg_cfa_model *m, const char *path, struct vg_err *err);
 void vg_cfa_model_free(struct vg_cfa_model *m);
+
+/* Is M the model of the binary (or the trace of it) with build id ID? (model_info.c) */
+bool vg_cfa_model_same_build(const struct vg_cfa_model *m, const uint8_t *id, uint32_t len);
+/* "trace-pc-guard", "trace-pc" or "functions" for a VG_RT_KIND_*. */
+const char *vg_cfa_kind_name(uint32_t kind);
+
+/* What `vigil cfa info` shows: counts over the model's nodes and functions. */
+struct vg_cfa_model_stats {
+	uint32_t sites, return_points, reduced, loop_headers, unresolved_ijmp;
+	uint32_t instrumented, address_taken;
+};
+void vg_cfa_model_stats(const struct vg_cfa_model *m, struct vg_cfa_model_stats *st);
 
 /* Node with event value EV (a site, or a return point: see model_finish.c), or VG_CFA_NONE. */
 static inline uint32_t vg_cfa_lookup(const struct vg_cfa_model *m, uint32_t ev)

@@ -9,6 +9,7 @@
 #ifndef VIGIL_CFA_REPORT_H
 #define VIGIL_CFA_REPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,5 +40,22 @@ int vg_cfa_report_build(const struct vg_cfa_report_in *in, const uint8_t sk[64],
 int vg_cfa_report_check(const char *buf, size_t len, const uint8_t pk[32], struct vg_err *err);
 /* Measurement key derived from the signing key, so one key file configures a verifier. */
 void vg_cfa_measure_key(const uint8_t sk[64], uint8_t key[32]);
+/* Reads the report file PATH (at most 16 MiB) into *TEXT (malloc'd, NUL-terminated, *LEN
+ * bytes) and checks it as vg_cfa_report_check does; *TEXT is set even when it is invalid. */
+int vg_cfa_report_check_file(const char *path, const uint8_t pk[32], char **text, size_t *len,
+			     struct vg_err *err);
+
+/*
+ * Key files (keys.c): one line of hex. vg_cfa_keygen writes a new pair, the secret key to PATH
+ * and the public key to PATH.pub. The secret key file is created 0600 with O_EXCL, so a key is
+ * never written into a file someone else can already read: an existing PATH or PATH.pub is
+ * refused (-EEXIST) unless REPLACE, which writes each to a new file (0600 for the secret, 0644
+ * for the public key) and renames it over the old one. *OLD_MODE gets the permission bits of
+ * the PATH that was there (0 when none), so the caller can warn when others could read it.
+ */
+int vg_cfa_keygen(const char *path, bool replace, unsigned *old_mode, struct vg_err *err);
+/* The 64-byte secret key in PATH; *LOOSE is set when group or others may read the file. */
+int vg_cfa_key_read_secret(const char *path, uint8_t sk[64], bool *loose, struct vg_err *err);
+int vg_cfa_key_read_public(const char *path, uint8_t pk[32], struct vg_err *err);
 
 #endif

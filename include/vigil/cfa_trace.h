@@ -67,8 +67,9 @@ struct vg_cfa_shm_opts {
 	const struct vg_cfa_model *reduce; /* switch off the model's reduced sites, or NULL */
 };
 
+/* Takes one drained batch; a non-zero return stops the drain, with ERR saying why. */
 typedef int (*vg_cfa_sink_fn)(void *ctx, uint32_t stream, uint64_t seq, uint64_t lost,
-			      const uint32_t *ev, uint32_t n);
+			      const uint32_t *ev, uint32_t n, struct vg_err *err);
 
 int vg_cfa_shm_create(struct vg_cfa_shm *s, const struct vg_cfa_shm_opts *o, struct vg_err *err);
 /* Empties every claimed ring into SINK in batches; *N gets the number of events moved. */

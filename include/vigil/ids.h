@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #include "vigil/alert.h"
+#include "vigil/json.h"
 #include "vigil/linux.h"
 #include "vigil/lxobj.h"
 
@@ -55,6 +56,8 @@ struct vg_sct {
 	struct vg_sct_entry *e;
 };
 
+#define VG_LISTEN_PEERS 4
+
 struct vg_listen {
 	char proto[8]; /* tcp, tcp6, udp, udp6 */
 	uint16_t family, port;
@@ -62,6 +65,12 @@ struct vg_listen {
 	uint64_t sock;
 	int32_t owner_pid; /* 0 when no task holds it */
 	char owner_comm[VG_COMM_LEN + 1];
+	const struct vg_task
+		*owner; /* that task in the snapshot's task list (exe, argv), or NULL */
+	/* processes holding the other end of a pipe that is the owner's stdin or stdout (a shell
+	 * there is fed by, or feeds, the connection: mkfifo bind shells) */
+	const struct vg_task *peers[VG_LISTEN_PEERS];
+	int npeers;
 };
 
 struct vg_hook {
@@ -192,9 +201,19 @@ struct vg_findings {
 	struct vg_finding *v;
 	size_t n, cap;
 	size_t dropped;
+	struct vg_json ev; /* the evidence of the finding being built (vg_finding_begin) */
 };
 
 void vg_findings_free(struct vg_findings *f);
+
+/* A listener the operator accepts (docs/policy.md): its port and the executable of the process
+ * holding it and, for one recorded in a baseline, that process's argv too. backdoor-port does
+ * not report it unless it runs a shell for each connection. */
+struct vg_listener_rule {
+	uint16_t port;
+	const char *exe;     /* absolute path */
+	const char *cmdline; /* argv joined by spaces; NULL: any */
+};
 
 /* Options for the checks: which to run (NULL = all) and the policy's allowlists. */
 struct vg_ids_opts {
@@ -203,21 +222,34 @@ struct vg_ids_opts {
 	const uint16_t *allowed_ports;	    /* listening ports allowed; NULL = only the
 					     * built-in bindshell heuristics apply */
 	size_t nallowed_ports;
+	const struct vg_listener_rule *allowed_listeners; /* vg_policy_listener_opts */
+	size_t nallowed_listeners;
 };
 
+/* A check appends its findings to F; 0, or -errno (out of memory) with ERR saying where. */
 struct vg_ids_check {
 	const char *id;
 	const char *summary;
-	int (*run)(const struct vg_snapshot *s, const struct vg_ids_opts *o, struct vg_findings *f);
+	int (*run)(const struct vg_snapshot *s, const struct vg_ids_opts *o, struct vg_findings *f,
+		   struct vg_err *err);
 };
 
 extern const struct vg_ids_check vg_ids_checks[];
-int vg_ids_run(const struct vg_snapshot *s, const struct vg_ids_opts *o, struct vg_findings *f);
+int vg_ids_run(const struct vg_snapshot *s, const struct vg_ids_opts *o, struct vg_findings *f,
+	       struct vg_err *err);
 
-/* Appends a finding; evidence_fmt builds the evidence object's members (without braces). */
-int vg_finding_add(struct vg_findings *f, const char *check, enum vg_severity sev,
-		   const char *attack, const char *kind, const char *id, const char *summary,
-		   const char *evidence_fmt, ...) __attribute__((format(printf, 8, 9)));
+/*
+ * Building a finding: vg_finding_begin records its head and returns the writer of its evidence,
+ * an open JSON object the caller adds members to (NULL and ERR set when out of memory);
+ * vg_finding_end closes it, gives it its one-sentence summary and appends it. One finding is
+ * built at a time. Past VG_MAX_FINDINGS the finding is counted in `dropped` instead; evidence
+ * longer than vg_finding.evidence is replaced by {"truncated":true} rather than cut.
+ */
+struct vg_json *vg_finding_begin(struct vg_findings *f, const char *check, enum vg_severity sev,
+				 const char *attack, const char *kind, const char *id,
+				 struct vg_err *err);
+int vg_finding_end(struct vg_findings *f, struct vg_err *err, const char *summary_fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* The alert that reports X (source "ids"; EVENT "alert", "resolved" or NULL for a scan); A
  * borrows X's strings. */

@@ -28,6 +28,8 @@ struct vg_bl_listen {
 	char proto[8];
 	uint16_t port;
 	char addr[48];
+	char *exe;     /* the executable of the process holding it; NULL when none or unknown */
+	char *cmdline; /* its argv joined by spaces; NULL likewise */
 };
 
 struct vg_baseline {
@@ -67,6 +69,6 @@ bool vg_baseline_has_port(const struct vg_baseline *b, uint16_t port);
  * ports not in the baseline are reported by unknown-module and backdoor-port, which get the
  * baseline's lists through vg_ids_opts. */
 int vg_baseline_compare(const struct vg_baseline *b, const struct vg_snapshot *s, bool new_exes,
-			const struct vg_ids_opts *o, struct vg_findings *f);
+			const struct vg_ids_opts *o, struct vg_findings *f, struct vg_err *err);
 
 #endif

@@ -14,6 +14,7 @@
 
 #include "vigil/err.h"
 #include "vigil/ids.h"
+#include "vigil/ids_baseline.h"
 
 #define VG_POLICY_MAX_ITEMS 256
 #define VG_POLICY_MAX_BYTES (1 << 20)
@@ -35,6 +36,11 @@ struct vg_policy {
 	size_t nsev;
 	char *exes[VG_POLICY_MAX_ITEMS]; /* executables exempt from suspicious-process */
 	size_t nexes;
+	struct {
+		uint16_t port;
+		char *exe;
+	} listeners[VG_POLICY_MAX_ITEMS]; /* [listeners] allow: PORT:EXE */
+	size_t nlisteners;
 	bool new_executables; /* report executables the baseline has not seen (default on) */
 	uint32_t interval_ms; /* 0: not set */
 	enum vg_on_gone on_gone;
@@ -52,6 +58,13 @@ int vg_parse_duration(const char *s, uint32_t *ms);
 
 bool vg_policy_check_enabled(const struct vg_policy *p, const char *check);
 bool vg_policy_exe_allowed(const struct vg_policy *p, const char *exe);
+/* The listeners backdoor-port accepts: the policy's [listeners] entries (port and executable)
+ * and, with a baseline B (may be NULL), its listeners (port, executable and argv). Points O at
+ * a new array left in *RULES (borrowing P's and B's strings), which the caller frees after the
+ * checks; *RULES is NULL when there are none. */
+int vg_policy_listener_opts(const struct vg_policy *p, const struct vg_baseline *b,
+			    struct vg_ids_opts *o, struct vg_listener_rule **rules,
+			    struct vg_err *err);
 /* Applies severity overrides and exemptions to findings in place (drops exempted ones). */
 void vg_policy_apply(const struct vg_policy *p, struct vg_findings *f);
 

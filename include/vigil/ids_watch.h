@@ -28,5 +28,7 @@ void vg_watch_clear(struct vg_watch *w, vg_watch_emit_fn emit, void *ctx);
 void vg_watch_free(struct vg_watch *w);
 
 bool vg_finding_same(const struct vg_finding *a, const struct vg_finding *b);
+/* Appends a copy of X to F (no cap: X came from a capped set); -ENOMEM. */
+int vg_findings_push(struct vg_findings *f, const struct vg_finding *x);
 
 #endif

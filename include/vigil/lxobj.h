@@ -14,6 +14,9 @@ struct vg_task {
 	uint64_t addr; /* task_struct */
 	int32_t pid, tgid, ppid;
 	uint32_t uid, gid, euid, egid;
+	/* The credential read does not hold together: fsuid/fsgid are none of the task's ids (the
+	 * kernel only ever sets them to one), as when a cred is freed or replaced while read. */
+	bool cred_torn;
 	char state;   /* ps letter: R S D T t X Z P I */
 	bool kthread; /* no mm */
 	char comm[VG_COMM_LEN + 1];

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Guest physical memory sources. A source is a list of physical address ranges backed by a
- * read-only mapping of a file: the live QEMU memory-backend file (share=on), an ELF core from
- * QEMU's dump-guest-memory, a LiME dump, or a raw copy of guest RAM. The kind is detected by
- * content, never by file name.
+ * Guest physical memory sources. A source is a list of physical address ranges and a driver
+ * that brings their bytes (LibVMI's driver ops, struct vg_mem_ops in vmi/mem/mem_impl.h): the
+ * file driver maps a live QEMU memory-backend file (share=on), an ELF core from QEMU's
+ * dump-guest-memory, a LiME dump or a raw copy of guest RAM read-only; other drivers (a remote
+ * broker) fetch them. The kind of a file is detected by content, never by file name.
+ * Everything above this layer reads guest memory through these functions only: nobody else
+ * touches a file offset or the backing file.
  *
  * The contents are attacker-controlled: every read is bounds-checked against the ranges and a
  * read of an address outside them fails with -EFAULT (never touches memory past the mapping).
@@ -31,7 +34,7 @@ enum vg_mem_kind {
 struct vg_mem_range {
 	uint64_t start;	   /* guest physical address */
 	uint64_t size;	   /* bytes */
-	uint64_t file_off; /* offset of start in the backing file */
+	uint64_t file_off; /* where start lies in the driver's address space (the file's offset) */
 };
 
 /* CPU state recovered from an ELF core's notes (QEMU's "QEMU" notes, or NT_PRSTATUS). */
@@ -78,13 +81,35 @@ const uint8_t *vg_mem_ptr(struct vg_mem *m, uint64_t pa, size_t len);
  * costs more than reading them. Falls back to plain vg_mem_ptr behaviour. */
 const uint8_t *vg_mem_ptr_bulk(struct vg_mem *m, uint64_t pa, size_t len);
 
+/*
+ * One pass over all of the current layout's RAM, read in the driver's cheapest way for a single
+ * pass (a file: pread from the page cache, several times cheaper than faulting in a mapping;
+ * a remote source: large batched fetches). FN sees chunks of at most CHUNK + OVERLAP bytes;
+ * consecutive chunks of a range overlap by OVERLAP bytes so a pattern up to that long is seen
+ * whole (a hit inside the overlap is seen twice: FN skips hits at or past pa + CHUNK). FN
+ * returns nonzero to stop; that value is returned. -ENOMEM or a driver's error otherwise.
+ */
+typedef int (*vg_mem_scan_fn)(void *ctx, uint64_t pa, const uint8_t *p, size_t n);
+int vg_mem_scan(struct vg_mem *m, size_t chunk, size_t overlap, vg_mem_scan_fn fn, void *ctx);
+
 /* CPU registers from the dump, -ENOENT when the source has none (live files, raw, LiME). */
 int vg_mem_cpu_state(const struct vg_mem *m, struct vg_cpu_state *out);
 /* CPUs the dump has notes for (NT_PRSTATUS or QEMU), 0 when it has none. */
 int vg_mem_cpu_count(const struct vg_mem *m);
 
-/* Path and size of the backing file, for cache keys and messages. */
+/* The name the source was opened by (a path, a URI), for messages. */
 const char *vg_mem_path(const struct vg_mem *m);
-uint64_t vg_mem_file_size(const struct vg_mem *m);
+/* Bytes in the driver's address space (a file's size). */
+uint64_t vg_mem_size(const struct vg_mem *m);
+/* A stable identity of what is behind the source, for cache keys: the file's real path, a
+ * broker's host and VM name. -errno when it cannot be told. */
+int vg_mem_ident(const struct vg_mem *m, char *buf, size_t len);
+
+/* Is the source still the one that was opened? 0 yes; -ENOENT it is gone; -ESTALE it was
+ * replaced by another; -EAGAIN it cannot be reached right now (a remote source: retry). */
+int vg_mem_check(struct vg_mem *m);
+/* Does a running VM stand behind the source? 1 yes (QEMU still maps the RAM file), 0 no (it
+ * exited), -ENOTSUP for sources that are never live (dumps, buffers). */
+int vg_mem_live(struct vg_mem *m);
 
 #endif

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "vigil/alert.h"
 #include "vigil/err.h"
 #include "vigil/json.h"
 
@@ -240,6 +241,32 @@ void sbx_service_impact(const struct sbx_services *s, char *buf, size_t len);
 void sbx_report_json(struct vg_json *j, const struct sbx_report *r, const struct sbx_outcome *o,
 		     const struct sbx_scores *s);
 
+/* ---- preparing the environments' images (prepare.c) ---- */
+#define SBX_MAX_ENVS 3
+
+struct sbx_prepare_opts {
+	const char *const *envs; /* NULL or none: all three */
+	unsigned nenvs;
+	const char *cache_dir; /* NULL: $VIGIL_CACHE/sandbox or ~/.cache/vigil/sandbox */
+	/* progress: WHAT names the environments the running builder makes */
+	void (*step)(void *ctx, const char *what, const char *step);
+	void *ctx;
+};
+
+struct sbx_prepared {
+	char env[16];
+	char image[4096]; /* where a run finds it */
+	double seconds;	  /* spent building (0: made with an earlier environment) */
+};
+
+/* Downloads and builds the images of the environments into the cache, once: the only step
+ * that needs the network. Afterwards runs work without it (inside `unshare -n`); a run whose
+ * environment was not prepared fails with an error naming `vigil sandbox prepare`. An image
+ * already in the cache and built from these sources is kept (the builders answer from the
+ * cache). OUT has room for one entry per environment; *NOUT says how many were prepared. */
+int sbx_prepare(const struct sbx_prepare_opts *o, struct sbx_prepared *out, unsigned *nout,
+		struct vg_err *err);
+
 /* ---- running one sample in one environment (runner.c) ---- */
 struct sbx_worker; /* one sinkhole and one environment instance */
 struct sbx_ident;
@@ -287,9 +314,27 @@ const char *sbx_linkage(const struct sbx_ident *id);
 /* Members describing the sample (inside an open object): sha256, path, file_type, machine,
  * linkage, interp, labels. */
 void sbx_sample_json_fields(struct vg_json *j, const struct sbx_sample *s);
-/* Prints a run's result for people (the `sandbox one` output). */
-void sbx_result_print(FILE *out, const struct sbx_sample *s, const char *env,
-		      const struct sbx_result *res, const struct sbx_scores *sc);
+
+/* The sample at PATH described (sample.c): identification into *ID (S points at it), SHA-256,
+ * size and, with LABELS_DIR, its AV report's labels and label score (a report that does not
+ * parse counts as none). S keeps PATH. */
+int sbx_sample_load(struct sbx_sample *s, struct sbx_ident *id, const char *path,
+		    const char *labels_dir, const struct sbx_scores *scores, struct vg_err *err);
+
+/* ---- one sample in one environment (one.c) ---- */
+struct sbx_one_opts {
+	const char *env, *sample;
+	const char *run_dir;	/* the artifacts; must not exist or be empty */
+	const char *labels_dir; /* NULL: no label score */
+	const struct sbx_scores *scores;
+	unsigned timeout_s;
+	bool force;	     /* run what identification says cannot run */
+	int worker;	     /* sinkhole and scratch slot; -1: derived from the PID */
+	const char *scratch; /* NULL: $TMPDIR/vigil-sbx-one-PID (removed after a run) */
+};
+/* Describes the sample (S, ID) and runs it (RES) as sbx_worker_run does. */
+int sbx_one(const struct sbx_one_opts *o, struct sbx_sample *s, struct sbx_ident *id,
+	    struct sbx_result *res, struct vg_err *err);
 
 /* ---- the campaign store (store.c, SQLite; schema in docs/sandbox.md) ---- */
 struct sbx_store;
@@ -347,6 +392,18 @@ int sbx_report_json_dir(struct sbx_store *st, const char *dir, unsigned *nfiles,
 /* A PNG comparing the environments: verdict counts and mean behaviour score. */
 int sbx_report_chart(struct sbx_store *st, const char *path, struct vg_err *err);
 
+/* ---- alerts (alert.c) ---- */
+struct sbx_alert_text {
+	char summary[300];
+	char attack[256]; /* the behaviours' ATT&CK ids, comma-separated */
+	char *evidence;	  /* malloc'd JSON object; free it */
+};
+/* The alert for finished run R (DESIGN.md §6: source "sandbox", check sandbox-threat-score,
+ * target the sample) when its behaviour or label score reaches MIN_SCORE: 1 and A filled (its
+ * strings live in T), 0 when it scored less, -ENOMEM. */
+int sbx_run_alert(const struct sbx_row *r, int min_score, struct vg_alert *a,
+		  struct sbx_alert_text *t);
+
 /* ---- campaigns (campaign.c) ---- */
 struct sbx_progress {
 	struct sbx_counts n;
@@ -367,6 +424,8 @@ struct sbx_campaign_opts {
 	const char *run_root; /* NULL: DB.runs; artifacts stay in RUN_ROOT/SHA256-ENV */
 	void (*progress)(void *ctx, const struct sbx_progress *p);
 	void *ctx;
+	struct vg_alerter *alerts; /* NULL: none; else an alert per run reaching alert_score */
+	int alert_score;
 };
 /* Adds the samples (identified, hashed, labelled) and their runs to the store, returns
  * interrupted runs to pending, and runs every pending run in worker processes. Returns 0 when

@@ -38,8 +38,8 @@ struct bld {
 	uint32_t kind;
 };
 
-int bld_open(struct bld *b, const char *path, struct vg_err *err);
-int vpush64(uint64_t **v, uint32_t *n, uint32_t *cap, uint64_t x);
-void bld_free(struct bld *b);
+int vg_cfa_bld_open(struct bld *b, const char *path, struct vg_err *err);
+int vg_cfa_vpush64(uint64_t **v, uint32_t *n, uint32_t *cap, uint64_t x);
+void vg_cfa_bld_free(struct bld *b);
 
 #endif

@@ -176,7 +176,7 @@ static void load_build_id(struct elfimg *img, Elf_Data *d)
 	}
 }
 
-int elfimg_open(struct elfimg *img, const char *path, int need_funcs, struct vg_err *err)
+int vg_cfa_elfimg_open(struct elfimg *img, const char *path, int need_funcs, struct vg_err *err)
 {
 	Elf *e;
 	GElf_Ehdr eh;
@@ -187,13 +187,13 @@ int elfimg_open(struct elfimg *img, const char *path, int need_funcs, struct vg_
 	memset(img, 0, sizeof(*img));
 	rc = read_file(img, path, err);
 	if (rc) {
-		elfimg_close(img);
+		vg_cfa_elfimg_close(img);
 		return rc;
 	}
 	elf_version(EV_CURRENT);
 	e = elf_memory((char *)img->file, img->len);
 	if (!e) {
-		elfimg_close(img);
+		vg_cfa_elfimg_close(img);
 		return vg_errf(err, EINVAL, "%s: not an ELF file", path);
 	}
 	if (elf_kind(e) != ELF_K_ELF || !gelf_getehdr(e, &eh)) {
@@ -273,11 +273,11 @@ int elfimg_open(struct elfimg *img, const char *path, int need_funcs, struct vg_
 out:
 	elf_end(e);
 	if (rc)
-		elfimg_close(img);
+		vg_cfa_elfimg_close(img);
 	return rc;
 }
 
-void elfimg_close(struct elfimg *img)
+void vg_cfa_elfimg_close(struct elfimg *img)
 {
 	for (size_t i = 0; i < img->nfuncs; i++)
 		free(img->funcs[i].name);
@@ -288,7 +288,7 @@ void elfimg_close(struct elfimg *img)
 	memset(img, 0, sizeof(*img));
 }
 
-const uint8_t *elfimg_at(const struct elfimg *img, uint64_t va, size_t len)
+const uint8_t *vg_cfa_elfimg_at(const struct elfimg *img, uint64_t va, size_t len)
 {
 	for (size_t i = 0; i < img->nsecs; i++) {
 		const struct elf_sec *s = &img->secs[i];
@@ -300,7 +300,7 @@ const uint8_t *elfimg_at(const struct elfimg *img, uint64_t va, size_t len)
 	return NULL;
 }
 
-long elfimg_func_at(const struct elfimg *img, uint64_t va)
+long vg_cfa_elfimg_func_at(const struct elfimg *img, uint64_t va)
 {
 	size_t lo = 0, hi = img->nfuncs;
 

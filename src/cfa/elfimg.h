@@ -42,11 +42,11 @@ struct elfimg {
 
 /* NEED_FUNCS: fail unless the ELF has function symbols (the model builder needs them). On
  * failure IMG is released. */
-int elfimg_open(struct elfimg *img, const char *path, int need_funcs, struct vg_err *err);
-void elfimg_close(struct elfimg *img);
+int vg_cfa_elfimg_open(struct elfimg *img, const char *path, int need_funcs, struct vg_err *err);
+void vg_cfa_elfimg_close(struct elfimg *img);
 /* Pointer to LEN bytes at virtual address VA inside one section, or NULL. */
-const uint8_t *elfimg_at(const struct elfimg *img, uint64_t va, size_t len);
+const uint8_t *vg_cfa_elfimg_at(const struct elfimg *img, uint64_t va, size_t len);
 /* Index of the function starting exactly at VA, or -1. */
-long elfimg_func_at(const struct elfimg *img, uint64_t va);
+long vg_cfa_elfimg_func_at(const struct elfimg *img, uint64_t va);
 
 #endif

@@ -48,7 +48,7 @@ static int vpush(void **v, uint32_t *n, uint32_t *cap, size_t esz, const void *x
 	return 0;
 }
 
-int vpush64(uint64_t **v, uint32_t *n, uint32_t *cap, uint64_t x)
+int vg_cfa_vpush64(uint64_t **v, uint32_t *n, uint32_t *cap, uint64_t x)
 {
 	return vpush((void **)v, n, cap, 8, &x);
 }
@@ -76,7 +76,7 @@ static long ins_at(const struct fn *f, uint64_t addr)
  * pass its own address to the hook, which is not taking it for an indirect call. */
 static void mark_taken(struct bld *b, uint64_t va, long self)
 {
-	long k = elfimg_func_at(&b->img, va);
+	long k = vg_cfa_elfimg_func_at(&b->img, va);
 
 	if (k >= 0 && k != self)
 		b->fflags[k] |= VG_CFA_F_ADDR_TAKEN;
@@ -106,7 +106,8 @@ static int jump_table(struct bld *b, struct fn *f, size_t i, uint64_t lo, uint64
 	in->jt = b->jt.n;
 	for (uint32_t k = 0; k < 1024; k++) {
 		uint64_t t;
-		const uint8_t *p = elfimg_at(&b->img, table + (rel ? 4 : 8) * k, rel ? 4 : 8);
+		const uint8_t *p =
+			vg_cfa_elfimg_at(&b->img, table + (rel ? 4 : 8) * k, rel ? 4 : 8);
 
 		if (!p)
 			break;
@@ -131,7 +132,7 @@ static int disasm_fn(struct bld *b, csh h, size_t fi, struct vg_err *err)
 {
 	const struct elf_sym *s = &b->img.funcs[fi];
 	struct fn *f = &b->fns[fi];
-	const uint8_t *code = elfimg_at(&b->img, s->addr, s->size);
+	const uint8_t *code = vg_cfa_elfimg_at(&b->img, s->addr, s->size);
 	size_t size = s->size, cap = 0;
 	uint64_t addr = s->addr;
 	cs_insn *ci = cs_malloc(h);
@@ -381,7 +382,7 @@ static int walk(struct bld *b, uint32_t fi, long start)
 				break;
 			}
 			if (in->kind == I_CALL) {
-				g = elfimg_func_at(&b->img, in->target);
+				g = vg_cfa_elfimg_func_at(&b->img, in->target);
 				if ((rc = rp_node(b, fi, in->addr + in->size, &rp)))
 					break;
 				if (g >= 0 && b->fns[g].instr) {
@@ -407,7 +408,7 @@ static int walk(struct bld *b, uint32_t fi, long start)
 						rc = PUSH(b->stack, t);
 					break;
 				}
-				g = elfimg_func_at(&b->img, in->target);
+				g = vg_cfa_elfimg_func_at(&b->img, in->target);
 				if (g >= 0 && b->fns[g].instr)
 					rc = add_call(b, (uint32_t)g, VG_CFA_NONE);
 				else
@@ -522,7 +523,7 @@ static int func_lists(struct bld *b)
 		for (size_t i = 0; i < f->nins && !rc; i++) {
 			const struct ins *in = &f->ins[i];
 			long g = in->kind == I_CALL || in->kind == I_JMP
-					 ? elfimg_func_at(&b->img, in->target)
+					 ? vg_cfa_elfimg_func_at(&b->img, in->target)
 					 : -1;
 
 			if (in->kind == I_ICALL)
@@ -590,7 +591,7 @@ static int call_sites(struct bld *b)
 
 			if (in->kind != I_CALL && in->kind != I_ICALL)
 				continue;
-			g = in->kind == I_CALL ? elfimg_func_at(&b->img, in->target) : -1;
+			g = in->kind == I_CALL ? vg_cfa_elfimg_func_at(&b->img, in->target) : -1;
 			callee = in->kind == I_ICALL	     ? VG_CFA_CALL_INDIRECT
 				 : g >= 0 && b->fns[g].instr ? (uint32_t)g
 							     : VG_CFA_CALL_EXTERNAL;
@@ -673,7 +674,7 @@ static int build_graph(struct bld *b, struct vg_err *err)
 	return 0;
 }
 
-void bld_free(struct bld *b)
+void vg_cfa_bld_free(struct bld *b)
 {
 	for (size_t i = 0; b->fns && i < b->img.nfuncs; i++) {
 		free(b->fns[i].ins);
@@ -695,16 +696,16 @@ void bld_free(struct bld *b)
 	free(b->stack.v);
 	free(b->sumback.v);
 	free(b->offmap);
-	elfimg_close(&b->img);
+	vg_cfa_elfimg_close(&b->img);
 }
 
-int bld_open(struct bld *b, const char *path, struct vg_err *err)
+int vg_cfa_bld_open(struct bld *b, const char *path, struct vg_err *err)
 {
 	size_t n;
 	int rc;
 
 	memset(b, 0, sizeof(*b));
-	rc = elfimg_open(&b->img, path, 1, err);
+	rc = vg_cfa_elfimg_open(&b->img, path, 1, err);
 	if (rc)
 		return rc;
 	n = b->img.nfuncs;
@@ -722,12 +723,12 @@ int bld_open(struct bld *b, const char *path, struct vg_err *err)
 int vg_cfa_elf_build_id(const char *elf_path, uint8_t id[32], uint32_t *len, struct vg_err *err)
 {
 	struct elfimg img;
-	int rc = elfimg_open(&img, elf_path, 0, err);
+	int rc = vg_cfa_elfimg_open(&img, elf_path, 0, err);
 
 	if (rc)
 		return rc;
 	memcpy(id, img.build_id, 32);
 	*len = img.build_id_len;
-	elfimg_close(&img);
+	vg_cfa_elfimg_close(&img);
 	return 0;
 }

@@ -68,7 +68,7 @@ static int push_back(struct bld *b, uint32_t x, uint32_t h)
 {
 	uint64_t pair = (uint64_t)x << 32 | h;
 
-	return vpush64(&b->sumback.v, &b->sumback.n, &b->sumback.cap, pair);
+	return vg_cfa_vpush64(&b->sumback.v, &b->sumback.n, &b->sumback.cap, pair);
 }
 
 #define PUSH_BACK(b, x, h) push_back(b, x, h)
@@ -468,14 +468,15 @@ static int assemble(struct bld *b, struct vg_cfa_model *m, struct vg_cfa_deny *d
 int vg_cfa_model_build(struct vg_cfa_model *m, const char *elf_path,
 		       const struct vg_cfa_build_opts *opts, struct vg_err *err)
 {
-	struct bld b;
+	struct bld b = { 0 };
 	struct csr p = { 0 };
 	struct vg_cfa_deny *deny = NULL;
 	uint32_t ndeny = 0;
-	int rc = bld_open(&b, elf_path, err);
+	/* a binary that can never be traced gets no model: say why now, not at the first run */
+	int rc = vg_cfa_check_runtime(elf_path, err);
 
 	memset(m, 0, sizeof(*m));
-	if (rc)
+	if (rc || (rc = vg_cfa_bld_open(&b, elf_path, err)))
 		goto out;
 	rc = build_preds(&b, &p);
 	if (!rc)
@@ -500,6 +501,6 @@ out:
 	free(deny);
 	free(p.start);
 	free(p.v);
-	bld_free(&b);
+	vg_cfa_bld_free(&b);
 	return rc;
 }

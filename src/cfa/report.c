@@ -1,13 +1,18 @@
 // SPDX-License-Identifier: MIT
 /* Signed attestation reports (format in include/vigil/cfa_report.h). */
 #include <errno.h>
+#include <fcntl.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "vigil/cfa_report.h"
 #include "vigil/json.h"
+
+#define REPORT_MAX (16 << 20) /* a report is a few KiB; anything far larger is not one */
 
 static void hex(char *out, const uint8_t *b, size_t n)
 {
@@ -129,4 +134,43 @@ int vg_cfa_report_check(const char *buf, size_t len, const uint8_t pk[32], struc
 		return vg_errf(err, EBADMSG,
 			       "report: signature does not verify with this public key");
 	return 0;
+}
+
+int vg_cfa_report_check_file(const char *path, const uint8_t pk[32], char **text, size_t *len,
+			     struct vg_err *err)
+{
+	struct stat st;
+	char *buf;
+	size_t got = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	*text = NULL;
+	*len = 0;
+	if (fd < 0)
+		return vg_errf(err, errno, "%s: %m", path);
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > REPORT_MAX) {
+		close(fd);
+		return vg_errf(err, EFBIG, "%s: not a regular file of at most 16 MiB", path);
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		close(fd);
+		return vg_errf(err, ENOMEM, "%s: out of memory", path);
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
+
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd);
+	buf[got] = 0;
+	if (got != (size_t)st.st_size) {
+		free(buf);
+		return vg_errf(err, EIO, "%s: short read", path);
+	}
+	*text = buf;
+	*len = got;
+	return vg_cfa_report_check(buf, got, pk, err);
 }

@@ -117,7 +117,7 @@ static int drain_ring(struct vg_cfa_shm *s, uint32_t i, vg_cfa_sink_fn sink, voi
 		memcpy(s->buf, src + pos, (size_t)first * 4);
 		memcpy(s->buf + first, src, (size_t)(k - first) * 4);
 		__atomic_store_n(&r->tail, tail + k, __ATOMIC_RELEASE);
-		rc = sink(ctx, i, tail, r->lost, s->buf, k);
+		rc = sink(ctx, i, tail, r->lost, s->buf, k, err);
 		if (rc)
 			return rc;
 		tail += k;

@@ -178,7 +178,7 @@ int sys_elf_open(struct sys_elf *e, const char *path, struct vg_err *err)
 	int rc;
 
 	memset(e, 0, sizeof(*e));
-	if ((rc = elfimg_open(&e->img, path, 0, err)))
+	if ((rc = vg_cfa_elfimg_open(&e->img, path, 0, err)))
 		return rc;
 	elf_version(EV_CURRENT);
 	elf = elf_memory((char *)e->img.file, e->img.len);
@@ -230,7 +230,7 @@ static void free_names(struct sys_name *v, size_t n)
 
 void sys_elf_close(struct sys_elf *e)
 {
-	elfimg_close(&e->img);
+	vg_cfa_elfimg_close(&e->img);
 	free(e->loads);
 	free_names(e->exports, e->nexports);
 	free_names(e->imports, e->nimports);

@@ -85,7 +85,7 @@ static int build_fns(const struct sys_elf *e, struct sys_scan *s)
 	}
 	s->nfns = w;
 	for (size_t i = 0; i < s->nfns; i++) {
-		long k = elfimg_func_at(&e->img, s->fns[i].lo);
+		long k = vg_cfa_elfimg_func_at(&e->img, s->fns[i].lo);
 
 		s->fns[i].name = k >= 0 ? e->img.funcs[k].name : NULL;
 	}
@@ -332,7 +332,7 @@ static int add_call(struct fnctx *c, uint32_t fn, uint64_t rp, bool tail, const 
 static int scan_fn(struct fnctx *c, csh h, cs_insn *ci, uint32_t fi)
 {
 	const struct sys_fn *f = &c->s->fns[fi];
-	const uint8_t *code = elfimg_at(&c->e->img, f->lo, (size_t)(f->hi - f->lo)), *p;
+	const uint8_t *code = vg_cfa_elfimg_at(&c->e->img, f->lo, (size_t)(f->hi - f->lo)), *p;
 	size_t sz, tcap = 0;
 	uint64_t a, ax = 0;
 	bool known = false;

@@ -1,174 +1,150 @@
 // SPDX-License-Identifier: MIT
 /*
- * `vigil cfa ...`: control-flow attestation command group - the table, keygen, model, info,
- * check-report, and helpers shared with cfa_run.c (trace, verify, run). Exit 0 ok, 1 findings
- * (or an invalid report), 2 error.
+ * `vigil cfa ...`: control-flow attestation command group - the table, and the commands about
+ * keys, models and reports (keygen, model, info, check-report); cfa_run.c has the ones that
+ * run or verify programs (trace, verify, run). Parsing, opening and printing only: the work is
+ * src/cfa's (vigil/cfa_run.h). Exit 0 ok, 1 findings (or an invalid report), 2 error.
  */
 #include <errno.h>
-#include <fcntl.h>
+#include <getopt.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/time.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "cfa_cli.h"
 #include "cfa_sys_cli.h"
 #include "cli.h"
 #include "vigil/cfa_model.h"
 #include "vigil/cfa_report.h"
-#include "vigil/cfa_trace.h"
-#include "vigil/cfa_verify.h"
+#include "vigil/cfa_run.h"
 #include "vigil/json.h"
 
 #define MAX_LIST 64
 
-void cfa_now_rfc3339(char *buf, size_t n)
+int cfa_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts,
+	       struct cli_common *co)
 {
-	struct timeval tv;
-	struct tm tm;
+	int c = getopt_long(argc, argv, shortopts, longopts, NULL);
+	char cmd[64];
 
-	gettimeofday(&tv, NULL);
-	gmtime_r(&tv.tv_sec, &tm);
-	snprintf(buf, n, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)tv.tv_usec);
-}
-
-int cfa_read_hex_file(const char *path, uint8_t *out, size_t n, struct vg_err *err)
-{
-	char buf[300];
-	size_t got = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t r;
-
-	if (fd < 0)
-		return vg_errf(err, errno, "key %s: %m", path);
-	r = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (r <= 0)
-		return vg_errf(err, EINVAL, "key %s: empty", path);
-	buf[r] = 0;
-	if (sodium_hex2bin(out, n, buf, (size_t)r, "\n", &got, NULL) || got != n)
-		return vg_errf(err, EINVAL, "key %s: expected %zu hex-encoded bytes", path, n);
-	return 0;
-}
-
-int cfa_write_text(const char *path, const char *text, size_t len, mode_t mode, struct vg_err *err)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-
-	if (fd < 0)
-		return vg_errf(err, errno, "%s: %m", path);
-	if (write(fd, text, len) != (ssize_t)len) {
-		close(fd);
-		return vg_errf(err, EIO, "writing %s: %m", path);
+	if (c == '?' || c == ':') {
+		snprintf(cmd, sizeof(cmd), "cfa %s", argv[0]);
+		cli_bad_option(cmd, argc, argv);
+		return -2;
 	}
-	return close(fd) ? vg_errf(err, errno, "closing %s: %m", path) : 0;
+	if (c != -1 && cli_common_opt(c, co))
+		return 0;
+	return c;
 }
 
-int cfa_wants_help(int argc, char **argv)
+void cfa_getopt_init(struct cli_common *co)
 {
-	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
-			return 1;
-	return 0;
+	memset(co, 0, sizeof(*co));
+	optind = 1;
+	opterr = 0;
 }
 
 /* ---- keygen ---- */
 
-int cfa_same_build(const struct vg_cfa_model *m, const uint8_t *id, uint32_t len)
-{
-	return m->build_id_len == len && !memcmp(m->build_id, id, len);
-}
-
 static int cmd_keygen(int argc, char **argv)
 {
-	uint8_t pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
-	char hsk[sizeof(sk) * 2 + 2], hpk[sizeof(pk) * 2 + 2], pub[4096];
+	enum { O_FORCE = 256 };
+	static const struct option lo[] = { { "force", no_argument, NULL, O_FORCE },
+					    CLI_COMMON_LONG,
+					    { NULL, 0, NULL, 0 } };
 	struct vg_err err = { 0 };
+	struct cli_common co;
 	const char *out = NULL;
+	bool force = false;
+	unsigned old_mode;
+	char pub[4200];
+	int c, rc;
 
-	if (cfa_wants_help(argc, argv)) {
-		printf("Usage: %s cfa keygen -o KEY\n  Writes an Ed25519 signing key to KEY (mode "
-		       "0600) "
-		       "and its public half to KEY.pub.\n",
+	cfa_getopt_init(&co);
+	while ((c = cfa_getopt(argc, argv, "o:" CLI_COMMON_SHORT, lo, &co)) != -1) {
+		if (c == -2)
+			return EXIT_ERROR;
+		if (c == 'o')
+			out = optarg;
+		else if (c == O_FORCE)
+			force = true;
+	}
+	if (co.help) {
+		printf("Usage: %s cfa keygen -o KEY [--force] [-j|-p]\n\n"
+		       "Writes a new Ed25519 signing key to KEY (created with mode 0600) and its "
+		       "public\nhalf to KEY.pub (0644). An existing KEY or KEY.pub is refused: a "
+		       "key file is never\nwritten in place. --force replaces them with new "
+		       "files.\n",
 		       PROG_NAME);
 		return EXIT_OK;
 	}
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "-o") && i + 1 < argc)
-			out = argv[++i];
+	if (optind < argc)
+		return cli_fail("cfa keygen: unexpected argument '%s'; see --help", argv[optind]);
 	if (!out)
 		return cli_fail("cfa keygen: -o KEY is required");
-	if (sodium_init() < 0)
-		return cli_fail("libsodium failed to initialise");
-	crypto_sign_keypair(pk, sk);
-	sodium_bin2hex(hsk, sizeof(hsk) - 1, sk, sizeof(sk));
-	sodium_bin2hex(hpk, sizeof(hpk) - 1, pk, sizeof(pk));
-	strcat(hsk, "\n");
-	strcat(hpk, "\n");
 	snprintf(pub, sizeof(pub), "%s.pub", out);
-	if (cfa_write_text(out, hsk, strlen(hsk), 0600, &err) ||
-	    cfa_write_text(pub, hpk, strlen(hpk), 0644, &err))
+	rc = vg_cfa_keygen(out, force, &old_mode, &err);
+	/* as wireguard's genkey warns: a key that sat in a file others could read may be known */
+	if (old_mode & 077)
+		fprintf(stderr,
+			"%s: warning: %s %s readable by others (mode %04o): a key it held may "
+			"have been copied%s\n",
+			PROG_NAME, out, rc ? "is" : "was", old_mode,
+			rc ? "" : "; the new key is in a new file with mode 0600");
+	if (rc == -EEXIST)
+		return cli_fail("%s; --force replaces it", err.msg);
+	if (rc)
 		return cli_fail_err(&err);
-	sodium_memzero(sk, sizeof(sk));
-	sodium_memzero(hsk, sizeof(hsk));
-	printf("wrote %s and %s\n", out, pub);
+	if (co.json) {
+		struct vg_json j;
+
+		vg_json_init(&j, stdout, co.pretty);
+		vg_json_obj_open(&j);
+		vg_json_kstr(&j, "secret_key", out);
+		vg_json_kstr(&j, "public_key", pub);
+		vg_json_kbool(&j, "replaced", old_mode != 0);
+		vg_json_obj_close(&j);
+		vg_json_end(&j);
+	} else {
+		printf("wrote %s and %s\n", out, pub);
+	}
 	return EXIT_OK;
 }
 
-/* ---- shared: verifier results ---- */
+/* ---- model and info ---- */
 
-static void model_stats(const struct vg_cfa_model *m, int json, const char *path)
+static void model_stats(const struct vg_cfa_model *m, const struct cli_common *co, const char *path)
 {
-	uint32_t sites = 0, rps = 0, reduced = 0, headers = 0, taken = 0, instr = 0, ijmp = 0;
+	struct vg_cfa_model_stats st;
+	const char *kind = vg_cfa_kind_name(m->kind);
 	char h[65];
 	struct vg_json j;
 
-	for (uint32_t i = 0; i < m->nnodes; i++) {
-		uint32_t f = m->nodes[i].flags;
-
-		sites += !!(f & VG_CFA_N_SITE);
-		rps += !!(f & VG_CFA_N_RP);
-		reduced += !!(f & VG_CFA_N_REDUCED);
-		headers += !!(f & VG_CFA_N_HEADER);
-		ijmp += !!(f & VG_CFA_N_IJMP);
-	}
-	for (uint32_t i = 0; i < m->nfuncs; i++) {
-		taken += !!(m->funcs[i].flags & VG_CFA_F_ADDR_TAKEN);
-		instr += !!(m->funcs[i].flags & VG_CFA_F_INSTR);
-	}
+	vg_cfa_model_stats(m, &st);
 	sodium_bin2hex(h, sizeof(h), m->build_id, m->build_id_len);
-	const char *kind = m->kind == VG_RT_KIND_GUARD ? "trace-pc-guard"
-			   : m->kind == VG_RT_KIND_PC  ? "trace-pc"
-						       : "functions";
-
-	if (!json) {
+	if (!co->json) {
 		printf("model %s: %s, build id %s\n  %u functions (%u instrumented, %u "
-		       "address-taken), "
-		       "%u sites (%u reduced), %u return points, %u edges, %u loop headers, %u "
-		       "unresolved indirect jumps, %u deny rules, %s\n",
-		       path, kind, h, m->nfuncs, instr, taken, sites, reduced, rps, m->nsucc,
-		       headers, ijmp, m->ndeny,
-		       m->flags & VG_CFA_M_TRAINED ? "trained" : "not trained");
+		       "address-taken), %u sites (%u reduced), %u return points, %u edges, %u "
+		       "loop headers, %u unresolved indirect jumps, %u deny rules, %s\n",
+		       path, kind, h, m->nfuncs, st.instrumented, st.address_taken, st.sites,
+		       st.reduced, st.return_points, m->nsucc, st.loop_headers, st.unresolved_ijmp,
+		       m->ndeny, m->flags & VG_CFA_M_TRAINED ? "trained" : "not trained");
 		return;
 	}
-	vg_json_init(&j, stdout, false);
+	vg_json_init(&j, stdout, co->pretty);
 	vg_json_obj_open(&j);
 	vg_json_kstr(&j, "model", path);
 	vg_json_kstr(&j, "kind", kind);
 	vg_json_kstr(&j, "build_id", h);
 	vg_json_kuint(&j, "functions", m->nfuncs);
-	vg_json_kuint(&j, "instrumented", instr);
-	vg_json_kuint(&j, "address_taken", taken);
-	vg_json_kuint(&j, "sites", sites);
-	vg_json_kuint(&j, "reduced", reduced);
-	vg_json_kuint(&j, "return_points", rps);
+	vg_json_kuint(&j, "instrumented", st.instrumented);
+	vg_json_kuint(&j, "address_taken", st.address_taken);
+	vg_json_kuint(&j, "sites", st.sites);
+	vg_json_kuint(&j, "reduced", st.reduced);
+	vg_json_kuint(&j, "return_points", st.return_points);
 	vg_json_kuint(&j, "edges", m->nsucc);
-	vg_json_kuint(&j, "loop_headers", headers);
-	vg_json_kuint(&j, "unresolved_ijmp", ijmp);
+	vg_json_kuint(&j, "loop_headers", st.loop_headers);
+	vg_json_kuint(&j, "unresolved_ijmp", st.unresolved_ijmp);
 	vg_json_kuint(&j, "deny_rules", m->ndeny);
 	vg_json_kbool(&j, "trained", m->flags & VG_CFA_M_TRAINED);
 	vg_json_kuint(&j, "trained_paths", m->npaths);
@@ -177,7 +153,7 @@ static void model_stats(const struct vg_cfa_model *m, int json, const char *path
 	vg_json_end(&j);
 }
 
-static void train_alert(void *ctx, const struct vg_cfa_alert *a)
+static void train_warning(void *ctx, const struct vg_cfa_alert *a)
 {
 	int *bad = ctx;
 
@@ -188,93 +164,68 @@ static void train_alert(void *ctx, const struct vg_cfa_alert *a)
 
 static int cmd_model(int argc, char **argv)
 {
-	const char *deny[MAX_LIST], *traces[MAX_LIST], *out = NULL, *elf = NULL;
+	enum { O_TRAIN = 256, O_DENY, O_NO_REDUCE };
+	static const struct option lo[] = {
+		{ "train", required_argument, NULL, O_TRAIN },
+		{ "deny", required_argument, NULL, O_DENY },
+		{ "no-reduce", no_argument, NULL, O_NO_REDUCE },
+		CLI_COMMON_LONG,
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *deny[MAX_LIST], *traces[MAX_LIST], *out = NULL;
 	struct vg_cfa_build_opts bo = { .deny = deny };
-	struct vg_cfa_model m;
+	struct vg_cfa_model m, l;
 	struct vg_err err = { 0 };
-	int ntr = 0, json = 0, rc;
+	struct cli_common co;
+	unsigned ntr = 0;
+	void *owned = NULL;
+	int c, bad = 0, rc;
 
+	/* the syscall model has its own options: cfa_sys.c */
 	for (int i = 1; i < argc; i++)
 		if (!strcmp(argv[i], "--syscalls"))
 			return cfa_sys_model(argc, argv);
-	if (cfa_wants_help(argc, argv)) {
+	cfa_getopt_init(&co);
+	while ((c = cfa_getopt(argc, argv, "o:" CLI_COMMON_SHORT, lo, &co)) != -1) {
+		if (c == -2)
+			return EXIT_ERROR;
+		if (c == 'o') {
+			out = optarg;
+		} else if (c == O_TRAIN) {
+			if (ntr == MAX_LIST)
+				return cli_fail("cfa model: at most %d --train", MAX_LIST);
+			traces[ntr++] = optarg;
+		} else if (c == O_DENY) {
+			if (bo.ndeny == MAX_LIST)
+				return cli_fail("cfa model: at most %d --deny", MAX_LIST);
+			deny[bo.ndeny++] = optarg;
+		} else if (c == O_NO_REDUCE) {
+			bo.no_reduce = 1;
+		}
+	}
+	if (co.help) {
 		printf("Usage: %s cfa model ELF -o MODEL [--train TRACE]... [--deny FUNCTION|A->B|"
-		       "0xSITE->0xSITE]... [--no-reduce] [-j]\n",
+		       "0xSITE->0xSITE]... [--no-reduce] [-j|-p]\n",
 		       PROG_NAME);
 		return EXIT_OK;
 	}
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-
-		if (!strcmp(a, "-o") && i + 1 < argc)
-			out = argv[++i];
-		else if (!strcmp(a, "--train") && i + 1 < argc && ntr < MAX_LIST)
-			traces[ntr++] = argv[++i];
-		else if (!strcmp(a, "--deny") && i + 1 < argc && bo.ndeny < MAX_LIST)
-			deny[bo.ndeny++] = argv[++i];
-		else if (!strcmp(a, "--no-reduce"))
-			bo.no_reduce = 1;
-		else if (!strcmp(a, "-j") || !strcmp(a, "--json"))
-			json = 1;
-		else if (a[0] == '-' || elf)
-			return cli_fail("cfa model: unexpected argument '%s'", a);
-		else
-			elf = a;
-	}
-	if (!elf || !out)
-		return cli_fail("cfa model: usage: ELF -o MODEL");
-	if (sodium_init() < 0)
-		return cli_fail("libsodium failed to initialise");
-	if (vg_cfa_model_build(&m, elf, &bo, &err))
+	if (optind + 1 != argc || !out)
+		return cli_fail("cfa model: usage: ELF -o MODEL; see --help");
+	if (vg_cfa_model_build(&m, argv[optind], &bo, &err))
 		return cli_fail_err(&err);
-	/* Training needs the static model in its final form: validate, then train over it. */
-	if (ntr) {
-		struct vg_cfa_verifier *v = NULL;
-		int bad = 0;
-		struct vg_cfa_verify_opts vo = { .train = 1, .alert = train_alert, .ctx = &bad };
-		void *owned = NULL;
-
-		rc = vg_cfa_verifier_new(&v, &m, &vo, &err);
-		for (int i = 0; i < ntr && !rc; i++) {
-			struct vg_cfa_trace_reader r;
-			struct vg_cfa_batch b;
-
-			if ((rc = vg_cfa_trace_open(&r, traces[i], &err)))
-				break;
-			if (!cfa_same_build(&m, r.hdr.build_id, r.hdr.build_id_len))
-				rc = vg_errf(&err, EINVAL,
-					     "training trace %s is from a different binary",
-					     traces[i]);
-			while (!rc && (rc = vg_cfa_trace_next(&r, &b, &err)) > 0)
-				/* one stream id space per trace: offset by trace number */
-				rc = vg_cfa_verifier_feed(
-					v, (b.stream + (uint32_t)i) % VG_CFA_MAX_STREAMS, b.ev,
-					b.n);
-			vg_cfa_trace_close(&r);
-			vg_cfa_verifier_finish(v);
-		}
-		if (!rc)
-			rc = vg_cfa_verifier_train_into(v, &m, &owned, &err);
-		if (!rc)
-			rc = vg_cfa_model_save(&m, out, &err);
-		vg_cfa_verifier_free(v);
-		free(owned);
-		if (bad)
-			fprintf(stderr,
-				"%s: warning: %d CFG findings in training traces (see above)\n",
-				PROG_NAME, bad);
-	} else {
+	rc = ntr ? vg_cfa_train(&m, traces, ntr, train_warning, &bad, &owned, &err) : 0;
+	if (bad)
+		fprintf(stderr, "%s: warning: %d CFG findings in training traces (see above)\n",
+			PROG_NAME, bad);
+	if (!rc)
 		rc = vg_cfa_model_save(&m, out, &err);
-	}
-	if (!rc) {
-		struct vg_cfa_model l;
-
-		if (!(rc = vg_cfa_model_load(&l, out, &err))) {
-			model_stats(&l, json, out);
-			vg_cfa_model_free(&l);
-		}
-	}
 	vg_cfa_model_free(&m);
+	free(owned);
+	/* what is shown is what was saved, read back */
+	if (!rc && !(rc = vg_cfa_model_load(&l, out, &err))) {
+		model_stats(&l, &co, out);
+		vg_cfa_model_free(&l);
+	}
 	return rc ? cli_fail_err(&err) : EXIT_OK;
 }
 
@@ -321,86 +272,96 @@ static void list_sites(const struct vg_cfa_model *m)
 
 static int cmd_info(int argc, char **argv)
 {
+	static const struct option lo[] = { { "verbose", no_argument, NULL, 'v' },
+					    CLI_COMMON_LONG,
+					    { NULL, 0, NULL, 0 } };
 	struct vg_cfa_model m;
 	struct vg_err err = { 0 };
-	int json = 0, verbose = 0;
-	const char *path = NULL;
+	struct cli_common co;
+	bool verbose = false;
+	int c;
 
-	if (cfa_wants_help(argc, argv)) {
-		printf("Usage: %s cfa info [-j] [-v] MODEL\n  -v lists instrumented functions and "
-		       "their sites.\n",
+	cfa_getopt_init(&co);
+	while ((c = cfa_getopt(argc, argv, "v" CLI_COMMON_SHORT, lo, &co)) != -1) {
+		if (c == -2)
+			return EXIT_ERROR;
+		if (c == 'v')
+			verbose = true;
+	}
+	if (co.help) {
+		printf("Usage: %s cfa info [-v] [-j|-p] MODEL\n  -v lists instrumented functions "
+		       "and their sites.\n",
 		       PROG_NAME);
 		return EXIT_OK;
 	}
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json"))
-			json = 1;
-		else if (!strcmp(argv[i], "-v"))
-			verbose = 1;
-		else
-			path = argv[i];
-	if (!path)
-		return cli_fail("cfa info: usage: MODEL");
-	if (vg_cfa_model_load(&m, path, &err))
+	if (optind + 1 != argc)
+		return cli_fail("cfa info: usage: MODEL; see --help");
+	if (vg_cfa_model_load(&m, argv[optind], &err))
 		return cli_fail_err(&err);
-	model_stats(&m, json, path);
-	if (verbose && !json)
+	model_stats(&m, &co, argv[optind]);
+	if (verbose && !co.json)
 		list_sites(&m);
 	vg_cfa_model_free(&m);
 	return EXIT_OK;
 }
 
+/* ---- check-report ---- */
+
 static int cmd_check_report(int argc, char **argv)
 {
-	const char *pub = NULL, *rep = NULL;
-	uint8_t pk[32];
+	enum { O_PUB = 256 };
+	static const struct option lo[] = { { "pub", required_argument, NULL, O_PUB },
+					    CLI_COMMON_LONG,
+					    { NULL, 0, NULL, 0 } };
+	const char *pub = NULL, *rep;
 	struct vg_err err = { 0 };
-	char *buf;
-	struct stat st;
-	int fd, json = 0;
+	struct cli_common co;
+	uint8_t pk[32];
+	char *text;
+	size_t len;
+	int c, rc;
 
-	if (cfa_wants_help(argc, argv)) {
-		printf("Usage: %s cfa check-report --pub KEY.pub [-j] REPORT\n  Verifies a signed "
-		       "attestation report; exit 0 valid, 1 invalid.\n",
+	cfa_getopt_init(&co);
+	while ((c = cfa_getopt(argc, argv, CLI_COMMON_SHORT, lo, &co)) != -1) {
+		if (c == -2)
+			return EXIT_ERROR;
+		if (c == O_PUB)
+			pub = optarg;
+	}
+	if (co.help) {
+		printf("Usage: %s cfa check-report --pub KEY.pub [-j|-p] REPORT\n  Verifies a "
+		       "signed attestation report; exit 0 valid, 1 invalid.\n",
 		       PROG_NAME);
 		return EXIT_OK;
 	}
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--pub") && i + 1 < argc)
-			pub = argv[++i];
-		else if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json"))
-			json = 1;
-		else
-			rep = argv[i];
-	if (!pub || !rep)
-		return cli_fail("cfa check-report: usage: --pub KEY.pub REPORT");
-	if (sodium_init() < 0)
-		return cli_fail("libsodium failed to initialise");
-	if (cfa_read_hex_file(pub, pk, 32, &err))
+	if (!pub || optind + 1 != argc)
+		return cli_fail("cfa check-report: usage: --pub KEY.pub REPORT; see --help");
+	rep = argv[optind];
+	if (vg_cfa_key_read_public(pub, pk, &err))
 		return cli_fail_err(&err);
-	fd = open(rep, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) || st.st_size > (1 << 24)) {
-		if (fd >= 0)
-			close(fd);
-		return cli_fail("%s: unreadable or larger than 16 MiB", rep);
+	rc = vg_cfa_report_check_file(rep, pk, &text, &len, &err);
+	if (rc && rc != -EBADMSG) {
+		free(text);
+		return cli_fail_err(&err);
 	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf || read(fd, buf, (size_t)st.st_size) != st.st_size) {
-		close(fd);
-		free(buf);
-		return cli_fail("%s: read failed", rep);
-	}
-	close(fd);
-	int bad = vg_cfa_report_check(buf, (size_t)st.st_size, pk, &err);
+	if (co.json) {
+		struct vg_json j;
 
-	if (json)
-		printf("{\"report\":\"%s\",\"valid\":%s}\n", rep, bad ? "false" : "true");
-	else if (bad)
+		vg_json_init(&j, stdout, co.pretty);
+		vg_json_obj_open(&j);
+		vg_json_kstr(&j, "report", rep);
+		vg_json_kbool(&j, "valid", !rc);
+		if (rc)
+			vg_json_kstr(&j, "reason", err.msg);
+		vg_json_obj_close(&j);
+		vg_json_end(&j);
+	} else if (rc) {
 		printf("INVALID: %s\n", err.msg);
-	else
-		printf("valid: %.*s\n", (int)(strchr(buf, '\n') - buf), buf);
-	free(buf);
-	return bad ? EXIT_FINDINGS : EXIT_OK;
+	} else {
+		printf("valid: %.*s\n", (int)strcspn(text, "\n"), text);
+	}
+	free(text);
+	return rc ? EXIT_FINDINGS : EXIT_OK;
 }
 
 static const struct cli_cmd cfa_cmds[] = {

@@ -15,6 +15,7 @@
 #include "cfa_cli.h"
 #include "cfa_sys_cli.h"
 #include "cli.h"
+#include "vigil/cfa_report.h"
 #include "vigil/json.h"
 #include "vigil/sysserve.h"
 #include "vigil/util.h"
@@ -198,8 +199,10 @@ int cfa_serve(int argc, char **argv)
 		return cli_fail_err(&err);
 	if (loose && !quiet)
 		fprintf(stderr, "%s: warning: %s can be read by other users\n", PROG_NAME, keyfile);
-	if (sign && cfa_read_hex_file(sign, sk, sizeof(sk), &err))
+	if (sign && vg_cfa_key_read_secret(sign, sk, &loose, &err))
 		return cli_fail_err(&err);
+	if (sign && loose && !quiet)
+		fprintf(stderr, "%s: warning: %s can be read by other users\n", PROG_NAME, sign);
 	if (o.report_dir && vg_mkdir_p(o.report_dir, 0755))
 		return cli_fail("cfa serve: cannot create %s", o.report_dir);
 	o.key = &kp;

@@ -13,6 +13,7 @@
 #include "cfa_sys_cli.h"
 #include "cli.h"
 #include "vigil/agent.h"
+#include "vigil/cfa_report.h"
 #include "vigil/json.h"
 #include "vigil/sysstream.h"
 
@@ -302,6 +303,7 @@ int cfa_sys_verify(int argc, char **argv)
 	uint8_t sk[64];
 	char device[VG_SB_DEVICE_MAX + 1];
 	uint64_t rejected = 0;
+	bool loose = false;
 	int c, nsinks = 0, rc;
 
 	optind = 1;
@@ -346,8 +348,10 @@ int cfa_sys_verify(int argc, char **argv)
 			"RECORDING");
 	if (sodium_init() < 0)
 		return cli_fail("libsodium failed to initialise");
-	if (key && cfa_read_hex_file(key, sk, sizeof(sk), &err))
+	if (key && vg_cfa_key_read_secret(key, sk, &loose, &err))
 		return cli_fail_err(&err);
+	if (loose)
+		fprintf(stderr, "%s: warning: %s can be read by other users\n", PROG_NAME, key);
 	if (vg_sys_model_load(&m, model, &err))
 		return cli_fail_err(&err);
 	if (vg_alerter_open(&al, "device", sinks, nsinks, &err)) {
@@ -391,7 +395,10 @@ int cfa_sys_verify(int argc, char **argv)
 
 		rc = vg_sys_stream_report(&s, 0, sk, &txt, &len, &err);
 		if (!rc) {
-			rc = cfa_write_text(report, txt, len, 0644, &err);
+			FILE *f = fopen(report, "we");
+
+			if (!f || fwrite(txt, 1, len, f) != len || fclose(f))
+				rc = vg_errf(&err, errno ? errno : EIO, "%s: %m", report);
 			free(txt);
 		}
 	}

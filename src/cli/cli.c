@@ -74,3 +74,19 @@ int cli_bad_option(const char *cmd, int argc, char **argv)
 
 	return cli_fail("%s: unknown option or missing value '%s'; see --help", cmd, what);
 }
+
+int cli_parse_common(int argc, char **argv, struct cli_common *co)
+{
+	static const struct option opts[] = { CLI_COMMON_LONG, { NULL, 0, NULL, 0 } };
+	int c;
+
+	*co = (struct cli_common){ 0 };
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT, opts, NULL)) != -1)
+		if (!cli_common_opt(c, co))
+			return cli_bad_option(argv[0], argc, argv);
+	if (!co->help && optind < argc)
+		return cli_fail("%s: unexpected argument '%s'", argv[0], argv[optind]);
+	return 0;
+}

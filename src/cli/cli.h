@@ -32,10 +32,10 @@ int cli_dispatch(const char *group, const struct cli_cmd *table, int argc, char 
  * string and CLI_COMMON_LONG in the option table; cli_common_opt() takes the three.
  */
 #define CLI_COMMON_SHORT "jph"
-#define CLI_COMMON_LONG                                                                    \
-	{ "json", no_argument, NULL, 'j' }, { "pretty", no_argument, NULL, 'p' },          \
-	{                                                                                  \
-		"help", no_argument, NULL, 'h'                                             \
+#define CLI_COMMON_LONG                                                           \
+	{ "json", no_argument, NULL, 'j' }, { "pretty", no_argument, NULL, 'p' }, \
+	{                                                                         \
+		"help", no_argument, NULL, 'h'                                    \
 	}
 
 struct cli_common {
@@ -44,6 +44,9 @@ struct cli_common {
 
 /* Records C when it is one of the common options; false for any other. */
 bool cli_common_opt(int c, struct cli_common *o);
+/* Parses the arguments of a command that takes only the common options and no operands;
+ * 0, or EXIT_ERROR after printing the problem. */
+int cli_parse_common(int argc, char **argv, struct cli_common *co);
 /* The "unknown option or missing value" error for getopt's '?' and ':' (exit status 2). */
 int cli_bad_option(const char *cmd, int argc, char **argv);
 
@@ -56,6 +59,7 @@ int cmd_vmi(int argc, char **argv);
 int cmd_ids(int argc, char **argv);
 int cmd_cfa(int argc, char **argv);
 int cmd_sandbox(int argc, char **argv);
+int cmd_proxy(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
 
 #endif

@@ -1,21 +1,16 @@
 // SPDX-License-Identifier: MIT
 /*
- * vigil ids: scan, baseline and checks (watch and serve are in ids_watch.c and ids_serve.c).
- * A finding on a live guest is confirmed by a second snapshot (a task forking or exiting
- * between two views is not a rootkit), so only findings present in both are reported.
+ * vigil ids: scan, baseline and checks (watch and serve are in ids_watch.c). The pipeline is
+ * the library's (vigil/ids_look.h): a scan's findings are those two looks agree on.
  */
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <sodium.h>
-
 #include "cli.h"
 #include "ids_common.h"
 #include "ids_watch_cmd.h"
-#include "vigil/ids_text.h"
-#include "vigil/ids_watch.h"
 #include "vigil/json.h"
 
 static void scan_help(void)
@@ -29,80 +24,67 @@ static void scan_help(void)
 	       "  --check ID           run only this check (repeatable); see 'vigil ids checks'\n"
 	       "  --allow-modules LIST modules the unknown-module check accepts\n"
 	       "  --allow-ports LIST   listening ports backdoor-port accepts (bindshell ports and\n"
-	       "                       shell-held listeners are reported regardless)\n"
+	       "                       shell or netcat listeners are reported regardless)\n"
 	       "  -j, --json           findings as JSON alerts (DESIGN.md schema), one per line\n",
 	       PROG_NAME);
 }
 
-static int look(struct vmi_guest *g, struct ids_ctx *c, struct vg_findings *f)
+static void warn_line(const char *warn)
 {
-	struct vg_err err = { 0 };
-	char warn[1024];
-
-	if (ids_look(g, c, f, warn, sizeof(warn), &err))
-		return cli_fail_err(&err);
 	if (warn[0])
 		fprintf(stderr, "%s: warning: %s\n", PROG_NAME, warn);
-	return 0;
 }
 
 static int do_scan(int argc, char **argv)
 {
-	struct vg_findings f1 = { 0 }, f2 = { 0 };
+	struct vg_findings f = { 0 };
+	struct vg_err err = { 0 };
+	struct vg_ids_config c;
 	struct ids_args a;
-	struct ids_ctx c;
-	struct vmi_guest g;
+	struct vg_guest g;
+	char warn[1024];
 	int rc;
 
 	rc = ids_parse(argc, argv, IDS_OPT_CHECKS, scan_help, &a);
 	if (rc || a.help)
 		goto out_args;
-	rc = ids_ctx_init(&c, &a);
+	rc = ids_config(&a, &c);
 	if (rc)
 		goto out_args;
 	rc = vmi_open(&a.vmi, &g);
 	if (rc)
-		goto out_ctx;
-	rc = look(&g, &c, &f1);
-	if (!rc && f1.n) {
-		/* a live guest changes under the reader: confirm against a second look */
-		vg_as_flush(&g.lx.kas);
-		rc = look(&g, &c, &f2);
-	}
-	if (rc)
+		goto out_cfg;
+	if (vg_ids_scan(&g, &c, &f, warn, sizeof(warn), &err)) {
+		rc = cli_fail_err(&err);
 		goto out;
+	}
+	warn_line(warn);
 	if (!a.vmi.json)
 		printf("%-18s %-9s %-24s %s\n", "CHECK", "SEVERITY", "TARGET", "SUMMARY");
-	rc = EXIT_OK;
-	for (size_t i = 0; i < f1.n; i++) {
-		const struct vg_finding *x = &f1.v[i];
-		bool confirmed = false;
+	for (size_t i = 0; i < f.n; i++) {
+		const struct vg_finding *x = &f.v[i];
 
-		for (size_t k = 0; k < f2.n && !confirmed; k++)
-			confirmed = vg_finding_same(x, &f2.v[k]);
-		if (!confirmed)
-			continue;
-		rc = EXIT_FINDINGS;
 		if (a.vmi.json) {
 			struct vg_alert al;
 
 			vg_finding_alert(x, NULL, &al);
 			vg_alert_fprint(stdout, a.vmi.vm, &al, a.vmi.pretty);
-		} else
+		} else {
 			printf("%-18s %-9s %-24.24s %s\n", x->check, vg_severity_name(x->severity),
 			       x->target_id, x->summary);
+		}
 	}
-	if (!a.vmi.json && rc == EXIT_OK)
+	if (!a.vmi.json && !f.n)
 		printf("(no findings)\n");
-	if (f1.dropped)
+	if (f.dropped)
 		fprintf(stderr, "%s: warning: %zu more findings were not kept\n", PROG_NAME,
-			f1.dropped);
+			f.dropped);
+	rc = f.n ? EXIT_FINDINGS : EXIT_OK;
 out:
-	vg_findings_free(&f1);
-	vg_findings_free(&f2);
-	vmi_close(&g);
-out_ctx:
-	ids_ctx_free(&c);
+	vg_findings_free(&f);
+	vg_guest_close(&g);
+out_cfg:
+	vg_ids_config_free(&c);
 out_args:
 	ids_args_free(&a);
 	return rc;
@@ -118,70 +100,40 @@ static void baseline_help(void)
 	       PROG_NAME);
 }
 
-static int record(struct vmi_guest *g, const char *path, struct vg_baseline *b)
-{
-	struct vg_text_ref *text = calloc(1, sizeof(*text));
-	struct vg_err err = { 0 };
-	struct vg_snapshot s;
-	uint8_t key[16];
-	int ret;
-
-	if (!text)
-		return cli_fail("out of memory");
-	/* the key stays on the host: the guest cannot aim a patch at a hash it cannot compute */
-	randombytes_buf(key, sizeof(key));
-	if (vg_ids_text_hash(&g->lx, key, text, &err)) {
-		fprintf(stderr, "%s: warning: kernel text not recorded: %s\n", PROG_NAME, err.msg);
-		vg_err_clear(&err);
-		free(text);
-		text = NULL;
-	}
-	ret = vg_ids_gather(&g->lx, &s, &err);
-	if (ret && text) {
-		vg_text_ref_free(text);
-		free(text);
-	}
-	if (!ret) {
-		/* the baseline owns TEXT from here, also when recording fails */
-		ret = vg_baseline_from_snapshot(b, &s, g->lx.banner, g->lx.text_va, text, &err);
-		if (s.gather_errors[0])
-			fprintf(stderr, "%s: warning: %s\n", PROG_NAME, s.gather_errors);
-		vg_ids_snapshot_free(&s);
-	}
-	if (!ret)
-		ret = vg_baseline_save(b, path, &err);
-	return ret ? cli_fail_err(&err) : 0;
-}
-
 static int do_baseline(int argc, char **argv)
 {
 	struct vg_findings f = { 0 };
 	struct vg_baseline b = { 0 };
+	struct vg_err err = { 0 };
+	struct vg_ids_config c;
 	struct ids_args a;
-	struct ids_ctx c;
-	struct vmi_guest g;
+	struct vg_guest g;
+	char warn[1024];
 	int rc;
 
 	rc = ids_parse(argc, argv, IDS_OPT_OUT | IDS_OPT_POLICY, baseline_help, &a);
 	if (rc || a.help)
 		goto out_args;
-	if (sodium_init() < 0) {
-		rc = cli_fail("baseline: libsodium failed to initialise");
-		goto out_args;
-	}
-	rc = ids_ctx_init(&c, &a);
+	rc = ids_config(&a, &c);
 	if (rc)
 		goto out_args;
 	rc = vmi_open(&a.vmi, &g);
 	if (rc)
-		goto out_ctx;
+		goto out_cfg;
 	/* what the checks say now, so nobody records a compromised guest as good unawares */
-	rc = look(&g, &c, &f);
+	rc = vg_ids_look(&g, &c, &f, warn, sizeof(warn), &err);
+	if (!rc)
+		warn_line(warn);
 	for (size_t i = 0; !rc && i < f.n; i++)
 		fprintf(stderr, "%s: warning: recording a guest with a finding: %s: %s\n",
 			PROG_NAME, f.v[i].check, f.v[i].summary);
+	if (!rc) {
+		rc = vg_ids_baseline_take(&g, &b, warn, sizeof(warn), &err);
+		warn_line(warn);
+	}
 	if (!rc)
-		rc = record(&g, a.out, &b);
+		rc = vg_baseline_save(&b, a.out, &err);
+	rc = rc ? cli_fail_err(&err) : EXIT_OK;
 	if (!rc && a.vmi.json)
 		printf("{\"baseline\":\"%s\",\"release\":\"%s\",\"modules\":%zu,\"listen\":%zu,"
 		       "\"executables\":%zu,\"syscall_tables\":%d,\"kernel_text\":%s,"
@@ -195,9 +147,9 @@ static int do_baseline(int argc, char **argv)
 		       b.text ? "hashed" : "not recorded");
 	vg_baseline_free(&b);
 	vg_findings_free(&f);
-	vmi_close(&g);
-out_ctx:
-	ids_ctx_free(&c);
+	vg_guest_close(&g);
+out_cfg:
+	vg_ids_config_free(&c);
 out_args:
 	ids_args_free(&a);
 	return rc;
@@ -205,22 +157,22 @@ out_args:
 
 static int do_checks(int argc, char **argv)
 {
-	bool json = argc > 1 && (!strcmp(argv[1], "-j") || !strcmp(argv[1], "--json"));
+	struct cli_common co;
 	struct vg_json j;
 
-	if (argc > 1 && !json) {
-		if (strcmp(argv[1], "--help") && strcmp(argv[1], "-h"))
-			return cli_fail("checks: unknown option '%s'", argv[1]);
-		printf("Usage: %s ids checks [-j]\n\nLists the checks 'ids scan' runs.\n",
+	if (cli_parse_common(argc, argv, &co))
+		return EXIT_ERROR;
+	if (co.help) {
+		printf("Usage: %s ids checks [-j|-p]\n\nLists the checks 'ids scan' runs.\n",
 		       PROG_NAME);
 		return EXIT_OK;
 	}
-	if (json) {
-		vg_json_init(&j, stdout, false);
+	if (co.json) {
+		vg_json_init(&j, stdout, co.pretty);
 		vg_json_arr_open(&j);
 	}
 	for (const struct vg_ids_check *k = vg_ids_checks; k->id; k++) {
-		if (!json) {
+		if (!co.json) {
 			printf("%-20s %s\n", k->id, k->summary);
 			continue;
 		}
@@ -229,7 +181,7 @@ static int do_checks(int argc, char **argv)
 		vg_json_kstr(&j, "summary", k->summary);
 		vg_json_obj_close(&j);
 	}
-	if (json) {
+	if (co.json) {
 		vg_json_arr_close(&j);
 		vg_json_end(&j);
 	}

@@ -1,17 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What the ids commands share: one option parser (scan, baseline, watch and serve take the
- * same guest, policy and baseline options), the resolved configuration (policy + baseline +
- * command-line allowlists merged), and one "look" at the guest: gather, run the checks,
- * compare with the baseline, apply the policy.
+ * same guest, policy and baseline options) and loading the configuration they name; the look
+ * pipeline itself is the library's (vigil/ids_look.h).
  */
 #ifndef VIGIL_CLI_IDS_COMMON_H
 #define VIGIL_CLI_IDS_COMMON_H
 
-#include "vigil/ids.h"
-#include "vigil/ids_baseline.h"
-#include "vigil/ids_policy.h"
-#include "vigil/ids_text.h"
+#include "vigil/ids_look.h"
 #include "vmi_open.h"
 
 #define IDS_MAX_ONLY 32
@@ -48,28 +44,9 @@ struct ids_args {
 int ids_parse(int argc, char **argv, unsigned opts, void (*help)(void), struct ids_args *a);
 void ids_args_free(struct ids_args *a);
 
-struct ids_ctx {
-	struct vg_policy policy;
-	struct vg_baseline baseline;
-	bool have_baseline;
-	struct vg_ids_opts io;
-	const char *only[IDS_MAX_ONLY + 64];
-	char **mods; /* merged module allowlist, NULL-terminated */
-	uint16_t *ports;
-	size_t nports;
-	char last_warning[1024];	 /* the last gather warning, so watch reports each once */
-	struct vg_text_cache text_cache; /* verified kernel text between looks */
-};
-
-/* Loads the policy and baseline and merges the allowlists; prints and returns EXIT_ERROR. */
-int ids_ctx_init(struct ids_ctx *c, const struct ids_args *a);
-void ids_ctx_free(struct ids_ctx *c);
-
-/* One look: findings into F (empty on entry). WARN gets gather warnings (may be ""). */
-int ids_look(struct vmi_guest *g, struct ids_ctx *c, struct vg_findings *f, char *warn, size_t wlen,
-	     struct vg_err *err);
-
-/* Writes an alert for X (EVENT "alert", "resolved" or NULL for scan) as one JSON line. */
-char *ids_alert_line(const char *host, const struct vg_finding *x, const char *event, size_t *len);
+/* The library's setup from the parsed options (borrowing A's strings). */
+void ids_setup(const struct ids_args *a, struct vg_ids_setup *s);
+/* Loads the configuration A names; prints the problem and returns EXIT_ERROR. */
+int ids_config(const struct ids_args *a, struct vg_ids_config *c);
 
 #endif

@@ -1,22 +1,18 @@
 // SPDX-License-Identifier: MIT
 /*
- * vigil ids watch: the checks on a fixed cadence, each change emitted once as an alert line to
- * the chosen sinks. Ticks are scheduled on absolute monotonic times so a slow look does not
- * drift the cadence; SIGINT/SIGTERM stop cleanly, SIGHUP reopens file sinks (logrotate).
+ * vigil ids watch and ids serve: the options, the signals and the outputs; the watch state
+ * machine and the control socket are the library's (vigil/ids_watcher.h, vigil/ids_serve.h).
+ * SIGINT/SIGTERM stop cleanly, SIGHUP reopens file outputs (logrotate).
  */
-#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli.h"
+#include "ids_common.h"
 #include "ids_watch_cmd.h"
-#include "ids_watcher.h"
-#include "vigil/sink.h"
-
-#define DEFAULT_INTERVAL_MS 5000
+#include "vigil/ids_serve.h"
+#include "vigil/ids_watcher.h"
 
 static volatile sig_atomic_t stop_requested, reopen_requested;
 
@@ -28,7 +24,7 @@ static void on_signal(int sig)
 		stop_requested = 1;
 }
 
-void ids_install_signals(void)
+static void install_signals(void)
 {
 	struct sigaction sa = { 0 };
 
@@ -41,18 +37,20 @@ void ids_install_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-bool ids_stop_requested(void)
+static bool should_stop(void *ctx)
 {
 	return stop_requested;
 }
 
-bool ids_take_reopen(void)
+static bool take_reopen(void *ctx)
 {
 	bool r = reopen_requested;
 
 	reopen_requested = 0;
 	return r;
 }
+
+static const struct vg_loop_ctl loop_ctl = { .stop = should_stop, .reopen = take_reopen };
 
 static void print_warning(void *ctx, const char *msg)
 {
@@ -69,24 +67,16 @@ int ids_sinks_open(struct vg_alerter *s, const struct ids_args *a)
 	return 0;
 }
 
-void ids_sinks_emit(struct vg_alerter *s, const struct vg_finding *x, const char *event)
+static uint32_t interval_ms(const struct ids_args *a, const struct vg_ids_config *c)
 {
-	struct vg_alert al;
-
-	vg_finding_alert(x, event, &al);
-	vg_alerter_emit(s, &al);
+	if (a->interval_ms)
+		return a->interval_ms;
+	return c->policy.interval_ms ? c->policy.interval_ms : VG_WATCHER_DEFAULT_INTERVAL_MS;
 }
 
 static void emit_to_sinks(void *ctx, const struct vg_finding *x, const char *event)
 {
-	ids_sinks_emit(ctx, x, event);
-}
-
-uint32_t ids_interval_ms(const struct ids_args *a, const struct ids_ctx *c)
-{
-	if (a->interval_ms)
-		return a->interval_ms;
-	return c->policy.interval_ms ? c->policy.interval_ms : DEFAULT_INTERVAL_MS;
+	vg_watcher_emit_alert(ctx, x, event);
 }
 
 static void watch_help(void)
@@ -105,60 +95,91 @@ static void watch_help(void)
 	       PROG_NAME);
 }
 
-/* Sleeps until DEADLINE (monotonic ms) unless a signal arrives. */
-static void sleep_until(uint64_t deadline_ms)
-{
-	struct timespec ts = { .tv_sec = deadline_ms / 1000,
-			       .tv_nsec = (long)(deadline_ms % 1000) * 1000000 };
+/* What watch and serve set up alike: options, configuration, outputs, signals. */
+struct daemon {
+	struct ids_args a;
+	struct vg_ids_config c;
+	struct vg_alerter sinks;
+	struct vg_guest_opts go;
+	int stage; /* how far start() got, for end() */
+};
 
-	clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+/* 0 to run, 1 when --help was answered, EXIT_ERROR after printing the problem. SINKS_ALWAYS:
+ * stdout when no --output is given (watch); otherwise only the outputs named (serve). */
+static int start(struct daemon *d, int argc, char **argv, unsigned opts, void (*help)(void),
+		 bool sinks_always)
+{
+	memset(d, 0, sizeof(*d));
+	if (ids_parse(argc, argv, opts, help, &d->a))
+		return EXIT_ERROR;
+	d->stage = 1;
+	if (d->a.help)
+		return 1;
+	if (ids_config(&d->a, &d->c))
+		return EXIT_ERROR;
+	d->stage = 2;
+	if ((sinks_always || d->a.noutputs) && ids_sinks_open(&d->sinks, &d->a))
+		return EXIT_ERROR;
+	d->stage = 3;
+	vmi_guest_opts(&d->a.vmi, &d->go);
+	install_signals();
+	return 0;
+}
+
+static int end(struct daemon *d, int rc)
+{
+	if (d->stage >= 3)
+		vg_alerter_close(&d->sinks);
+	if (d->stage >= 2)
+		vg_ids_config_free(&d->c);
+	ids_args_free(&d->a);
+	return rc;
 }
 
 int cmd_ids_watch(int argc, char **argv)
 {
-	struct vg_alerter sinks = { 0 };
-	struct watcher w;
-	struct ids_args a;
-	struct ids_ctx c;
-	uint64_t next;
-	uint32_t interval;
-	int rc;
+	struct vg_watcher w;
+	struct daemon d;
+	int rc = start(&d, argc, argv, IDS_OPT_CHECKS | IDS_OPT_WATCH, watch_help, true);
 
-	rc = ids_parse(argc, argv, IDS_OPT_CHECKS | IDS_OPT_WATCH, watch_help, &a);
-	if (rc || a.help)
-		goto out_args;
-	rc = ids_ctx_init(&c, &a);
 	if (rc)
-		goto out_args;
-	rc = ids_sinks_open(&sinks, &a);
-	if (rc)
-		goto out_ctx;
-	interval = ids_interval_ms(&a, &c);
-	ids_install_signals();
-	watcher_init(&w, &a, &c, emit_to_sinks, &sinks);
-	next = watcher_now_ms();
-	while (!ids_stop_requested()) {
-		int t;
+		return end(&d, rc == 1 ? EXIT_OK : rc);
+	vg_watcher_init(&w, &d.go, &d.c, emit_to_sinks, &d.sinks);
+	w.warn = print_warning;
+	if (vg_watcher_run(&w, interval_ms(&d.a, &d.c), &loop_ctl, &d.sinks))
+		rc = cli_fail("watch: out of memory");
+	vg_watcher_free(&w);
+	return end(&d, rc);
+}
 
-		if (ids_take_reopen())
-			vg_alerter_reopen(&sinks);
-		t = watcher_tick(&w);
-		if (t < 0) {
-			rc = cli_fail("watch: out of memory");
-			break;
-		}
-		if (t > 0)
-			break;
-		next += interval;
-		if (next < watcher_now_ms()) /* a look longer than the interval: skip, no burst */
-			next = watcher_now_ms() + interval;
-		sleep_until(next);
-	}
-	watcher_free(&w);
-	vg_alerter_close(&sinks);
-out_ctx:
-	ids_ctx_free(&c);
-out_args:
-	ids_args_free(&a);
-	return rc;
+static void serve_help(void)
+{
+	printf("Usage: %s ids serve --vm SOURCE --socket PATH [--interval DURATION]\n"
+	       "       [--output SINK]... [--baseline FILE] [--policy FILE] [--check ID]...\n\n"
+	       "Watches the guest like 'ids watch' and answers on a Unix socket that only its\n"
+	       "owner may use (mode 0600, peer uid checked). One command per line:\n"
+	       "  checks | scan [ID...] | status | subscribe | unsubscribe | quit\n"
+	       "Answers are JSON lines; subscribers receive every watch event as an alert line.\n"
+	       "Alerts also go to --output sinks when given. See docs/ids.md.\n",
+	       PROG_NAME);
+}
+
+int cmd_ids_serve(int argc, char **argv)
+{
+	struct vg_err err = { 0 };
+	struct vg_ids_server sv;
+	struct daemon d;
+	int rc = start(&d, argc, argv, IDS_OPT_CHECKS | IDS_OPT_WATCH | IDS_OPT_SOCKET, serve_help,
+		       false);
+
+	if (rc)
+		return end(&d, rc == 1 ? EXIT_OK : rc);
+	/* serve's alerts go to subscribers; sinks only when asked for */
+	if (vg_ids_server_open(&sv, d.a.socket, &d.go, &d.c, d.a.noutputs ? &d.sinks : NULL, &err))
+		return end(&d, cli_fail("serve: %s", err.msg));
+	sv.w.warn = print_warning;
+	fprintf(stderr, "%s: serving %s on %s\n", PROG_NAME, d.a.vmi.vm, d.a.socket);
+	rc = vg_ids_server_run(&sv, interval_ms(&d.a, &d.c), &loop_ctl) ? EXIT_ERROR : EXIT_OK;
+	vg_ids_server_close(&sv);
+	return end(&d, rc);
 }

@@ -9,21 +9,29 @@
 #include <bpf/libbpf.h>
 
 #include "cli.h"
+#include "vigil/json.h"
 
 static int cmd_version(int argc, char **argv)
 {
-	bool json = argc > 1 && (!strcmp(argv[1], "-j") || !strcmp(argv[1], "--json"));
+	struct cli_common co;
+	struct vg_json j;
 
-	if (argc > 1 && !json) {
-		if (strcmp(argv[1], "--help") && strcmp(argv[1], "-h"))
-			return cli_fail("version: unknown option '%s'", argv[1]);
-		printf("Usage: %s version [-j]\n", PROG_NAME);
+	if (cli_parse_common(argc, argv, &co))
+		return EXIT_ERROR;
+	if (co.help) {
+		printf("Usage: %s version [-j|-p]\n", PROG_NAME);
 		return EXIT_OK;
 	}
-	if (json)
-		printf("{\"name\":\"%s\",\"version\":\"%s\"}\n", PROG_NAME, VIGIL_VERSION);
-	else
+	if (!co.json) {
 		printf("%s %s\n", PROG_NAME, VIGIL_VERSION);
+		return EXIT_OK;
+	}
+	vg_json_init(&j, stdout, co.pretty);
+	vg_json_obj_open(&j);
+	vg_json_kstr(&j, "name", PROG_NAME);
+	vg_json_kstr(&j, "version", VIGIL_VERSION);
+	vg_json_obj_close(&j);
+	vg_json_end(&j);
 	return EXIT_OK;
 }
 
@@ -34,6 +42,7 @@ static const struct cli_cmd groups[] = {
 	{ "agent", cmd_agent, "device agent: record a program's syscalls and call sites for a gateway" },
 	{ "sandbox", cmd_sandbox,
 	  "malware sandbox: run ARM samples, verdicts, behaviours, scores" },
+	{ "proxy", cmd_proxy, "run a service with its network calls executed in another domain" },
 	{ "version", cmd_version, "print vigil's version" },
 	{ NULL, NULL, NULL },
 };

@@ -1,16 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
  * vigil sandbox: the malware impact sandbox's commands - the table, and `one`, which runs a
- * single sample in one environment and prints its verdicts, behaviours and scores. Exit 0
- * when the sample was handled (whatever it did), 2 on a usage or environment set-up error.
+ * single sample in one environment (src/sandbox/one.c) and prints its verdicts, behaviours
+ * and scores. Exit 0 when the sample was handled (whatever it did), 2 on a usage or
+ * environment set-up error.
  */
-#include <dirent.h>
-#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "sandbox_cli.h"
@@ -40,7 +37,7 @@ int sandbox_scores(const char *file, struct sbx_scores *s)
 static void one_help(void)
 {
 	printf("Usage: %s sandbox one --env ENV SAMPLE -o RUNDIR [--timeout S] [--labels DIR]\n"
-	       "       [--scores FILE] [--force] [--worker N] [-j]\n\n"
+	       "       [--scores FILE] [--force] [--worker N] [-j|-p]\n\n"
 	       "Runs one sample in one environment and prints its verdicts, behaviours and "
 	       "scores.\n"
 	       "  --env ENV       system, container or minimal\n"
@@ -50,22 +47,47 @@ static void one_help(void)
 	       "  --scores FILE   class and behaviour score table (docs/sandbox.md)\n"
 	       "  --force         run even what identification says cannot run\n"
 	       "  --worker N      sinkhole and scratch slot (default: derived from the PID)\n"
-	       "  -j, --json      the result as one JSON object\n",
+	       "  -j, --json      the result as one JSON object; -p indented\n",
 	       PROG_NAME, SBX_DEFAULT_TIMEOUT);
 }
 
-static bool empty_or_absent(const char *dir)
+/* A run's result for people; -j gives the same facts as JSON (sbx_report_json). */
+static void print_result(const struct sbx_sample *s, const char *env, const struct sbx_result *res,
+			 const struct sbx_scores *sc)
 {
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	bool empty = true;
+	const struct sbx_report *r = &res->r;
+	char buf[SBX_NOTE];
 
-	if (!d)
-		return errno == ENOENT;
-	while (empty && (e = readdir(d)))
-		empty = !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..");
-	closedir(d);
-	return empty;
+	printf("sample     %s  %s\n", s->sha256, s->path ? s->path : "");
+	printf("type       %s, %s, %s%s%s\n", s->id->ftype,
+	       s->id->is_elf ? s->id->machine_name : "-", sbx_linkage(s->id),
+	       s->id->dynamic ? " " : "", s->id->dynamic ? s->id->interp : "");
+	printf("env        %s\n", env);
+	printf("verdict    %s (research); %s: %s\n",
+	       res->o.executable ? "executable" : "not executable", sbx_verdict_name(res->o.v),
+	       res->o.reason);
+	printf("exit       %s\n", res->o.exit_str);
+	if (s->labels.present)
+		printf("labels     class %s%s%s, label score %d (%u/%u engines)\n", s->labels.cls,
+		       s->labels.family[0] ? ", family " : "", s->labels.family, s->label_score,
+		       s->labels.detected, s->labels.engines);
+	if (!res->ran) {
+		printf("not run    (wall %lld ms)\n", (long long)res->wall_ms);
+		return;
+	}
+	printf("duration   %lld ms (wall %lld ms, %d attempt%s)\n", (long long)r->st.duration_ms,
+	       (long long)res->wall_ms, res->attempts, res->attempts == 1 ? "" : "s");
+	sbx_service_impact(&r->svc, buf, sizeof(buf));
+	printf("services   %s\n", buf);
+	printf("syscalls   %u, network events %u, files +%u ~%u -%u\n", r->sc.total, r->net.events,
+	       r->files.created, r->files.modified, r->files.deleted);
+	printf("behaviour  score %d\n", r->behaviour_score);
+	for (int b = 0; b < SBX_B__COUNT; b++)
+		if (r->bhv & (1u << b))
+			printf("  %-16s %-10s %3d  %s\n", sbx_bhv_table[b].id,
+			       sbx_bhv_table[b].attack, sc->weights[b], r->evidence[b]);
+	if (r->missing[0])
+		printf("missing    %s\n", r->missing);
 }
 
 static int do_one(int argc, char **argv)
@@ -78,109 +100,76 @@ static int do_one(int argc, char **argv)
 		{ "scores", required_argument, NULL, O_SCORES },
 		{ "force", no_argument, NULL, O_FORCE },
 		{ "worker", required_argument, NULL, O_WORKER },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
+		CLI_COMMON_LONG,
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *env = NULL, *out = NULL, *labels = NULL, *scores_file = NULL, *sample;
-	struct sbx_worker_opts wo = { 0 };
-	struct sbx_worker *w = NULL;
+	struct sbx_one_opts o = { .timeout_s = SBX_DEFAULT_TIMEOUT, .worker = -1 };
+	const char *scores_file = NULL;
+	struct cli_common co = { 0 };
 	struct sbx_scores scores;
-	struct sbx_sample s = { 0 };
+	struct sbx_sample s;
 	struct sbx_ident id;
 	struct sbx_result res;
 	struct vg_err err = { 0 };
-	unsigned timeout = SBX_DEFAULT_TIMEOUT;
-	bool json = false, force = false;
-	int worker = 100 + getpid() % 800, c, rc;
-	char work[4200];
-	struct stat st;
+	char *end;
+	int c;
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "o:jh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:" CLI_COMMON_SHORT, opts, NULL)) != -1) {
 		switch (c) {
 		case O_ENV:
-			env = optarg;
+			o.env = optarg;
 			break;
 		case 'o':
-			out = optarg;
+			o.run_dir = optarg;
 			break;
 		case O_TIMEOUT:
-			if (sandbox_timeout(optarg, &timeout))
+			if (sandbox_timeout(optarg, &o.timeout_s))
 				return EXIT_ERROR;
 			break;
 		case O_LABELS:
-			labels = optarg;
+			o.labels_dir = optarg;
 			break;
 		case O_SCORES:
 			scores_file = optarg;
 			break;
 		case O_FORCE:
-			force = true;
+			o.force = true;
 			break;
 		case O_WORKER:
-			worker = atoi(optarg);
-			if (worker < 0 || worker > 999)
+			o.worker = (int)strtol(optarg, &end, 10);
+			if (end == optarg || *end || o.worker < 0 || o.worker > 999)
 				return cli_fail("sandbox one: --worker takes 0..999");
 			break;
-		case 'j':
-			json = true;
-			break;
-		case 'h':
-			one_help();
-			return EXIT_OK;
 		default:
-			return cli_fail("sandbox one: unknown option or missing value '%s'; see "
-					"--help",
-					argv[optind - 1]);
+			if (!cli_common_opt(c, &co))
+				return cli_bad_option("sandbox one", argc, argv);
 		}
+	}
+	if (co.help) {
+		one_help();
+		return EXIT_OK;
 	}
 	if (optind + 1 != argc)
 		return cli_fail("sandbox one: exactly one SAMPLE is required; see --help");
-	sample = argv[optind];
-	if (!env)
+	o.sample = argv[optind];
+	if (!o.env)
 		return cli_fail("sandbox one: --env system|container|minimal is required");
-	if (!sbx_env_known(env))
-		return cli_fail("sandbox one: unknown environment '%s'", env);
-	if (!out)
+	if (!o.run_dir)
 		return cli_fail("sandbox one: -o RUNDIR is required");
-	if (stat(sample, &st) || !S_ISREG(st.st_mode))
-		return cli_fail("sandbox one: %s is not a readable regular file", sample);
-	if (!empty_or_absent(out))
-		return cli_fail("sandbox one: %s exists and is not an empty directory", out);
 	if (sandbox_scores(scores_file, &scores))
 		return EXIT_ERROR;
-	if (sbx_identify_file(&id, sample, &err) || sbx_sha256_file(sample, s.sha256, &err))
-		return cli_fail_err(&err);
-	s.path = sample;
-	s.size = (uint64_t)st.st_size;
-	s.id = &id;
-	s.label_score = -1;
-	if (labels) {
-		rc = sbx_labels_load(&s.labels, labels, s.sha256, &err);
-		if (rc && rc != -ENOENT)
-			return cli_fail_err(&err);
-		s.label_score = sbx_label_score(&scores, &s.labels);
-	}
-	snprintf(work, sizeof(work), "%s/vigil-sbx-one-%d",
-		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
-	wo = (struct sbx_worker_opts){ env, worker, NULL, work };
-	/* on failure the scratch directory stays: the environment's logs there say why */
-	if (sbx_worker_open(&w, &wo, &err))
-		return cli_fail_err(&err);
-	rc = sbx_worker_run(w, sample, &id, out, timeout, &scores, force, &res, &err);
-	sbx_worker_close(w);
-	sbx_rmtree(work);
-	if (rc)
-		return cli_fail_err(&err);
-	if (json) {
+	o.scores = &scores;
+	if (sbx_one(&o, &s, &id, &res, &err))
+		return cli_fail("sandbox one: %s", err.msg);
+	if (co.json) {
 		struct vg_json j;
 
-		vg_json_init(&j, stdout, false);
+		vg_json_init(&j, stdout, co.pretty);
 		vg_json_obj_open(&j);
 		sbx_sample_json_fields(&j, &s);
-		vg_json_kstr(&j, "env", env);
+		vg_json_kstr(&j, "env", o.env);
 		vg_json_kint(&j, "wall_ms", res.wall_ms);
 		vg_json_kint(&j, "attempts", res.attempts);
 		vg_json_key(&j, "result");
@@ -188,12 +177,14 @@ static int do_one(int argc, char **argv)
 		vg_json_obj_close(&j);
 		vg_json_end(&j);
 	} else {
-		sbx_result_print(stdout, &s, env, &res, &scores);
+		print_result(&s, o.env, &res, &scores);
 	}
 	return EXIT_OK;
 }
 
 static const struct cli_cmd sandbox_cmds[] = {
+	{ "prepare", sandbox_prepare,
+	  "download and build the environments once (then runs need no network)" },
 	{ "one", do_one, "run one sample in one environment and print its result" },
 	{ "run", sandbox_run, "run a campaign of samples into a results database" },
 	{ "report", sandbox_report, "CSV, per-sample JSON and a chart from a results database" },

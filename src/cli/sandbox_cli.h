@@ -12,6 +12,7 @@
 
 int sandbox_run(int argc, char **argv);
 int sandbox_report(int argc, char **argv);
+int sandbox_prepare(int argc, char **argv);
 
 /* Parses a --timeout value (1..3600 s). */
 int sandbox_timeout(const char *s, unsigned *out);

@@ -15,60 +15,60 @@
 
 static void report_help(void)
 {
-	printf("Usage: %s sandbox report RESULTS.db [--csv FILE] [--json DIR] [--chart FILE.png] "
-	       "[-j]\n\n"
+	printf("Usage: %s sandbox report RESULTS.db [--csv FILE] [--json-dir DIR] "
+	       "[--chart FILE.png] [-j|-p]\n\n"
 	       "Writes a campaign's reports (docs/sandbox.md lists the CSV columns).\n"
 	       "  --csv FILE        one row per sample and environment ('-': stdout)\n"
-	       "  --json DIR        DIR/SHA256.json per sample\n"
+	       "  --json-dir DIR    DIR/SHA256.json per sample\n"
 	       "  --chart FILE.png  the environments compared: outcomes and mean behaviour score\n"
-	       "  -j, --json-summary  print what was written as JSON\n",
+	       "  -j, --json        print what was written as JSON; -p indented\n",
 	       PROG_NAME);
 }
 
 int sandbox_report(int argc, char **argv)
 {
-	enum { O_CSV = 256, O_JSON, O_CHART };
+	enum { O_CSV = 256, O_JSON_DIR, O_CHART };
 	static const struct option opts[] = {
 		{ "csv", required_argument, NULL, O_CSV },
-		{ "json", required_argument, NULL, O_JSON },
+		{ "json-dir", required_argument, NULL, O_JSON_DIR },
 		{ "chart", required_argument, NULL, O_CHART },
-		{ "json-summary", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
+		CLI_COMMON_LONG,
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *csv = NULL, *jdir = NULL, *chart = NULL;
+	struct cli_common co = { 0 };
 	struct sbx_store *st;
 	struct sbx_counts n;
 	struct vg_err err = { 0 };
 	unsigned nfiles = 0;
-	bool summary = false;
 	int c, rc = 0;
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT, opts, NULL)) != -1) {
 		switch (c) {
 		case O_CSV:
 			csv = optarg;
 			break;
-		case O_JSON:
+		case O_JSON_DIR:
 			jdir = optarg;
 			break;
 		case O_CHART:
 			chart = optarg;
 			break;
-		case 'j':
-			summary = true;
-			break;
-		case 'h':
-			report_help();
-			return EXIT_OK;
 		default:
-			return cli_fail("sandbox report: unknown option or missing value '%s'; "
-					"see --help",
-					argv[optind - 1]);
+			if (!cli_common_opt(c, &co))
+				return cli_bad_option("sandbox report", argc, argv);
 		}
 	}
+	if (co.help) {
+		report_help();
+		return EXIT_OK;
+	}
+	/* --json took a directory before it meant JSON output, as everywhere else */
+	if (co.json && optind + 2 == argc)
+		return cli_fail("sandbox report: -j/--json takes no value; per-sample JSON "
+				"reports: --json-dir DIR");
 	if (optind + 1 != argc)
 		return cli_fail("sandbox report: exactly one RESULTS.db is required");
 	if (access(argv[optind], R_OK))
@@ -88,10 +88,10 @@ int sandbox_report(int argc, char **argv)
 	sbx_store_close(st);
 	if (rc)
 		return cli_fail_err(&err);
-	if (summary) {
+	if (co.json) {
 		struct vg_json j;
 
-		vg_json_init(&j, stdout, false);
+		vg_json_init(&j, stdout, co.pretty);
 		vg_json_obj_open(&j);
 		vg_json_kuint(&j, "runs_done", n.done);
 		vg_json_kuint(&j, "runs_unfinished", n.total - n.done);

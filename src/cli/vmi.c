@@ -40,7 +40,7 @@ static const char *paging_name(int levels)
 static int do_info(int argc, char **argv)
 {
 	struct vmi_args a;
-	struct vmi_guest g;
+	struct vg_guest g;
 	struct vg_linux *lx;
 	struct vg_json j;
 
@@ -104,14 +104,14 @@ static int do_info(int argc, char **argv)
 		printf("discovery        %.1f ms%s\n", lx->timing.total_ms,
 		       lx->timing.from_cache ? " (cached)" : "");
 	}
-	vmi_close(&g);
+	vg_guest_close(&g);
 	return EXIT_OK;
 }
 
 static int do_ps(int argc, char **argv)
 {
 	struct vmi_args a;
-	struct vmi_guest g;
+	struct vg_guest g;
 	struct vg_task_list tl;
 	struct vg_task_opts to = { 0 };
 	struct vg_err err = { 0 };
@@ -132,7 +132,7 @@ static int do_ps(int argc, char **argv)
 		return EXIT_ERROR;
 	to.threads = a.threads;
 	if (vg_tasks_list(&g.lx, &to, &tl, &err)) {
-		vmi_close(&g);
+		vg_guest_close(&g);
 		return cli_fail_err(&err);
 	}
 	if (a.json) {
@@ -178,14 +178,14 @@ static int do_ps(int argc, char **argv)
 		vg_json_end(&j);
 	}
 	vg_tasks_free(&tl);
-	vmi_close(&g);
+	vg_guest_close(&g);
 	return EXIT_OK;
 }
 
 static int do_lsmod(int argc, char **argv)
 {
 	struct vmi_args a;
-	struct vmi_guest g;
+	struct vg_guest g;
 	struct vg_module_list ml;
 	struct vg_err err = { 0 };
 	struct vg_json j;
@@ -202,7 +202,7 @@ static int do_lsmod(int argc, char **argv)
 	if (vmi_open(&a, &g))
 		return EXIT_ERROR;
 	if (vg_modules_list(&g.lx, &ml, &err)) {
-		vmi_close(&g);
+		vg_guest_close(&g);
 		return cli_fail_err(&err);
 	}
 	if (a.json) {
@@ -233,7 +233,7 @@ static int do_lsmod(int argc, char **argv)
 		vg_json_end(&j);
 	}
 	vg_modules_free(&ml);
-	vmi_close(&g);
+	vg_guest_close(&g);
 	return EXIT_OK;
 }
 
@@ -249,7 +249,7 @@ static int parse_u64(const char *s, uint64_t *v)
 static int do_read(int argc, char **argv)
 {
 	struct vmi_args a;
-	struct vmi_guest g;
+	struct vg_guest g;
 	uint64_t addr, len;
 	uint8_t *buf;
 	int ret;
@@ -276,27 +276,27 @@ static int do_read(int argc, char **argv)
 		size_t n = plus ? (size_t)(plus - a.pos[0]) : strlen(a.pos[0]);
 
 		if (n >= sizeof(name) || (plus && parse_u64(plus + 1, &off))) {
-			vmi_close(&g);
+			vg_guest_close(&g);
 			return cli_fail("read: '%s' is neither an address nor SYMBOL[+OFFSET]",
 					a.pos[0]);
 		}
 		memcpy(name, a.pos[0], n);
 		name[n] = '\0';
 		if (vg_linux_sym(&g.lx, name, &addr)) {
-			vmi_close(&g);
+			vg_guest_close(&g);
 			return cli_fail("read: no kernel symbol '%s'", name);
 		}
 		addr += off;
 	}
 	buf = malloc(len);
 	if (!buf) {
-		vmi_close(&g);
+		vg_guest_close(&g);
 		return cli_fail("read: out of memory");
 	}
 	ret = vg_linux_read(&g.lx, addr, buf, len);
 	if (ret) {
 		free(buf);
-		vmi_close(&g);
+		vg_guest_close(&g);
 		return cli_fail("read: %#" PRIx64 "+%" PRIu64 " is not mapped in the guest kernel",
 				addr, len);
 	}
@@ -308,7 +308,7 @@ static int do_read(int argc, char **argv)
 
 		if (!hex) {
 			free(buf);
-			vmi_close(&g);
+			vg_guest_close(&g);
 			return cli_fail("read: out of memory");
 		}
 		for (uint64_t i = 0; i < len; i++)
@@ -329,14 +329,14 @@ static int do_read(int argc, char **argv)
 		vg_hexdump(stdout, addr, buf, len);
 	}
 	free(buf);
-	vmi_close(&g);
+	vg_guest_close(&g);
 	return EXIT_OK;
 }
 
 static int do_translate(int argc, char **argv)
 {
 	struct vmi_args a;
-	struct vmi_guest g;
+	struct vg_guest g;
 	uint64_t va, pa, psz;
 
 	if (vmi_parse(argc, argv, 0, &a))
@@ -352,12 +352,12 @@ static int do_translate(int argc, char **argv)
 	if (vmi_open(&a, &g))
 		return EXIT_ERROR;
 	if (parse_u64(a.pos[0], &va) && vg_linux_sym(&g.lx, a.pos[0], &va)) {
-		vmi_close(&g);
+		vg_guest_close(&g);
 		return cli_fail("translate: '%s' is neither an address nor a kernel symbol",
 				a.pos[0]);
 	}
 	if (vg_as_translate(&g.lx.kas, va, &pa, &psz)) {
-		vmi_close(&g);
+		vg_guest_close(&g);
 		return cli_fail("translate: %#" PRIx64 " is not mapped in the guest kernel", va);
 	}
 	if (a.json) {
@@ -373,7 +373,7 @@ static int do_translate(int argc, char **argv)
 	} else {
 		printf("%#" PRIx64 " -> %#" PRIx64 " (%" PRIu64 " KiB page)\n", va, pa, psz >> 10);
 	}
-	vmi_close(&g);
+	vg_guest_close(&g);
 	return EXIT_OK;
 }
 

@@ -28,6 +28,10 @@ void vg_baseline_free(struct vg_baseline *b)
 	for (size_t i = 0; i < b->nmodules; i++)
 		free(b->modules[i]);
 	free(b->modules);
+	for (size_t i = 0; i < b->nlisten; i++) {
+		free(b->listen[i].exe);
+		free(b->listen[i].cmdline);
+	}
 	free(b->listen);
 	for (int k = 0; k < b->nsct; k++) {
 		for (int i = 0; i < b->sct[k].n; i++)
@@ -94,11 +98,21 @@ int vg_baseline_from_snapshot(struct vg_baseline *b, const struct vg_snapshot *s
 		}
 	}
 	for (size_t i = 0; i < s->nlisten; i++) {
+		const struct vg_task *owner = s->listen[i].owner;
 		struct vg_bl_listen *l = &b->listen[b->nlisten++];
 
 		snprintf(l->proto, sizeof(l->proto), "%s", s->listen[i].proto);
 		snprintf(l->addr, sizeof(l->addr), "%s", s->listen[i].addr);
 		l->port = s->listen[i].port;
+		/* who held it, so that the same program with the same argv is accepted later */
+		if (!owner || !owner->exe || !owner->cmdline)
+			continue;
+		l->exe = strdup(owner->exe);
+		l->cmdline = strdup(owner->cmdline);
+		if (!l->exe || !l->cmdline) {
+			ret = -ENOMEM;
+			goto fail;
+		}
 	}
 	for (int k = 0; k < s->nsct && k < 3; k++) {
 		const struct vg_sct *t = &s->sct[k];
@@ -152,10 +166,17 @@ static json_t *to_json(const struct vg_baseline *b)
 	json_object_set_new(root, "kernel", kern);
 	json_object_set_new(root, "modules", str_array(b->modules, b->nmodules));
 	listen = json_array();
-	for (size_t i = 0; listen && i < b->nlisten; i++)
-		json_array_append_new(
-			listen, json_pack("{s:s, s:i, s:s}", "proto", b->listen[i].proto, "port",
-					  b->listen[i].port, "addr", b->listen[i].addr));
+	for (size_t i = 0; listen && i < b->nlisten; i++) {
+		const struct vg_bl_listen *l = &b->listen[i];
+		json_t *e = json_pack("{s:s, s:i, s:s}", "proto", l->proto, "port", l->port, "addr",
+				      l->addr);
+
+		if (e && l->exe && l->cmdline) {
+			json_object_set_new(e, "exe", json_string(l->exe));
+			json_object_set_new(e, "cmdline", json_string(l->cmdline));
+		}
+		json_array_append_new(listen, e);
+	}
 	json_object_set_new(root, "listen", listen);
 	sct = json_object();
 	for (int k = 0; sct && k < b->nsct; k++)
@@ -228,6 +249,24 @@ static int load_strs(json_t *a, char ***out, size_t *n, bool sorted)
 	return 0;
 }
 
+/* A listener's owner (optional: baselines before it, and listeners held by no process, have
+ * none): both strings or neither, bounded as the task list bounds them. */
+static int load_owner(json_t *v, struct vg_bl_listen *l)
+{
+	json_t *exe = json_object_get(v, "exe"), *cmd = json_object_get(v, "cmdline");
+
+	if (!exe && !cmd)
+		return 0;
+	if (!json_is_string(exe) || !json_is_string(cmd) ||
+	    json_string_length(exe) >= VG_PATH_MAX || json_string_length(cmd) >= VG_CMDLINE_MAX ||
+	    strlen(json_string_value(exe)) != json_string_length(exe) ||
+	    strlen(json_string_value(cmd)) != json_string_length(cmd))
+		return -EINVAL;
+	l->exe = strdup(json_string_value(exe));
+	l->cmdline = strdup(json_string_value(cmd));
+	return l->exe && l->cmdline ? 0 : -ENOMEM;
+}
+
 static int from_json(struct vg_baseline *b, json_t *root, struct vg_err *err)
 {
 	json_t *kern = json_object_get(root, "kernel"), *listen, *sct, *v, *text;
@@ -270,6 +309,10 @@ static int from_json(struct vg_baseline *b, json_t *root, struct vg_err *err)
 		snprintf(l->addr, sizeof(l->addr), "%s",
 			 json_string_value(json_object_get(v, "addr")) ?: "");
 		b->nlisten++;
+		ret = load_owner(v, l);
+		if (ret)
+			return vg_errf(err, -ret, "baseline listen[%zu]: %s", i,
+				       ret == -EINVAL ? "bad exe or cmdline" : strerror(-ret));
 	}
 	sct = json_object_get(root, "syscall_tables");
 	if (sct && !json_is_object(sct))

@@ -4,6 +4,7 @@
  * the checks' own rules: a syscall entry moved to another legitimate-looking handler (a swap
  * the prefix rule cannot see), and executables nobody ran while the guest was known good.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <string.h>
 
@@ -29,7 +30,7 @@ static bool selected(const struct vg_ids_opts *o, const char *id)
 }
 
 static int compare_sct(const struct vg_baseline *b, const struct vg_snapshot *s,
-		       struct vg_findings *f)
+		       struct vg_findings *f, struct vg_err *err)
 {
 	for (int k = 0; k < s->nsct; k++) {
 		const struct vg_sct *t = &s->sct[k];
@@ -42,36 +43,43 @@ static int compare_sct(const struct vg_baseline *b, const struct vg_snapshot *s,
 			continue;
 		for (int i = 0; i < t->n && i < b->sct[bk].n; i++) {
 			const char *was = b->sct[bk].sym[i], *now = t->e[i].sym;
-			char id[64], sum[256], qw[128], qn[128], qo[96];
+			struct vg_json *j;
+			char id[64];
+			int ret;
 
 			if (!strcmp(was, now))
 				continue;
 			snprintf(id, sizeof(id), "%s[%d]", t->name, t->e[i].nr);
 			if (have(f, "syscall-hook", id))
 				continue;
-			snprintf(sum, sizeof(sum), "%s[%d] changed since the baseline: %s, was %s",
-				 t->name, t->e[i].nr, now[0] ? now : "unnamed code",
-				 was[0] ? was : "empty");
-			vg_json_quote(qw, sizeof(qw), was);
-			vg_json_quote(qn, sizeof(qn), now);
-			vg_json_quote(qo, sizeof(qo), t->e[i].owner);
-			if (vg_finding_add(f, "syscall-hook", VG_SEV_CRITICAL, "T1014", "syscall",
-					   id, sum,
-					   "\"table\":\"%s\",\"nr\":%d,\"target\":\"0x%" PRIx64
-					   "\",\"symbol\":%s,\"baseline\":%s,\"owner\":%s",
-					   t->name, t->e[i].nr, t->e[i].target, qn, qw, qo))
-				return -1;
+			j = vg_finding_begin(f, "syscall-hook", VG_SEV_CRITICAL, "T1014", "syscall",
+					     id, err);
+			if (!j)
+				return -ENOMEM;
+			vg_json_kstr(j, "table", t->name);
+			vg_json_kint(j, "nr", t->e[i].nr);
+			vg_json_khex(j, "target", t->e[i].target);
+			vg_json_kstr(j, "symbol", now);
+			vg_json_kstr(j, "baseline", was);
+			vg_json_kstr(j, "owner", t->e[i].owner);
+			ret = vg_finding_end(
+				f, err, "%s[%d] changed since the baseline: %s, was %s", t->name,
+				t->e[i].nr, now[0] ? now : "unnamed code", was[0] ? was : "empty");
+			if (ret)
+				return ret;
 		}
 	}
 	return 0;
 }
 
 static int new_executables(const struct vg_baseline *b, const struct vg_snapshot *s,
-			   struct vg_findings *f)
+			   struct vg_findings *f, struct vg_err *err)
 {
 	for (size_t i = 0; i < s->tasks.n; i++) {
 		const struct vg_task *t = &s->tasks.v[i];
-		char id[32], sum[256], qe[VG_PATH_MAX + 8], qc[64];
+		struct vg_json *j;
+		char id[32];
+		int ret;
 
 		if (t->kthread || t->pid != t->tgid || !t->exe || !t->exe[0] ||
 		    vg_baseline_has_exe(b, t->exe))
@@ -79,26 +87,34 @@ static int new_executables(const struct vg_baseline *b, const struct vg_snapshot
 		snprintf(id, sizeof(id), "%d", t->pid);
 		if (have(f, "suspicious-process", id))
 			continue;
-		snprintf(sum, sizeof(sum),
-			 "process %d (%s) runs %s, which no process ran at baseline", t->pid,
-			 t->comm, t->exe);
-		vg_json_quote(qe, sizeof(qe), t->exe);
-		vg_json_quote(qc, sizeof(qc), t->comm);
-		if (vg_finding_add(f, "suspicious-process", VG_SEV_LOW, "T1204", "process", id, sum,
-				   "\"pid\":%d,\"comm\":%s,\"exe\":%s,\"uid\":%u,"
-				   "\"reason\":\"new-executable\"",
-				   t->pid, qc, qe, t->uid))
-			return -1;
+		j = vg_finding_begin(f, "suspicious-process", VG_SEV_LOW, "T1204", "process", id,
+				     err);
+		if (!j)
+			return -ENOMEM;
+		vg_json_kint(j, "pid", t->pid);
+		vg_json_kstr(j, "comm", t->comm);
+		vg_json_kstr(j, "exe", t->exe);
+		vg_json_kuint(j, "uid", t->uid);
+		vg_json_kstr(j, "reason", "new-executable");
+		ret = vg_finding_end(f, err,
+				     "process %d (%s) runs %s, which no process ran at baseline",
+				     t->pid, t->comm, t->exe);
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
 
 int vg_baseline_compare(const struct vg_baseline *b, const struct vg_snapshot *s, bool new_exes,
-			const struct vg_ids_opts *o, struct vg_findings *f)
+			const struct vg_ids_opts *o, struct vg_findings *f, struct vg_err *err)
 {
-	if (selected(o, "syscall-hook") && compare_sct(b, s, f))
-		return -1;
-	if (new_exes && selected(o, "suspicious-process") && new_executables(b, s, f))
-		return -1;
-	return 0;
+	int ret = 0;
+
+	if (selected(o, "syscall-hook"))
+		ret = compare_sct(b, s, f, err);
+	if (!ret && new_exes && selected(o, "suspicious-process"))
+		ret = new_executables(b, s, f, err);
+	if (ret)
+		vg_err_prefix(err, "comparing with the baseline");
+	return ret;
 }

@@ -3,6 +3,7 @@
  * The IDS checks: pure functions of a snapshot (no guest I/O), each comparing views a rootkit
  * has to keep consistent by hand, or holding state against what is known good.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,41 +66,58 @@ static const struct vg_task *task_by_pid(const struct vg_snapshot *s, const uint
 }
 
 static int hidden_process(const struct vg_snapshot *s, const struct vg_ids_opts *o,
-			  struct vg_findings *f)
+			  struct vg_findings *f, struct vg_err *err)
 {
-	char q[64], id[32], sum[256];
 	uint64_t *addrs, *pids, *sched = NULL;
-	int ret = -1;
+	struct vg_json *j;
+	char id[32];
+	int ret;
 
 	if (!s->have_pids)
-		return vg_ids_check_sched(s, f);
+		return vg_ids_check_sched(s, f, err);
 	addrs = sorted_keys(s, false);
 	pids = malloc((s->npids ? s->npids : 1) * sizeof(*pids));
 	sched = vg_ids_sched_sorted(s);
-	if (!addrs || !pids || !sched)
+	if (!addrs || !pids || !sched) {
+		ret = vg_errf(err, ENOMEM, "out of memory indexing %zu tasks and %zu pids",
+			      s->tasks.n, s->npids);
 		goto out;
+	}
 	for (size_t i = 0; i < s->npids; i++)
 		pids[i] = (uint64_t)(uint32_t)s->pids[i].nr;
 	qsort(pids, s->npids, sizeof(*pids), cmp_u64);
+	ret = -ENOMEM;
 	for (size_t i = 0; i < s->npids; i++) {
 		const struct vg_pid_entry *p = &s->pids[i];
 
 		if (!p->task || has_addr(addrs, s->tasks.n, p->task))
 			continue;
-		vg_json_quote(q, sizeof(q), p->comm);
 		snprintf(id, sizeof(id), "%d", p->nr);
-		snprintf(sum, sizeof(sum),
-			 "pid %d (%s) is allocated and owned by a task that is missing from the "
-			 "task "
-			 "list",
-			 p->nr, p->comm);
+		j = vg_finding_begin(f, "hidden-process", VG_SEV_CRITICAL, "T1014", "process", id,
+				     err);
+		if (!j) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		vg_json_kint(j, "pid", p->nr);
+		vg_json_kstr(j, "comm", p->comm);
+		vg_json_khex(j, "task", p->task);
+		vg_json_key(j, "seen_in");
+		vg_json_arr_open(j);
+		vg_json_str(j, "pid_allocator");
 		/* a hidden task that runs is on a run queue too */
-		if (vg_finding_add(
-			    f, "hidden-process", VG_SEV_CRITICAL, "T1014", "process", id, sum,
-			    "\"pid\":%d,\"comm\":%s,\"task\":\"0x%" PRIx64 "\","
-			    "\"seen_in\":[\"pid_allocator\"%s],\"missing_from\":[\"task_list\"]",
-			    p->nr, q, p->task,
-			    vg_ids_sched_has(s, sched, p->task) ? ",\"scheduler\"" : ""))
+		if (vg_ids_sched_has(s, sched, p->task))
+			vg_json_str(j, "scheduler");
+		vg_json_arr_close(j);
+		vg_json_key(j, "missing_from");
+		vg_json_arr_open(j);
+		vg_json_str(j, "task_list");
+		vg_json_arr_close(j);
+		ret = vg_finding_end(f, err,
+				     "pid %d (%s) is allocated and owned by a task that is missing "
+				     "from the task list",
+				     p->nr, p->comm);
+		if (ret)
 			goto out;
 	}
 	/* the other direction: on the task list but unknown to the allocator */
@@ -108,20 +126,31 @@ static int hidden_process(const struct vg_snapshot *s, const struct vg_ids_opts 
 
 		if (has_addr(pids, s->npids, (uint64_t)(uint32_t)t->pid))
 			continue;
-		vg_json_quote(q, sizeof(q), t->comm);
 		snprintf(id, sizeof(id), "%d", t->pid);
-		snprintf(sum, sizeof(sum),
-			 "task %d (%s) is on the task list but not in the PID "
-			 "allocator",
-			 t->pid, t->comm);
-		if (vg_finding_add(
-			    f, "hidden-process", VG_SEV_HIGH, "T1014", "process", id, sum,
-			    "\"pid\":%d,\"comm\":%s,\"task\":\"0x%" PRIx64 "\","
-			    "\"seen_in\":[\"task_list\"],\"missing_from\":[\"pid_allocator\"]",
-			    t->pid, q, t->addr))
+		j = vg_finding_begin(f, "hidden-process", VG_SEV_HIGH, "T1014", "process", id, err);
+		if (!j) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		vg_json_kint(j, "pid", t->pid);
+		vg_json_kstr(j, "comm", t->comm);
+		vg_json_khex(j, "task", t->addr);
+		vg_json_key(j, "seen_in");
+		vg_json_arr_open(j);
+		vg_json_str(j, "task_list");
+		vg_json_arr_close(j);
+		vg_json_key(j, "missing_from");
+		vg_json_arr_open(j);
+		vg_json_str(j, "pid_allocator");
+		vg_json_arr_close(j);
+		ret = vg_finding_end(f, err,
+				     "task %d (%s) is on the task list but not in the PID "
+				     "allocator",
+				     t->pid, t->comm);
+		if (ret)
 			goto out;
 	}
-	ret = vg_ids_check_sched(s, f);
+	ret = vg_ids_check_sched(s, f, err);
 out:
 	free(addrs);
 	free(pids);
@@ -160,55 +189,73 @@ static bool world_writable_dir(const char *exe)
 	return false;
 }
 
+/* The members every suspicious-process finding starts with. */
+static struct vg_json *process_finding(struct vg_findings *f, enum vg_severity sev,
+				       const char *attack, const char *reason,
+				       const struct vg_task *t, struct vg_err *err)
+{
+	struct vg_json *j;
+	char id[32];
+
+	snprintf(id, sizeof(id), "%d", t->pid);
+	j = vg_finding_begin(f, "suspicious-process", sev, attack, "process", id, err);
+	if (!j)
+		return NULL;
+	vg_json_kstr(j, "reason", reason);
+	vg_json_kint(j, "pid", t->pid);
+	vg_json_kstr(j, "comm", t->comm);
+	vg_json_kstr(j, "exe", t->exe);
+	return j;
+}
+
 static int suspicious_process(const struct vg_snapshot *s, const struct vg_ids_opts *o,
-			      struct vg_findings *f)
+			      struct vg_findings *f, struct vg_err *err)
 {
 	uint64_t *by_pid = sorted_keys(s, true);
-	int ret = -1;
+	struct vg_json *j;
+	int ret = -ENOMEM;
 
 	if (!by_pid)
-		return -1;
+		return vg_errf(err, ENOMEM, "out of memory indexing %zu tasks", s->tasks.n);
 	for (size_t i = 0; i < s->tasks.n; i++) {
 		const struct vg_task *t = &s->tasks.v[i], *parent;
-		char qc[64], qe[VG_PATH_MAX * 2], qa[512], id[32], sum[256], argv0[256], argv1[256];
+		char argv0[256], argv1[256];
 		size_t a0, a1;
 
 		if (t->kthread || t->pid != t->tgid)
 			continue;
-		vg_json_quote(qc, sizeof(qc), t->comm);
-		vg_json_quote(qe, sizeof(qe), t->exe);
-		snprintf(id, sizeof(id), "%d", t->pid);
 		a0 = strcspn(t->cmdline, " ");
 		snprintf(argv0, sizeof(argv0), "%.*s", (int)(a0 < 255 ? a0 : 255), t->cmdline);
 		/* for a script, comm is the script's name: argv[1] after the interpreter */
 		a1 = t->cmdline[a0] ? strcspn(t->cmdline + a0 + 1, " ") : 0;
 		snprintf(argv1, sizeof(argv1), "%.*s", (int)(a1 < 255 ? a1 : 255),
 			 t->cmdline[a0] ? t->cmdline + a0 + 1 : "");
-		vg_json_quote(qa, sizeof(qa), argv0);
 		if (t->exe_deleted) {
-			snprintf(sum, sizeof(sum),
-				 "process %d (%s) runs an executable that was "
-				 "deleted: %s",
-				 t->pid, t->comm, t->exe);
-			if (vg_finding_add(
-				    f, "suspicious-process", VG_SEV_HIGH, "T1070.004", "process",
-				    id, sum,
-				    "\"reason\":\"deleted-executable\",\"pid\":%d,\"comm\":%s,"
-				    "\"exe\":%s,\"uid\":%u",
-				    t->pid, qc, qe, t->uid))
+			j = process_finding(f, VG_SEV_HIGH, "T1070.004", "deleted-executable", t,
+					    err);
+			if (!j) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			vg_json_kuint(j, "uid", t->uid);
+			ret = vg_finding_end(
+				f, err, "process %d (%s) runs an executable that was deleted: %s",
+				t->pid, t->comm, t->exe);
+			if (ret)
 				goto out;
 		}
 		if (t->exe[0] && world_writable_dir(t->exe)) {
-			snprintf(sum, sizeof(sum),
-				 "process %d (%s) runs from a world-writable "
-				 "directory: %s",
-				 t->pid, t->comm, t->exe);
-			if (vg_finding_add(
-				    f, "suspicious-process", VG_SEV_MEDIUM, "T1036.005", "process",
-				    id, sum,
-				    "\"reason\":\"world-writable-path\",\"pid\":%d,\"comm\":%s,"
-				    "\"exe\":%s,\"uid\":%u",
-				    t->pid, qc, qe, t->uid))
+			j = process_finding(f, VG_SEV_MEDIUM, "T1036.005", "world-writable-path", t,
+					    err);
+			if (!j) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			vg_json_kuint(j, "uid", t->uid);
+			ret = vg_finding_end(
+				f, err, "process %d (%s) runs from a world-writable directory: %s",
+				t->pid, t->comm, t->exe);
+			if (ret)
 				goto out;
 		}
 		/* masquerade: the name matches neither the executable nor argv[0] (or a script).
@@ -218,33 +265,41 @@ static int suspicious_process(const struct vg_snapshot *s, const struct vg_ids_o
 		if (t->exe[0] && !multi_call(t->exe) && !comm_matches(t->comm, base_name(t->exe)) &&
 		    !comm_matches(t->comm, base_name(argv0)) &&
 		    !comm_matches(t->comm, base_name(argv1))) {
-			snprintf(sum, sizeof(sum), "process %d calls itself '%s' but runs %s",
-				 t->pid, t->comm, t->exe);
-			if (vg_finding_add(f, "suspicious-process", VG_SEV_MEDIUM, "T1036.004",
-					   "process", id, sum,
-					   "\"reason\":\"name-mismatch\",\"pid\":%d,\"comm\":%s,"
-					   "\"exe\":%s,\"argv0\":%s",
-					   t->pid, qc, qe, qa))
+			j = process_finding(f, VG_SEV_MEDIUM, "T1036.004", "name-mismatch", t, err);
+			if (!j) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			vg_json_kstr(j, "argv0", argv0);
+			ret = vg_finding_end(f, err, "process %d calls itself '%s' but runs %s",
+					     t->pid, t->comm, t->exe);
+			if (ret)
 				goto out;
 		}
 		/* privilege escalation: root child of an unprivileged parent, no setuid binary */
 		parent = task_by_pid(s, by_pid, t->ppid);
-		if (t->euid == 0 && parent && !parent->kthread && parent->euid != 0 &&
-		    !(t->exe_mode & S_ISUID)) {
-			char qp[64];
-
-			vg_json_quote(qp, sizeof(qp), parent->comm);
-			snprintf(sum, sizeof(sum),
-				 "process %d (%s) runs as root below unprivileged "
-				 "parent %d (uid %u) without a setuid executable",
-				 t->pid, t->comm, parent->pid, parent->euid);
-			if (vg_finding_add(
-				    f, "suspicious-process", VG_SEV_CRITICAL, "T1068", "process",
-				    id, sum,
-				    "\"reason\":\"privilege-escalation\",\"pid\":%d,\"comm\":%s,"
-				    "\"exe\":%s,\"euid\":%u,\"parent\":{\"pid\":%d,\"comm\":%s,"
-				    "\"euid\":%u}",
-				    t->pid, qc, qe, t->euid, parent->pid, qp, parent->euid))
+		/* a parent credential read torn is no evidence of anything */
+		if (t->euid == 0 && parent && !parent->kthread && !parent->cred_torn &&
+		    parent->euid != 0 && !(t->exe_mode & S_ISUID)) {
+			j = process_finding(f, VG_SEV_CRITICAL, "T1068", "privilege-escalation", t,
+					    err);
+			if (!j) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			vg_json_kuint(j, "euid", t->euid);
+			vg_json_key(j, "parent");
+			vg_json_obj_open(j);
+			vg_json_kint(j, "pid", parent->pid);
+			vg_json_kstr(j, "comm", parent->comm);
+			vg_json_kuint(j, "euid", parent->euid);
+			vg_json_obj_close(j);
+			ret = vg_finding_end(
+				f, err,
+				"process %d (%s) runs as root below unprivileged parent "
+				"%d (uid %u) without a setuid executable",
+				t->pid, t->comm, parent->pid, parent->euid);
+			if (ret)
 				goto out;
 		}
 	}
@@ -263,28 +318,40 @@ static bool module_listed(const struct vg_snapshot *s, uint64_t mod)
 }
 
 static int hidden_module(const struct vg_snapshot *s, const struct vg_ids_opts *o,
-			 struct vg_findings *f)
+			 struct vg_findings *f, struct vg_err *err)
 {
-	char q[128], sum[256];
+	struct vg_json *j;
+	int ret;
 
 	if (!s->have_kobjs)
-		return vg_ids_check_modimg(s, f);
+		return vg_ids_check_modimg(s, f, err);
 	for (size_t i = 0; i < s->nkobjs; i++) {
 		const struct vg_kobj_module *k = &s->kobjs[i];
 
 		if (module_listed(s, k->mod))
 			continue;
-		vg_json_quote(q, sizeof(q), k->name);
-		snprintf(sum, sizeof(sum),
-			 "module %s is in sysfs (/sys/module) but missing from the "
-			 "kernel's module list",
-			 k->name);
-		if (vg_finding_add(f, "hidden-module", VG_SEV_CRITICAL, "T1014", "module", k->name,
-				   sum,
-				   "\"module\":%s,\"struct_module\":\"0x%" PRIx64 "\","
-				   "\"seen_in\":[\"sysfs\"%s],\"missing_from\":[\"module_list\"]",
-				   q, k->mod, vg_ids_modimg_has(s, k->mod) ? ",\"memory\"" : ""))
-			return -1;
+		j = vg_finding_begin(f, "hidden-module", VG_SEV_CRITICAL, "T1014", "module",
+				     k->name, err);
+		if (!j)
+			return -ENOMEM;
+		vg_json_kstr(j, "module", k->name);
+		vg_json_khex(j, "struct_module", k->mod);
+		vg_json_key(j, "seen_in");
+		vg_json_arr_open(j);
+		vg_json_str(j, "sysfs");
+		if (vg_ids_modimg_has(s, k->mod))
+			vg_json_str(j, "memory");
+		vg_json_arr_close(j);
+		vg_json_key(j, "missing_from");
+		vg_json_arr_open(j);
+		vg_json_str(j, "module_list");
+		vg_json_arr_close(j);
+		ret = vg_finding_end(f, err,
+				     "module %s is in sysfs (/sys/module) but missing from the "
+				     "kernel's module list",
+				     k->name);
+		if (ret)
+			return ret;
 	}
 	for (size_t i = 0; i < s->modules.n; i++) {
 		const struct vg_module *m = &s->modules.v[i];
@@ -294,22 +361,33 @@ static int hidden_module(const struct vg_snapshot *s, const struct vg_ids_opts *
 			found = s->kobjs[k].mod == m->addr;
 		if (found)
 			continue;
-		vg_json_quote(q, sizeof(q), m->name);
-		snprintf(sum, sizeof(sum), "module %s is loaded but hidden from sysfs", m->name);
-		if (vg_finding_add(f, "hidden-module", VG_SEV_HIGH, "T1014", "module", m->name, sum,
-				   "\"module\":%s,\"struct_module\":\"0x%" PRIx64
-				   "\",\"base\":\"0x%" PRIx64
-				   "\",\"seen_in\":[\"module_list\"],\"missing_from\":[\"sysfs\"]",
-				   q, m->addr, m->base))
-			return -1;
+		j = vg_finding_begin(f, "hidden-module", VG_SEV_HIGH, "T1014", "module", m->name,
+				     err);
+		if (!j)
+			return -ENOMEM;
+		vg_json_kstr(j, "module", m->name);
+		vg_json_khex(j, "struct_module", m->addr);
+		vg_json_khex(j, "base", m->base);
+		vg_json_key(j, "seen_in");
+		vg_json_arr_open(j);
+		vg_json_str(j, "module_list");
+		vg_json_arr_close(j);
+		vg_json_key(j, "missing_from");
+		vg_json_arr_open(j);
+		vg_json_str(j, "sysfs");
+		vg_json_arr_close(j);
+		ret = vg_finding_end(f, err, "module %s is loaded but hidden from sysfs", m->name);
+		if (ret)
+			return ret;
 	}
-	return vg_ids_check_modimg(s, f);
+	return vg_ids_check_modimg(s, f, err);
 }
 
 static int unknown_module(const struct vg_snapshot *s, const struct vg_ids_opts *o,
-			  struct vg_findings *f)
+			  struct vg_findings *f, struct vg_err *err)
 {
-	char q[128], sum[256];
+	struct vg_json *j;
+	int ret;
 
 	if (!o || !o->allowed_modules)
 		return 0;
@@ -321,36 +399,45 @@ static int unknown_module(const struct vg_snapshot *s, const struct vg_ids_opts 
 			known = !strcmp(*a, m->name);
 		if (known)
 			continue;
-		vg_json_quote(q, sizeof(q), m->name);
-		snprintf(sum, sizeof(sum), "module %s is not in the baseline or allowlist",
-			 m->name);
-		if (vg_finding_add(f, "unknown-module", VG_SEV_MEDIUM, "T1547.006", "module",
-				   m->name, sum,
-				   "\"module\":%s,\"base\":\"0x%" PRIx64 "\",\"size\":%" PRIu64, q,
-				   m->base, m->size))
-			return -1;
+		j = vg_finding_begin(f, "unknown-module", VG_SEV_MEDIUM, "T1547.006", "module",
+				     m->name, err);
+		if (!j)
+			return -ENOMEM;
+		vg_json_kstr(j, "module", m->name);
+		vg_json_khex(j, "base", m->base);
+		vg_json_kuint(j, "size", m->size);
+		ret = vg_finding_end(f, err, "module %s is not in the baseline or allowlist",
+				     m->name);
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
 
 static int promisc_interface(const struct vg_snapshot *s, const struct vg_ids_opts *o,
-			     struct vg_findings *f)
+			     struct vg_findings *f, struct vg_err *err)
 {
-	char q[64], sum[256];
+	struct vg_json *j;
+	char flags[16];
+	int ret;
 
 	for (size_t i = 0; i < s->nnetdevs; i++) {
 		const struct vg_netdev *d = &s->netdevs[i];
 
 		if (!(d->flags & IFF_PROMISC) && !d->promiscuity)
 			continue;
-		vg_json_quote(q, sizeof(q), d->name);
-		snprintf(sum, sizeof(sum), "interface %s is in promiscuous mode (a sniffer)",
-			 d->name);
-		if (vg_finding_add(f, "promisc-interface", VG_SEV_MEDIUM, "T1040", "interface",
-				   d->name, sum,
-				   "\"interface\":%s,\"flags\":\"0x%x\",\"promiscuity\":%u", q,
-				   d->flags, d->promiscuity))
-			return -1;
+		j = vg_finding_begin(f, "promisc-interface", VG_SEV_MEDIUM, "T1040", "interface",
+				     d->name, err);
+		if (!j)
+			return -ENOMEM;
+		snprintf(flags, sizeof(flags), "0x%x", d->flags);
+		vg_json_kstr(j, "interface", d->name);
+		vg_json_kstr(j, "flags", flags);
+		vg_json_kuint(j, "promiscuity", d->promiscuity);
+		ret = vg_finding_end(f, err, "interface %s is in promiscuous mode (a sniffer)",
+				     d->name);
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
@@ -370,127 +457,68 @@ static bool handler_ok(const struct vg_sct *t, const char *sym)
 }
 
 static int syscall_hook(const struct vg_snapshot *s, const struct vg_ids_opts *o,
-			struct vg_findings *f)
+			struct vg_findings *f, struct vg_err *err)
 {
 	for (int k = 0; k < s->nsct; k++) {
 		const struct vg_sct *t = &s->sct[k];
+		int ret;
 
 		for (int i = 0; i < t->n; i++) {
 			const struct vg_sct_entry *e = &t->e[i];
-			char qs[128], qo[96], id[64], sum[256];
+			struct vg_json *j;
+			char id[64];
 
 			if (handler_ok(t, e->sym))
 				continue;
-			vg_json_quote(qs, sizeof(qs), e->sym);
-			vg_json_quote(qo, sizeof(qo), e->owner);
 			snprintf(id, sizeof(id), "%s[%d]", t->name, e->nr);
-			snprintf(sum, sizeof(sum),
-				 "%s[%d] points to %s%s%s instead of a syscall "
-				 "handler",
-				 t->name, e->nr, e->sym[0] ? e->sym : "unnamed code",
-				 e->owner[0] ? " in module " : "", e->owner);
-			if (vg_finding_add(
-				    f, "syscall-hook", VG_SEV_CRITICAL, "T1014", "syscall", id, sum,
-				    "\"table\":\"%s\",\"nr\":%d,\"target\":\"0x%" PRIx64 "\","
-				    "\"symbol\":%s,\"owner\":%s",
-				    t->name, e->nr, e->target, qs, qo))
-				return -1;
+			j = vg_finding_begin(f, "syscall-hook", VG_SEV_CRITICAL, "T1014", "syscall",
+					     id, err);
+			if (!j)
+				return -ENOMEM;
+			vg_json_kstr(j, "table", t->name);
+			vg_json_kint(j, "nr", e->nr);
+			vg_json_khex(j, "target", e->target);
+			vg_json_kstr(j, "symbol", e->sym);
+			vg_json_kstr(j, "owner", e->owner);
+			ret = vg_finding_end(f, err,
+					     "%s[%d] points to %s%s%s instead of a syscall handler",
+					     t->name, e->nr, e->sym[0] ? e->sym : "unnamed code",
+					     e->owner[0] ? " in module " : "", e->owner);
+			if (ret)
+				return ret;
 		}
 	}
-	return vg_ids_check_dispatch(s, f);
-}
-
-/* chkrootkit's bindshell list: ports classic backdoors and trojans listen on */
-static const uint16_t bindshell_ports[] = {
-	114,   145,   465,   511,   600,   1008,  1524,	 1999,	1978,  2881,  3049,
-	3133,  3879,  4000,  4369,  5190,  5665,  6667,	 7222,	10008, 12321, 23132,
-	27374, 29364, 30999, 31336, 31337, 37998, 45454, 47017, 47889, 60001
-};
-
-static bool shell_like(const char *comm)
-{
-	static const char *const names[] = { "sh",  "bash", "dash", "ash",    "zsh",
-					     "ksh", "nc",   "ncat", "netcat", "socat" };
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (!strcmp(comm, names[i]))
-			return true;
-	return false;
-}
-
-static bool port_in(const uint16_t *v, size_t n, uint16_t p)
-{
-	for (size_t i = 0; i < n; i++)
-		if (v[i] == p)
-			return true;
-	return false;
-}
-
-static int backdoor_port(const struct vg_snapshot *s, const struct vg_ids_opts *o,
-			 struct vg_findings *f)
-{
-	for (size_t i = 0; i < s->nlisten; i++) {
-		const struct vg_listen *l = &s->listen[i];
-		const char *reason = NULL;
-		enum vg_severity sev = VG_SEV_MEDIUM;
-		char qo[64], qa[64], id[64], sum[256];
-
-		if (port_in(bindshell_ports, sizeof(bindshell_ports) / sizeof(bindshell_ports[0]),
-			    l->port)) {
-			reason = "bindshell-port";
-			sev = VG_SEV_CRITICAL;
-		} else if (l->owner_pid && shell_like(l->owner_comm) &&
-			   strncmp(l->proto, "udp", 3)) {
-			reason = "shell-listener";
-			sev = VG_SEV_HIGH;
-		} else if (o && o->allowed_ports &&
-			   !port_in(o->allowed_ports, o->nallowed_ports, l->port)) {
-			reason = "not-allowed";
-		}
-		if (!reason)
-			continue;
-		vg_json_quote(qo, sizeof(qo), l->owner_comm);
-		vg_json_quote(qa, sizeof(qa), l->addr);
-		snprintf(id, sizeof(id), "%s/%u", l->proto, l->port);
-		if (l->owner_pid)
-			snprintf(sum, sizeof(sum), "%s port %u is open (%s), held by %s (pid %d)",
-				 l->proto, l->port, reason, l->owner_comm, l->owner_pid);
-		else
-			snprintf(sum, sizeof(sum), "%s port %u is open (%s), held by no process",
-				 l->proto, l->port, reason);
-		if (vg_finding_add(f, "backdoor-port", sev, "T1571", "socket", id, sum,
-				   "\"reason\":\"%s\",\"proto\":\"%s\",\"port\":%u,\"addr\":%s,"
-				   "\"owner\":{\"pid\":%d,\"comm\":%s}",
-				   reason, l->proto, l->port, qa, l->owner_pid, qo))
-			return -1;
-	}
-	return 0;
+	return vg_ids_check_dispatch(s, f, err);
 }
 
 /* A callback in module memory on a kernel function is how rootkits hook without tables. */
 static int kernel_hook(const struct vg_snapshot *s, const struct vg_ids_opts *o,
-		       struct vg_findings *f)
+		       struct vg_findings *f, struct vg_err *err)
 {
 	for (size_t i = 0; i < s->nhooks; i++) {
 		const struct vg_hook *h = &s->hooks[i];
-		char qt[320], qh[160], qo[96], id[64], sum[256];
+		struct vg_json *j;
+		char id[64];
+		int ret;
 
 		if (!h->owner[0])
 			continue;
-		vg_json_quote(qt, sizeof(qt), h->target);
-		vg_json_quote(qh, sizeof(qh), h->handler_sym);
-		vg_json_quote(qo, sizeof(qo), h->owner);
 		snprintf(id, sizeof(id), "%s@0x%" PRIx64, h->kind, h->obj);
-		snprintf(sum, sizeof(sum), "%s hook on %.160s by module %s", h->kind,
-			 h->target[0] ? h->target : "(unknown function)", h->owner);
-		if (vg_finding_add(f, "kernel-hook", VG_SEV_HIGH, "T1014", "hook", id, sum,
-				   "\"kind\":\"%s\",\"hooked\":%s,\"handler\":\"0x%" PRIx64
-				   "\",\"handler_symbol\":%s,\"module\":%s,\"object\":\"0x%" PRIx64
-				   "\"",
-				   h->kind, qt, h->handler, qh, qo, h->obj))
-			return -1;
+		j = vg_finding_begin(f, "kernel-hook", VG_SEV_HIGH, "T1014", "hook", id, err);
+		if (!j)
+			return -ENOMEM;
+		vg_json_kstr(j, "kind", h->kind);
+		vg_json_kstr(j, "hooked", h->target);
+		vg_json_khex(j, "handler", h->handler);
+		vg_json_kstr(j, "handler_symbol", h->handler_sym);
+		vg_json_kstr(j, "module", h->owner);
+		vg_json_khex(j, "object", h->obj);
+		ret = vg_finding_end(f, err, "%s hook on %.160s by module %s", h->kind,
+				     h->target[0] ? h->target : "(unknown function)", h->owner);
+		if (ret)
+			return ret;
 	}
-	return vg_ids_check_text(s, f);
+	return vg_ids_check_text(s, f, err);
 }
 
 const struct vg_ids_check vg_ids_checks[] = {
@@ -503,8 +531,9 @@ const struct vg_ids_check vg_ids_checks[] = {
 	{ "kernel-hook", "ftrace/kprobe handlers in module memory; text differing from baseline",
 	  kernel_hook },
 	{ "promisc-interface", "network devices in promiscuous mode", promisc_interface },
-	{ "backdoor-port", "listening sockets on bindshell ports, held by shells, or not allowed",
-	  backdoor_port },
+	{ "backdoor-port",
+	  "listening sockets on bindshell ports, serving shells or netcat, or not allowed",
+	  vg_ids_check_listen },
 	{ "suspicious-process",
 	  "deleted or world-writable executables, name masquerade, "
 	  "privilege escalation",
@@ -523,10 +552,16 @@ static bool selected(const struct vg_ids_opts *o, const char *id)
 	return false;
 }
 
-int vg_ids_run(const struct vg_snapshot *s, const struct vg_ids_opts *o, struct vg_findings *f)
+int vg_ids_run(const struct vg_snapshot *s, const struct vg_ids_opts *o, struct vg_findings *f,
+	       struct vg_err *err)
 {
-	for (const struct vg_ids_check *c = vg_ids_checks; c->id; c++)
-		if (selected(o, c->id) && c->run(s, o, f))
-			return -1;
+	for (const struct vg_ids_check *c = vg_ids_checks; c->id; c++) {
+		int ret = selected(o, c->id) ? c->run(s, o, f, err) : 0;
+
+		if (ret) {
+			vg_err_prefix(err, "check %s", c->id);
+			return ret;
+		}
+	}
 	return 0;
 }

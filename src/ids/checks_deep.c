@@ -6,6 +6,7 @@
  * Pure functions of the snapshot, like every check. Summaries carry only what is stable
  * between two looks (scan confirms a finding by comparing them); the rest is evidence.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,24 +66,27 @@ uint64_t *vg_ids_sched_sorted(const struct vg_snapshot *s)
 
 /* Tasks on a run queue (running or runnable) that neither the task list nor the PID
  * allocator's hidden-task findings cover. */
-int vg_ids_check_sched(const struct vg_snapshot *s, struct vg_findings *f)
+int vg_ids_check_sched(const struct vg_snapshot *s, struct vg_findings *f, struct vg_err *err)
 {
 	uint64_t *tasks, *pids, *done;
 	size_t ndone = 0;
-	int ret = -1;
+	int ret = 0;
 
 	if (!s->have_sched)
 		return 0;
 	tasks = sorted(s->tasks.n, task_addr, s);
 	pids = sorted(s->have_pids ? s->npids : 0, pid_task, s);
 	done = malloc((s->nsched ? s->nsched : 1) * sizeof(*done));
-	if (!tasks || !pids || !done)
+	if (!tasks || !pids || !done) {
+		ret = vg_errf(err, ENOMEM, "out of memory indexing %zu scheduled tasks", s->nsched);
 		goto out;
+	}
 	for (size_t i = 0; i < s->nsched; i++) {
 		const struct vg_sched_task *t = &s->sched[i];
 		bool in_pids = s->have_pids && has(pids, s->npids, t->task);
-		char q[64], id[32], sum[256];
+		struct vg_json *j;
 		bool dup = false;
+		char id[32];
 
 		/* the PID-allocator finding already names a task it owns */
 		if (has(tasks, s->tasks.n, t->task) || in_pids)
@@ -92,21 +96,35 @@ int vg_ids_check_sched(const struct vg_snapshot *s, struct vg_findings *f)
 		if (dup)
 			continue;
 		done[ndone++] = t->task;
-		vg_json_quote(q, sizeof(q), t->comm);
 		snprintf(id, sizeof(id), "%d", t->pid);
-		snprintf(sum, sizeof(sum),
-			 "pid %d (%s) is scheduled on a CPU but missing from the task list and the "
-			 "PID allocator",
-			 t->pid, t->comm);
-		if (vg_finding_add(f, "hidden-process", VG_SEV_CRITICAL, "T1014", "process", id,
-				   sum,
-				   "\"pid\":%d,\"tgid\":%d,\"comm\":%s,\"task\":\"0x%" PRIx64
-				   "\",\"cpu\":%d,\"runqueue\":\"%s\",\"seen_in\":[\"scheduler\"],"
-				   "\"missing_from\":[\"task_list\",\"pid_allocator\"]",
-				   t->pid, t->tgid, q, t->task, t->cpu, t->where))
+		j = vg_finding_begin(f, "hidden-process", VG_SEV_CRITICAL, "T1014", "process", id,
+				     err);
+		if (!j) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		vg_json_kint(j, "pid", t->pid);
+		vg_json_kint(j, "tgid", t->tgid);
+		vg_json_kstr(j, "comm", t->comm);
+		vg_json_khex(j, "task", t->task);
+		vg_json_kint(j, "cpu", t->cpu);
+		vg_json_kstr(j, "runqueue", t->where);
+		vg_json_key(j, "seen_in");
+		vg_json_arr_open(j);
+		vg_json_str(j, "scheduler");
+		vg_json_arr_close(j);
+		vg_json_key(j, "missing_from");
+		vg_json_arr_open(j);
+		vg_json_str(j, "task_list");
+		vg_json_str(j, "pid_allocator");
+		vg_json_arr_close(j);
+		ret = vg_finding_end(f, err,
+				     "pid %d (%s) is scheduled on a CPU but missing from the task "
+				     "list and the PID allocator",
+				     t->pid, t->comm);
+		if (ret)
 			goto out;
 	}
-	ret = 0;
 out:
 	free(tasks);
 	free(pids);
@@ -123,14 +141,15 @@ bool vg_ids_modimg_has(const struct vg_snapshot *s, uint64_t mod)
 }
 
 /* Images the module list lacks and sysfs lacks too (those sysfs has are reported there). */
-int vg_ids_check_modimg(const struct vg_snapshot *s, struct vg_findings *f)
+int vg_ids_check_modimg(const struct vg_snapshot *s, struct vg_findings *f, struct vg_err *err)
 {
 	static const char *const state[] = { "Live", "Coming", "Going" };
+	struct vg_json *j;
+	int ret;
 
 	for (size_t i = 0; s->have_modscan && i < s->nmodimg; i++) {
 		const struct vg_mod_image *m = &s->modimg[i];
 		bool listed = false, kobj = false;
-		char q[128], sum[256];
 
 		for (size_t k = 0; k < s->modules.n && !listed; k++)
 			listed = s->modules.v[k].addr == m->mod;
@@ -138,19 +157,30 @@ int vg_ids_check_modimg(const struct vg_snapshot *s, struct vg_findings *f)
 			kobj = s->kobjs[k].mod == m->mod;
 		if (listed || kobj)
 			continue;
-		vg_json_quote(q, sizeof(q), m->name);
-		snprintf(sum, sizeof(sum),
-			 "module %s is loaded (found in module memory) but missing from the module "
-			 "list and sysfs",
-			 m->name);
-		if (vg_finding_add(f, "hidden-module", VG_SEV_CRITICAL, "T1014", "module", m->name,
-				   sum,
-				   "\"module\":%s,\"struct_module\":\"0x%" PRIx64
-				   "\",\"base\":\"0x%" PRIx64 "\",\"size\":%" PRIu64
-				   ",\"state\":\"%s\",\"seen_in\":[\"memory\"],"
-				   "\"missing_from\":[\"module_list\",\"sysfs\"]",
-				   q, m->mod, m->base, m->size, state[m->state]))
-			return -1;
+		j = vg_finding_begin(f, "hidden-module", VG_SEV_CRITICAL, "T1014", "module",
+				     m->name, err);
+		if (!j)
+			return -ENOMEM;
+		vg_json_kstr(j, "module", m->name);
+		vg_json_khex(j, "struct_module", m->mod);
+		vg_json_khex(j, "base", m->base);
+		vg_json_kuint(j, "size", m->size);
+		vg_json_kstr(j, "state", state[m->state]);
+		vg_json_key(j, "seen_in");
+		vg_json_arr_open(j);
+		vg_json_str(j, "memory");
+		vg_json_arr_close(j);
+		vg_json_key(j, "missing_from");
+		vg_json_arr_open(j);
+		vg_json_str(j, "module_list");
+		vg_json_str(j, "sysfs");
+		vg_json_arr_close(j);
+		ret = vg_finding_end(f, err,
+				     "module %s is loaded (found in module memory) but missing "
+				     "from the module list and sysfs",
+				     m->name);
+		if (ret)
+			return ret;
 	}
 	/* the other direction: a listed module with no struct module image in module memory is
 	 * a list entry that is not a loaded module (planted, or a struct outside module space) */
@@ -158,80 +188,99 @@ int vg_ids_check_modimg(const struct vg_snapshot *s, struct vg_findings *f)
 		return 0;
 	for (size_t k = 0; k < s->modules.n; k++) {
 		const struct vg_module *m = &s->modules.v[k];
-		char q[128], sum[256];
 
 		if ((m->state && !strcmp(m->state, "Unformed")) || vg_ids_modimg_has(s, m->addr))
 			continue;
-		vg_json_quote(q, sizeof(q), m->name);
-		snprintf(sum, sizeof(sum),
-			 "module %s is on the module list but no struct module for it is in module "
-			 "memory",
-			 m->name);
-		if (vg_finding_add(f, "hidden-module", VG_SEV_HIGH, "T1014", "module", m->name, sum,
-				   "\"module\":%s,\"struct_module\":\"0x%" PRIx64
-				   "\",\"seen_in\":[\"module_list\"],\"missing_from\":[\"memory\"]",
-				   q, m->addr))
-			return -1;
+		j = vg_finding_begin(f, "hidden-module", VG_SEV_HIGH, "T1014", "module", m->name,
+				     err);
+		if (!j)
+			return -ENOMEM;
+		vg_json_kstr(j, "module", m->name);
+		vg_json_khex(j, "struct_module", m->addr);
+		vg_json_key(j, "seen_in");
+		vg_json_arr_open(j);
+		vg_json_str(j, "module_list");
+		vg_json_arr_close(j);
+		vg_json_key(j, "missing_from");
+		vg_json_arr_open(j);
+		vg_json_str(j, "memory");
+		vg_json_arr_close(j);
+		ret = vg_finding_end(f, err,
+				     "module %s is on the module list but no struct module for it "
+				     "is in module memory",
+				     m->name);
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
 
-int vg_ids_check_dispatch(const struct vg_snapshot *s, struct vg_findings *f)
+int vg_ids_check_dispatch(const struct vg_snapshot *s, struct vg_findings *f, struct vg_err *err)
 {
 	for (size_t i = 0; s->have_dispatch && i < s->ndispatch; i++) {
 		const struct vg_dispatch_edge *e = &s->dispatch[i];
-		char qs[160], qo[96], id[96], sum[256];
+		struct vg_json *j;
+		char id[96];
+		int ret;
 
-		vg_json_quote(qs, sizeof(qs), e->sym);
-		vg_json_quote(qo, sizeof(qo), e->owner);
 		snprintf(id, sizeof(id), "%s@0x%" PRIx64, e->func, e->site);
-		snprintf(sum, sizeof(sum), "syscall dispatcher %s branches to %s%s%s", e->func,
-			 e->sym[0] ? e->sym : "unnamed code", e->owner[0] ? " in module " : "",
-			 e->owner);
-		if (vg_finding_add(f, "syscall-hook", VG_SEV_CRITICAL, "T1014", "syscall", id, sum,
-				   "\"dispatcher\":\"%s\",\"site\":\"0x%" PRIx64
-				   "\",\"insn\":\"%s\",\"target\":\"0x%" PRIx64
-				   "\",\"symbol\":%s,\"owner\":%s",
-				   e->func, e->site, e->insn, e->target, qs, qo))
-			return -1;
+		j = vg_finding_begin(f, "syscall-hook", VG_SEV_CRITICAL, "T1014", "syscall", id,
+				     err);
+		if (!j)
+			return -ENOMEM;
+		vg_json_kstr(j, "dispatcher", e->func);
+		vg_json_khex(j, "site", e->site);
+		vg_json_kstr(j, "insn", e->insn);
+		vg_json_khex(j, "target", e->target);
+		vg_json_kstr(j, "symbol", e->sym);
+		vg_json_kstr(j, "owner", e->owner);
+		ret = vg_finding_end(f, err, "syscall dispatcher %s branches to %s%s%s", e->func,
+				     e->sym[0] ? e->sym : "unnamed code",
+				     e->owner[0] ? " in module " : "", e->owner);
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
 
-int vg_ids_check_text(const struct vg_snapshot *s, struct vg_findings *f)
+int vg_ids_check_text(const struct vg_snapshot *s, struct vg_findings *f, struct vg_err *err)
 {
 	for (size_t i = 0; s->have_text && i < s->ntext_diffs; i++) {
 		const struct vg_text_diff *d = &s->text_diffs[i];
-		char qw[160], qf[300], qt[160], qo[96], qd[128], id[96], sum[256];
 		bool chunk = !strcmp(d->kind, "chunk");
 		enum vg_severity sev = d->owner[0] ? VG_SEV_CRITICAL : VG_SEV_HIGH;
+		struct vg_json *j;
+		char id[96];
+		int ret;
 
-		vg_json_quote(qw, sizeof(qw), d->where);
-		vg_json_quote(qf, sizeof(qf), d->funcs);
-		vg_json_quote(qt, sizeof(qt), d->target_sym);
-		vg_json_quote(qo, sizeof(qo), d->owner);
-		vg_json_quote(qd, sizeof(qd), d->detail);
 		snprintf(id, sizeof(id), "text@0x%" PRIx64, d->va);
+		j = vg_finding_begin(f, "kernel-hook", sev, "T1014", "text", id, err);
+		if (!j)
+			return -ENOMEM;
+		vg_json_kstr(j, "kind", chunk ? "inline-patch" : "patch-site");
+		vg_json_kstr(j, "site_kind", d->kind);
+		vg_json_khex(j, "address", d->va);
+		vg_json_kuint(j, "length", d->len);
+		vg_json_kstr(j, "where", d->where);
+		vg_json_kstr(j, "functions", d->funcs);
+		vg_json_kstr(j, "detail", d->detail);
+		vg_json_khex(j, "branch", d->branch);
+		vg_json_khex(j, "target", d->target);
+		vg_json_kstr(j, "target_symbol", d->target_sym);
+		vg_json_kstr(j, "module", d->owner);
 		if (chunk)
-			snprintf(sum, sizeof(sum),
-				 "kernel text at %.100s differs from the baseline%s%s", d->where,
-				 d->owner[0] ? ": branch into module " : "", d->owner);
+			ret = vg_finding_end(
+				f, err, "kernel text at %.100s differs from the baseline%s%s",
+				d->where, d->owner[0] ? ": branch into module " : "", d->owner);
 		else if (!strcmp(d->kind, "site-list"))
-			snprintf(sum, sizeof(sum),
-				 "the kernel's runtime patch sites differ from the "
-				 "baseline");
+			ret = vg_finding_end(f, err,
+					     "the kernel's runtime patch sites differ from the "
+					     "baseline");
 		else
-			snprintf(sum, sizeof(sum), "%s site at %.100s: %s", d->kind, d->where,
-				 d->detail);
-		if (vg_finding_add(f, "kernel-hook", sev, "T1014", "text", id, sum,
-				   "\"kind\":\"%s\",\"site_kind\":\"%s\",\"address\":\"0x%" PRIx64
-				   "\",\"length\":%" PRIu64 ",\"where\":%s,\"functions\":%s,"
-				   "\"detail\":%s,\"branch\":\"0x%" PRIx64
-				   "\",\"target\":\"0x%" PRIx64
-				   "\",\"target_symbol\":%s,\"module\":%s",
-				   chunk ? "inline-patch" : "patch-site", d->kind, d->va, d->len,
-				   qw, qf, qd, d->branch, d->target, qt, qo))
-			return -1;
+			ret = vg_finding_end(f, err, "%s site at %.100s: %s", d->kind, d->where,
+					     d->detail);
+		if (ret)
+			return ret;
 	}
 	return 0;
 }

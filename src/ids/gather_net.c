@@ -3,7 +3,9 @@
  * Listening sockets, read from the kernel's own tables rather than /proc/net: TCP listeners
  * from tcp_hashinfo's lhash2 buckets (hlist_nulls of sock_common.skc_nulls_node), bound UDP
  * sockets from udp_table's hash (hlist of skc_node). Owners are found by walking every task's
- * file table for socket files whose struct socket points at the sock. All walks are bounded.
+ * file table for socket files whose struct socket points at the sock; an owner's stdin and
+ * stdout, when they are pipes, by looking for the tasks holding the other end. All walks are
+ * bounded.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -122,51 +124,142 @@ static void gather_udp(struct vg_linux *lx, struct vg_snapshot *s, const struct 
 	}
 }
 
-/* Owner: the task whose file table holds a socket file pointing at the sock. */
-static void find_owners(struct vg_linux *lx, struct vg_snapshot *s)
-{
-	int32_t files = vg_linux_btf_offset(lx, "task_struct", "files");
-	int32_t fdt = vg_linux_btf_offset(lx, "files_struct", "fdt");
-	int32_t maxfds = vg_linux_btf_offset(lx, "fdtable", "max_fds");
-	int32_t fdarr = vg_linux_btf_offset(lx, "fdtable", "fd");
-	int32_t fop = vg_linux_btf_offset(lx, "file", "f_op");
-	int32_t priv = vg_linux_btf_offset(lx, "file", "private_data");
-	int32_t sock_sk = vg_linux_btf_offset(lx, "socket", "sk");
-	uint64_t sops;
+/* Where a task's open files are: task->files->fdt->{max_fds, fd}. */
+struct fdoff {
+	int32_t files, fdt, maxfds, fdarr, fop, priv, sock_sk;
+	uint64_t socket_fops, pipe_fops; /* 0 when the kernel's symbol is unknown */
+};
 
-	if (files < 0 || fdt < 0 || maxfds < 0 || fdarr < 0 || fop < 0 || priv < 0 || sock_sk < 0 ||
-	    vg_linux_sym(lx, "socket_file_ops", &sops) || !s->nlisten)
-		return;
+/* TASK's file pointer array and its length (bounded), or -1 when it cannot be read. */
+static int fd_array(struct vg_linux *lx, const struct fdoff *o, const struct vg_task *t,
+		    uint64_t *arr, uint32_t *n)
+{
+	uint64_t fs, tab;
+
+	if (t->kthread || t->pid != t->tgid || vg_as_read_u64(&lx->kas, t->addr + o->files, &fs) ||
+	    !vg_ids_kptr(fs) || vg_as_read_u64(&lx->kas, fs + o->fdt, &tab) || !vg_ids_kptr(tab) ||
+	    vg_as_read_u32(&lx->kas, tab + o->maxfds, n) ||
+	    vg_as_read_u64(&lx->kas, tab + o->fdarr, arr) || !vg_ids_kptr(*arr))
+		return -1;
+	if (*n > MAX_FDS)
+		*n = MAX_FDS;
+	return 0;
+}
+
+/* The struct file at FD and its f_op, or -1. */
+static int fd_file(struct vg_linux *lx, const struct fdoff *o, uint64_t arr, uint32_t fd,
+		   uint64_t *file, uint64_t *op)
+{
+	if (vg_as_read_u64(&lx->kas, arr + 8ull * fd, file) || !vg_ids_kptr(*file) ||
+	    vg_as_read_u64(&lx->kas, *file + o->fop, op))
+		return -1;
+	return 0;
+}
+
+/* Owner: the task whose file table holds a socket file pointing at the sock. */
+static void find_owners(struct vg_linux *lx, struct vg_snapshot *s, const struct fdoff *o)
+{
 	for (size_t i = 0; i < s->tasks.n; i++) {
 		const struct vg_task *t = &s->tasks.v[i];
-		uint64_t fs, tab, arr;
+		uint64_t arr;
 		uint32_t n;
 
-		if (t->kthread || t->pid != t->tgid ||
-		    vg_as_read_u64(&lx->kas, t->addr + files, &fs) || !vg_ids_kptr(fs) ||
-		    vg_as_read_u64(&lx->kas, fs + fdt, &tab) || !vg_ids_kptr(tab) ||
-		    vg_as_read_u32(&lx->kas, tab + maxfds, &n) ||
-		    vg_as_read_u64(&lx->kas, tab + fdarr, &arr) || !vg_ids_kptr(arr))
+		if (fd_array(lx, o, t, &arr, &n))
 			continue;
-		if (n > MAX_FDS)
-			n = MAX_FDS;
 		for (uint32_t fd = 0; fd < n; fd++) {
 			uint64_t f, op, sock, sk;
 
-			if (vg_as_read_u64(&lx->kas, arr + 8ull * fd, &f) || !vg_ids_kptr(f) ||
-			    vg_as_read_u64(&lx->kas, f + fop, &op) || op != sops ||
-			    vg_as_read_u64(&lx->kas, f + priv, &sock) || !vg_ids_kptr(sock) ||
-			    vg_as_read_u64(&lx->kas, sock + sock_sk, &sk))
+			if (fd_file(lx, o, arr, fd, &f, &op) || op != o->socket_fops ||
+			    vg_as_read_u64(&lx->kas, f + o->priv, &sock) || !vg_ids_kptr(sock) ||
+			    vg_as_read_u64(&lx->kas, sock + o->sock_sk, &sk))
 				continue;
 			for (size_t k = 0; k < s->nlisten; k++) {
 				if (s->listen[k].sock != sk || s->listen[k].owner_pid)
 					continue;
 				s->listen[k].owner_pid = t->pid;
+				s->listen[k].owner = t;
 				snprintf(s->listen[k].owner_comm, sizeof(s->listen[k].owner_comm),
 					 "%s", t->comm);
 			}
 		}
 	}
+}
+
+/* One end of a pipe (or FIFO) that is a listener owner's stdin or stdout. */
+struct stdio_pipe {
+	uint64_t pipe; /* struct pipe_inode_info, the pipe itself */
+	uint64_t file; /* the owner's struct file on it */
+	size_t listen;
+};
+
+static int cmp_pipe(const void *a, const void *b)
+{
+	uint64_t x = ((const struct stdio_pipe *)a)->pipe, y = ((const struct stdio_pipe *)b)->pipe;
+
+	return x < y ? -1 : x > y;
+}
+
+static void add_peer(struct vg_listen *l, const struct vg_task *t)
+{
+	for (int i = 0; i < l->npeers; i++)
+		if (l->peers[i] == t)
+			return;
+	if (l->npeers < VG_LISTEN_PEERS)
+		l->peers[l->npeers++] = t;
+}
+
+/* Peers: the tasks with the other end of an owner's stdio pipe on their own stdin, stdout or
+ * stderr (another struct file on the same pipe: a shell that inherited the owner's very file,
+ * e.g. the one that started it, is not a peer). A bind shell built from a FIFO (cat f | sh -i
+ * | nc -l -p PORT > f) is a shell on the other end of the listener's stdin. */
+static void find_peers(struct vg_linux *lx, struct vg_snapshot *s, const struct fdoff *o)
+{
+	struct stdio_pipe *p = calloc(2 * s->nlisten + 1, sizeof(*p));
+	size_t np = 0;
+
+	if (!p || !o->pipe_fops) {
+		free(p);
+		return;
+	}
+	for (size_t k = 0; k < s->nlisten; k++) {
+		uint64_t arr;
+		uint32_t n;
+
+		if (!s->listen[k].owner || fd_array(lx, o, s->listen[k].owner, &arr, &n))
+			continue;
+		for (uint32_t fd = 0; fd < 2 && fd < n; fd++) {
+			uint64_t f, op, pipe;
+
+			if (!fd_file(lx, o, arr, fd, &f, &op) && op == o->pipe_fops &&
+			    !vg_as_read_u64(&lx->kas, f + o->priv, &pipe) && vg_ids_kptr(pipe))
+				p[np++] = (struct stdio_pipe){ pipe, f, k };
+		}
+	}
+	qsort(p, np, sizeof(*p), cmp_pipe);
+	for (size_t i = 0; np && i < s->tasks.n; i++) {
+		const struct vg_task *t = &s->tasks.v[i];
+		uint64_t arr;
+		uint32_t n;
+
+		if (fd_array(lx, o, t, &arr, &n))
+			continue;
+		for (uint32_t fd = 0; fd < 3 && fd < n; fd++) {
+			struct stdio_pipe key, *e;
+			uint64_t f, op;
+
+			if (fd_file(lx, o, arr, fd, &f, &op) || op != o->pipe_fops ||
+			    vg_as_read_u64(&lx->kas, f + o->priv, &key.pipe))
+				continue;
+			e = bsearch(&key, p, np, sizeof(*p), cmp_pipe);
+			/* equal pipes sit together: walk back to the first, then over all */
+			while (e && e > p && e[-1].pipe == key.pipe)
+				e--;
+			for (; e && e < p + np && e->pipe == key.pipe; e++)
+				if (e->file != f && s->listen[e->listen].owner != t)
+					add_peer(&s->listen[e->listen], t);
+		}
+	}
+	free(p);
 }
 
 void vg_ids_gather_net(struct vg_linux *lx, struct vg_snapshot *s)
@@ -180,6 +273,15 @@ void vg_ids_gather_net(struct vg_linux *lx, struct vg_snapshot *s)
 		.rcv_saddr = vg_linux_btf_offset(lx, "sock_common", "skc_rcv_saddr"),
 		.v6_rcv_saddr = vg_linux_btf_offset(lx, "sock_common", "skc_v6_rcv_saddr"),
 	};
+	struct fdoff fo = {
+		.files = vg_linux_btf_offset(lx, "task_struct", "files"),
+		.fdt = vg_linux_btf_offset(lx, "files_struct", "fdt"),
+		.maxfds = vg_linux_btf_offset(lx, "fdtable", "max_fds"),
+		.fdarr = vg_linux_btf_offset(lx, "fdtable", "fd"),
+		.fop = vg_linux_btf_offset(lx, "file", "f_op"),
+		.priv = vg_linux_btf_offset(lx, "file", "private_data"),
+		.sock_sk = vg_linux_btf_offset(lx, "socket", "sk"),
+	};
 
 	if (o.nulls_node < 0 || o.node < 0 || o.num < 0 || o.family < 0 || o.state < 0 ||
 	    o.rcv_saddr < 0)
@@ -191,6 +293,13 @@ void vg_ids_gather_net(struct vg_linux *lx, struct vg_snapshot *s)
 		return;
 	gather_tcp(lx, s, &o);
 	gather_udp(lx, s, &o);
-	find_owners(lx, s);
+	if (s->nlisten && fo.files >= 0 && fo.fdt >= 0 && fo.maxfds >= 0 && fo.fdarr >= 0 &&
+	    fo.fop >= 0 && fo.priv >= 0 && fo.sock_sk >= 0 &&
+	    !vg_linux_sym(lx, "socket_file_ops", &fo.socket_fops)) {
+		if (vg_linux_sym(lx, "pipefifo_fops", &fo.pipe_fops))
+			fo.pipe_fops = 0;
+		find_owners(lx, s, &fo);
+		find_peers(lx, s, &fo);
+	}
 	s->have_listen = true;
 }

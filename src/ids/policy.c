@@ -40,6 +40,8 @@ void vg_policy_free(struct vg_policy *p)
 		free(p->disabled[i]);
 	for (size_t i = 0; i < p->nexes; i++)
 		free(p->exes[i]);
+	for (size_t i = 0; i < p->nlisteners; i++)
+		free(p->listeners[i].exe);
 	vg_policy_init(p);
 }
 
@@ -70,11 +72,18 @@ int vg_parse_duration(const char *s, uint32_t *ms)
 	return 0;
 }
 
-enum section { SEC_NONE, SEC_MODULES, SEC_PORTS, SEC_CHECKS, SEC_PROCESSES, SEC_WATCH };
-
-static const char *const section_names[] = {
-	"", "modules", "ports", "checks", "processes", "watch"
+enum section {
+	SEC_NONE,
+	SEC_MODULES,
+	SEC_PORTS,
+	SEC_CHECKS,
+	SEC_PROCESSES,
+	SEC_WATCH,
+	SEC_LISTENERS
 };
+
+static const char *const section_names[] = { "",	  "modules", "ports",	 "checks",
+					     "processes", "watch",   "listeners" };
 
 static const struct vg_ids_check *find_check(const char *id)
 {
@@ -118,6 +127,38 @@ static int push_str(char **arr, size_t *n, const char *w)
 	return 0;
 }
 
+static int parse_port(const char *w, uint16_t *port)
+{
+	char *end;
+	unsigned long v = strtoul(w, &end, 10);
+
+	if (*end || end == w || !(w[0] >= '0' && w[0] <= '9') || v == 0 || v > 65535)
+		return -EINVAL;
+	*port = (uint16_t)v;
+	return 0;
+}
+
+/* PORT:/absolute/executable */
+static int push_listener(struct vg_policy *p, char *w, int line, struct vg_err *err)
+{
+	char *colon = strchr(w, ':');
+	uint16_t port;
+
+	if (!colon || colon[1] != '/')
+		return vg_errf(err, EINVAL, "policy line %d: '%s' is not PORT:/path/of/executable",
+			       line, w);
+	*colon = 0;
+	if (parse_port(w, &port))
+		return vg_errf(err, EINVAL, "policy line %d: '%s' is not a port", line, w);
+	if (p->nlisteners == VG_POLICY_MAX_ITEMS)
+		return vg_errf(err, E2BIG, "policy line %d: too many listeners", line);
+	p->listeners[p->nlisteners].exe = strdup(colon + 1);
+	if (!p->listeners[p->nlisteners].exe)
+		return vg_errf(err, ENOMEM, "policy line %d: out of memory", line);
+	p->listeners[p->nlisteners++].port = port;
+	return 0;
+}
+
 static int one_word(char **w, int n, const char **out)
 {
 	if (n != 1)
@@ -148,17 +189,22 @@ static int pair(struct vg_policy *p, enum section sec, const char *key, char *va
 		if (strcmp(key, "allow"))
 			break;
 		for (int i = 0; i < n; i++) {
-			char *end;
-			unsigned long port = strtoul(w[i], &end, 10);
+			uint16_t port;
 
-			if (*end || end == w[i] || port == 0 || port > 65535)
+			if (parse_port(w[i], &port))
 				return vg_errf(err, EINVAL, "policy line %d: '%s' is not a port",
 					       line, w[i]);
 			if (p->nports == VG_POLICY_MAX_ITEMS)
 				return vg_errf(err, E2BIG, "policy line %d: too many ports", line);
-			p->ports[p->nports++] = (uint16_t)port;
+			p->ports[p->nports++] = port;
 		}
 		return 0;
+	case SEC_LISTENERS:
+		if (strcmp(key, "allow"))
+			break;
+		for (int i = 0; i < n && !ret; i++)
+			ret = push_listener(p, w[i], line, err);
+		return ret;
 	case SEC_CHECKS:
 		if (!strcmp(key, "disable")) {
 			for (int i = 0; i < n && !ret; i++) {
@@ -277,7 +323,7 @@ static int parse_line(struct vg_policy *p, enum section *sec, char *s, int line,
 			return vg_errf(err, EINVAL, "policy line %d: section without ']'", line);
 		s[n - 1] = 0;
 		s = trim(s + 1);
-		for (int i = SEC_MODULES; i <= SEC_WATCH; i++)
+		for (int i = SEC_MODULES; i <= SEC_LISTENERS; i++)
 			if (!strcmp(s, section_names[i])) {
 				*sec = i;
 				return 0;
@@ -380,6 +426,36 @@ bool vg_policy_exe_allowed(const struct vg_policy *p, const char *exe)
 		if (!strcmp(p->exes[i], exe))
 			return true;
 	return false;
+}
+
+int vg_policy_listener_opts(const struct vg_policy *p, const struct vg_baseline *b,
+			    struct vg_ids_opts *o, struct vg_listener_rule **rules,
+			    struct vg_err *err)
+{
+	size_t n = p->nlisteners + (b ? b->nlisten : 0), k = 0;
+	struct vg_listener_rule *r;
+
+	*rules = NULL;
+	o->allowed_listeners = NULL;
+	o->nallowed_listeners = 0;
+	if (!n)
+		return 0;
+	r = calloc(n, sizeof(*r));
+	if (!r)
+		return vg_errf(err, ENOMEM, "out of memory merging %zu accepted listeners", n);
+	for (size_t i = 0; i < p->nlisteners; i++)
+		r[k++] = (struct vg_listener_rule){ p->listeners[i].port, p->listeners[i].exe,
+						    NULL };
+	/* a baseline listener held by no process, or from a baseline without owners, names no
+	 * program to accept */
+	for (size_t i = 0; b && i < b->nlisten; i++)
+		if (b->listen[i].exe && b->listen[i].exe[0] && b->listen[i].cmdline)
+			r[k++] = (struct vg_listener_rule){ b->listen[i].port, b->listen[i].exe,
+							    b->listen[i].cmdline };
+	*rules = r;
+	o->allowed_listeners = r;
+	o->nallowed_listeners = k;
+	return 0;
 }
 
 /* The exe a suspicious-process finding names, from its evidence object. */

@@ -30,7 +30,7 @@ bool vg_watch_differs(const struct vg_watch *w, const struct vg_findings *look)
 	return false;
 }
 
-static int push(struct vg_findings *f, const struct vg_finding *x)
+int vg_findings_push(struct vg_findings *f, const struct vg_finding *x)
 {
 	if (f->n == f->cap) {
 		size_t cap = f->cap ? f->cap * 2 : 16;
@@ -67,7 +67,7 @@ int vg_watch_commit(struct vg_watch *w, const struct vg_findings *a, const struc
 
 		if (!contains(b, x) || contains(&w->active, x))
 			continue;
-		if (push(&w->active, x))
+		if (vg_findings_push(&w->active, x))
 			return -ENOMEM;
 		emit(ctx, x, "alert");
 	}

@@ -18,11 +18,12 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "sbx_int.h"
+#include "vigil/clock.h"
 #include "vigil/sandbox.h"
+#include "vigil/util.h"
 
 #define MAX_WORKERS 64
 #define MAX_DIR_SAMPLES 100000
@@ -31,31 +32,12 @@
 static int add_sample(struct sbx_store *st, const struct sbx_campaign_opts *o, const char *path,
 		      struct vg_err *err)
 {
-	struct sbx_sample s = { 0 };
+	struct sbx_sample s;
 	struct sbx_ident id;
-	struct stat sb;
 	int rc;
 
-	if (stat(path, &sb) || !S_ISREG(sb.st_mode))
-		return vg_errf(err, ENOENT, "%s is not a regular file", path);
-	if ((rc = sbx_identify_file(&id, path, err)) || (rc = sbx_sha256_file(path, s.sha256, err)))
-		return rc;
-	s.path = path;
-	s.size = (uint64_t)sb.st_size;
-	s.id = &id;
-	s.label_score = -1;
-	if (o->labels_dir) {
-		rc = sbx_labels_load(&s.labels, o->labels_dir, s.sha256, err);
-		/* a report that does not parse is as good as none: it must not stop a campaign */
-		if (rc == -EINVAL) {
-			vg_err_clear(err);
-			memset(&s.labels, 0, sizeof(s.labels));
-		} else if (rc && rc != -ENOENT) {
-			return rc;
-		}
-		s.label_score = sbx_label_score(o->scores, &s.labels);
-	}
-	if ((rc = sbx_store_put_sample(st, &s, err)))
+	if ((rc = sbx_sample_load(&s, &id, path, o->labels_dir, o->scores, err)) ||
+	    (rc = sbx_store_put_sample(st, &s, err)))
 		return rc;
 	for (unsigned e = 0; e < o->nenvs; e++)
 		if ((rc = sbx_store_add_run(st, s.sha256, o->envs[e], o->timeout_s, err)))
@@ -128,6 +110,7 @@ static int worker_loop(const struct sbx_campaign_opts *o, const char *root, int 
 {
 	struct slot slots[3] = { 0 };
 	const char *skip[4] = { 0 };
+	char open_err[sizeof(err->msg)] = "";
 	unsigned nskip = 0, nslots = 0;
 	struct sbx_store *st;
 	struct sbx_claim c;
@@ -159,6 +142,8 @@ static int worker_loop(const struct sbx_campaign_opts *o, const char *root, int 
 			if (sbx_worker_open(&w, &wo, err)) {
 				/* keep the first error for the campaign; other environments
 				 * can still run in this worker */
+				if (!open_err[0])
+					sbx_copy(open_err, sizeof(open_err), err->msg);
 				if (nskip < 3)
 					skip[nskip++] = strdup(c.env);
 				if ((rc = sbx_store_release(st, &c, err)))
@@ -190,7 +175,7 @@ static int worker_loop(const struct sbx_campaign_opts *o, const char *root, int 
 	free(res);
 	if (rc < 0)
 		return rc;
-	return nskip ? vg_errf(err, EIO, "a worker could not open an environment") : 0;
+	return nskip ? vg_errf(err, EIO, "%s", open_err) : 0;
 }
 
 static void worker_main(const struct sbx_campaign_opts *o, const char *root, int idx, int fd)
@@ -210,12 +195,9 @@ static void worker_main(const struct sbx_campaign_opts *o, const char *root, int
 
 /* ---- in the campaign process ---- */
 
-static double secs_since(const struct timespec *t0)
+static double secs_since(uint64_t t0_ms)
 {
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+	return (double)(vg_mono_ms() - t0_ms) / 1e3;
 }
 
 struct feed {
@@ -226,11 +208,26 @@ struct feed {
 	double elapsed;
 };
 
+/* A finished run that scored high enough becomes an alert; a failing sink is the alerter's to
+ * report, so the campaign goes on. */
+static void alert(const struct sbx_campaign_opts *o, const struct sbx_row *r)
+{
+	struct sbx_alert_text t;
+	struct vg_alert a;
+
+	if (!o->alerts)
+		return;
+	if (sbx_run_alert(r, o->alert_score, &a, &t) == 1)
+		vg_alerter_emit(o->alerts, &a);
+	free(t.evidence);
+}
+
 static int feed_row(void *ctx, const struct sbx_row *r)
 {
 	struct feed *f = ctx;
 	struct sbx_progress p;
 
+	alert(f->o, r);
 	f->shown++;
 	p = (struct sbx_progress){ f->n, r, f->elapsed };
 	p.n.done = f->shown;
@@ -262,6 +259,22 @@ static int report(struct feed *f, struct sbx_store *st, double elapsed, struct v
 	return rc;
 }
 
+/* Every environment's image must be in the cache before anything starts: a run never
+ * downloads (a campaign is often without network), and one clear error beats a worker error
+ * per sample. */
+static int prepared(const struct sbx_campaign_opts *o, struct vg_err *err)
+{
+	char cache[4096], image[4200];
+	int rc = sbx_cache_dir(cache, sizeof(cache));
+
+	if (rc)
+		return vg_errf(err, -rc, "the cache directory's name is too long");
+	for (unsigned i = 0; i < o->nenvs; i++)
+		if ((rc = sbx_image_find(o->envs[i], cache, image, sizeof(image), err)))
+			return vg_err_prefix(err, "%s environment", o->envs[i]);
+	return 0;
+}
+
 int sbx_campaign_run(const struct sbx_campaign_opts *o, struct sbx_counts *final,
 		     struct vg_err *err)
 {
@@ -270,17 +283,19 @@ int sbx_campaign_run(const struct sbx_campaign_opts *o, struct sbx_counts *final
 	int fds[MAX_WORKERS];
 	char root[4096], first_err[512] = "";
 	unsigned nw, alive;
-	struct timespec t0;
+	uint64_t t0;
 	struct feed f = { o, { 0 }, 0, 0, 0 };
 	int rc;
 
 	memset(final, 0, sizeof(*final));
+	if ((rc = prepared(o, err)))
+		return rc;
 	if (o->run_root)
 		snprintf(root, sizeof(root), "%s", o->run_root);
 	else
 		snprintf(root, sizeof(root), "%s.runs", o->db);
-	if (mkdir(root, 0755) && errno != EEXIST)
-		return vg_errf(err, errno, "creating %s: %m", root);
+	if ((rc = vg_mkdir_p(root, 0755)) < 0)
+		return vg_errf(err, -rc, "creating %s: %s", root, strerror(-rc));
 	if ((rc = sbx_store_open(&st, o->db, true, err)))
 		return rc;
 	for (unsigned i = 0; i < o->nsamples && !rc; i++) {
@@ -304,7 +319,7 @@ int sbx_campaign_run(const struct sbx_campaign_opts *o, struct sbx_counts *final
 	nw = o->workers ? o->workers : 1;
 	nw = nw > MAX_WORKERS ? MAX_WORKERS : nw;
 	nw = nw > f.n.pending ? f.n.pending : nw;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = vg_mono_ms();
 	fflush(NULL);
 	for (alive = 0; alive < nw; alive++) {
 		int p[2];
@@ -341,11 +356,11 @@ int sbx_campaign_run(const struct sbx_campaign_opts *o, struct sbx_counts *final
 			}
 			close(fds[i]);
 		}
-		if (st && report(&f, st, secs_since(&t0), err) < 0)
+		if (st && report(&f, st, secs_since(t0), err) < 0)
 			break;
 	}
 	if (st) {
-		rc = report(&f, st, secs_since(&t0), err);
+		rc = report(&f, st, secs_since(t0), err);
 		sbx_store_close(st);
 	}
 	*final = f.n;

@@ -17,13 +17,13 @@ static const struct ns_profile container = {
 
 static int open_container(struct sbx_env **env, const struct sbx_env_opts *o, struct vg_err *err)
 {
-	return ns_env_open(env, o, &container, err);
+	return sbx_ns_env_open(env, o, &container, err);
 }
 
 const struct sbx_env_ops sbx_env_container = {
 	.name = "container",
 	.open = open_container,
-	.run = ns_env_run,
-	.has_interp = ns_env_has_interp,
-	.close = ns_env_close,
+	.run = sbx_ns_env_run,
+	.has_interp = sbx_ns_env_has_interp,
+	.close = sbx_ns_env_close,
 };

@@ -16,13 +16,13 @@ static const struct ns_profile minimal = {
 
 static int open_minimal(struct sbx_env **env, const struct sbx_env_opts *o, struct vg_err *err)
 {
-	return ns_env_open(env, o, &minimal, err);
+	return sbx_ns_env_open(env, o, &minimal, err);
 }
 
 const struct sbx_env_ops sbx_env_minimal = {
 	.name = "minimal",
 	.open = open_minimal,
-	.run = ns_env_run,
-	.has_interp = ns_env_has_interp,
-	.close = ns_env_close,
+	.run = sbx_ns_env_run,
+	.has_interp = sbx_ns_env_has_interp,
+	.close = sbx_ns_env_close,
 };

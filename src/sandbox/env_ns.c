@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * The namespace environments' vigil side (env_ns.h): opening an environment (the cached
- * userland, built on first use by src/sandbox/image/build-rootfs.sh; qemu-arm-static; the
- * worker's cgroups), and one run: open the artifacts, fork into the namespaces, wait for the
- * supervisor's report with a hard deadline, write status.json. The supervisor (ns_super.c)
- * does everything inside.
+ * userland that `vigil sandbox prepare` built with src/sandbox/image/build-rootfs.sh;
+ * qemu-arm-static; the worker's cgroups), and one run: open the artifacts, fork into the
+ * namespaces, wait for the supervisor's report with a hard deadline, write status.json. The
+ * supervisor (ns_super.c) does everything inside.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,48 +20,19 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "env_ns.h"
-#include "vigil/util.h"
 #include "sbx_int.h"
-#include "sandbox/sbx_ns_paths.h" /* SBX_ROOTFS_BUILDER, made by meson */
+#include "vigil/clock.h"
+#include "vigil/util.h"
 
 #define NS_GRACE_S 60 /* beyond the sample's timeout: services, probes, diff, teardown */
 
-
-/* The builder script: $VIGIL_SANDBOX_BUILDER, or the source tree's (its path is compiled in).
- * It returns at once when the cached userland matches it. -ENOENT when there is none. */
-static int run_builder(const char *cache, struct vg_err *err)
+int sbx_ns_env_open(struct sbx_env **out, const struct sbx_env_opts *o, const struct ns_profile *p,
+		    struct vg_err *err)
 {
-	const char *script = getenv("VIGIL_SANDBOX_BUILDER");
-	int st;
-	pid_t p;
-
-	if (!script)
-		script = SBX_ROOTFS_BUILDER;
-	if (access(script, R_OK) < 0)
-		return -ENOENT;
-	p = fork();
-	if (p < 0)
-		return vg_errf(err, errno, "fork: %m");
-	if (p == 0) {
-		int null = open("/dev/null", O_WRONLY);
-
-		if (null >= 0)
-			dup2(null, 1);
-		execl("/bin/bash", "bash", script, cache, (char *)NULL);
-		_exit(127);
-	}
-	if (waitpid(p, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		return vg_errf(err, EIO, "%s failed building the sandbox userland", script);
-	return 0;
-}
-
-int ns_env_open(struct sbx_env **out, const struct sbx_env_opts *o, const struct ns_profile *p,
-		struct vg_err *err)
-{
+	char found[4200];
 	struct sbx_env *e;
 	int r;
 
@@ -86,14 +57,13 @@ int ns_env_open(struct sbx_env **out, const struct sbx_env_opts *o, const struct
 			    e->rootfs, e->work);
 		goto fail;
 	}
-	r = run_builder(o->cache_dir, err);
-	if (r < 0 && r != -ENOENT)
+	/* never a build here: that needs the network, which a campaign may not have */
+	if ((r = sbx_image_find(p->name, o->cache_dir, found, sizeof(found), err)))
 		goto fail;
 	e->rootfs_fd = open(e->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (e->rootfs_fd < 0) {
-		r = vg_errf(err, errno,
-			    "%s: %m (run src/sandbox/image/build-rootfs.sh to build it)",
-			    e->rootfs);
+		r = vg_errf(err, errno, "%s: %m (run 'vigil sandbox prepare --env %s')", e->rootfs,
+			    p->name);
 		goto fail;
 	}
 	e->qemu_fd = open(NS_QEMU, O_PATH | O_CLOEXEC);
@@ -105,16 +75,16 @@ int ns_env_open(struct sbx_env **out, const struct sbx_env_opts *o, const struct
 		r = vg_errf(err, -r, "%s: %s", e->work, strerror(-r));
 		goto fail;
 	}
-	if ((r = ns_cg_open(&e->cg, o->worker, err)) < 0)
+	if ((r = sbx_ns_cg_open(&e->cg, o->worker, err)) < 0)
 		goto fail;
 	*out = e;
 	return 0;
 fail:
-	ns_env_close(e);
+	sbx_ns_env_close(e);
 	return r;
 }
 
-bool ns_env_has_interp(struct sbx_env *e, const char *interp)
+bool sbx_ns_env_has_interp(struct sbx_env *e, const char *interp)
 {
 	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT };
 	struct stat st;
@@ -132,11 +102,11 @@ bool ns_env_has_interp(struct sbx_env *e, const char *interp)
 	return ok;
 }
 
-void ns_env_close(struct sbx_env *e)
+void sbx_ns_env_close(struct sbx_env *e)
 {
 	if (!e)
 		return;
-	ns_cg_close(&e->cg);
+	sbx_ns_cg_close(&e->cg);
 	if (e->rootfs_fd >= 0)
 		close(e->rootfs_fd);
 	if (e->qemu_fd >= 0)
@@ -207,21 +177,13 @@ static void __attribute__((noreturn)) middle(struct ns_job *j, int status_r)
 	if (p < 0)
 		_exit(3);
 	if (p == 0)
-		ns_supervise(j);
+		sbx_ns_supervise(j);
 	while (waitpid(p, &st, 0) < 0 && errno == EINTR)
 		;
 	_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 4);
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int ns_env_run(struct sbx_env *e, const struct sbx_run_req *r, struct vg_err *err)
+int sbx_ns_env_run(struct sbx_env *e, const struct sbx_run_req *r, struct vg_err *err)
 {
 	struct ns_job j = { .env = e, .r = r };
 	int *fds[] = { &j.sample_fd, &j.netns_fd, &j.out_fd, &j.err_fd,
@@ -269,10 +231,11 @@ int ns_env_run(struct sbx_env *e, const struct sbx_run_req *r, struct vg_err *er
 		middle(&j, sp[0]);
 	close(sp[1]);
 	sp[1] = j.status_w = -1;
-	deadline = mono_ms() + ((int64_t)(r->timeout_s ? r->timeout_s : 10) + NS_GRACE_S) * 1000;
+	deadline = (int64_t)vg_mono_ms() +
+		   ((int64_t)(r->timeout_s ? r->timeout_s : 10) + NS_GRACE_S) * 1000;
 	while (got < sizeof(st)) {
 		struct pollfd p = { sp[0], POLLIN, 0 };
-		int64_t left = deadline - mono_ms();
+		int64_t left = deadline - (int64_t)vg_mono_ms();
 		ssize_t n;
 
 		if (left <= 0 || poll(&p, 1, (int)left) == 0)

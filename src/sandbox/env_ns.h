@@ -69,22 +69,22 @@ struct ns_job {
 	int status_w;					/* struct ns_status to vigil */
 };
 
-int ns_env_open(struct sbx_env **env, const struct sbx_env_opts *o, const struct ns_profile *p,
-		struct vg_err *err);
-int ns_env_run(struct sbx_env *env, const struct sbx_run_req *r, struct vg_err *err);
-bool ns_env_has_interp(struct sbx_env *env, const char *interp);
-void ns_env_close(struct sbx_env *env);
+int sbx_ns_env_open(struct sbx_env **env, const struct sbx_env_opts *o, const struct ns_profile *p,
+		    struct vg_err *err);
+int sbx_ns_env_run(struct sbx_env *env, const struct sbx_run_req *r, struct vg_err *err);
+bool sbx_ns_env_has_interp(struct sbx_env *env, const char *interp);
+void sbx_ns_env_close(struct sbx_env *env);
 
 /* ns_super.c: the supervisor, in its namespaces; never returns. */
-void ns_supervise(struct ns_job *j) __attribute__((noreturn));
+void sbx_ns_supervise(struct ns_job *j) __attribute__((noreturn));
 
 /* ns_spawn.c: starts an untrusted process (see above) in cgroup WHICH. ARGV goes to qemu
  * (argv[0] is ignored); FDS[0..2] become its stdio, FDS[3] (or -1) its fd 3. Returns its pid
  * or a negative errno; *EXEC_ERR gets a pipe that yields the exec errno or EOF on success. */
-pid_t ns_spawn(struct sbx_env *env, int which, char *const argv[], const int fds[4], bool sample,
-	       int *exec_err);
+pid_t sbx_ns_spawn(struct sbx_env *env, int which, char *const argv[], const int fds[4],
+		   bool sample, int *exec_err);
 
 /* ns_files.c: files.tsv from the overlay's upper layer against its lower layers. */
-void ns_files_diff(int upper_fd, const int lower_fds[], int nlower, int out_fd);
+void sbx_ns_files_diff(int upper_fd, const int lower_fds[], int nlower, int out_fd);
 
 #endif

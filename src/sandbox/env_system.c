@@ -3,7 +3,8 @@
  * The `system` environment (env.h): a full emulated ARM board, qemu-system-arm -M virt with a
  * Cortex-A15 under TCG, running Debian's armmp-lpae kernel and an initramfs userland with
  * busybox httpd and telnetd, a watchdog process and glibc's armhf loader (image built by
- * src/sandbox/image/system/build.sh, cached under opts->cache_dir).
+ * src/sandbox/image/system/build.sh when `vigil sandbox prepare` runs, cached under
+ * opts->cache_dir).
  *
  * Fresh state per sample without a boot per sample: the worker boots the guest once, waits
  * for the agent's READY on the control channel, and saves the whole machine with QMP migrate
@@ -25,14 +26,14 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/random.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "sandbox/env.h"
 #include "sandbox/qemu_ctl.h"
 #include "sandbox/sbx_int.h"
-#include "sandbox/sbx_system_paths.h" /* SBX_SYSTEM_BUILDER, made by meson */
 #include "sandbox/sys_proto.h"
+#include "vigil/clock.h"
+#include "vigil/util.h"
 
 #define GUEST_MEM_MB 256
 #define BOOT_TIMEOUT_MS 600000 /* first boot under TCG on a loaded 2-core machine */
@@ -50,41 +51,6 @@ struct sbx_env {
 	char snap_key[256];
 	char *manifest; /* the image's path list, "\n"-separated, with a leading "\n" */
 };
-
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Runs the image builder and takes the image directory from its last output line. */
-static int build_image(struct sbx_env *env, const char *cache_dir, struct vg_err *err)
-{
-	char cmd[8600], line[4096] = "", last[4096] = "";
-	FILE *p;
-	int st;
-
-	if (strchr(cache_dir, '\'') || strchr(env->work, '\''))
-		return vg_errf(err, EINVAL, "quote in a cache or work path");
-	snprintf(cmd, sizeof(cmd), "VIGIL_SANDBOX_CACHE='%s' bash '%s' 2>'%s/image-build.log'",
-		 cache_dir, SBX_SYSTEM_BUILDER, env->work);
-	p = popen(cmd, "r");
-	if (!p)
-		return vg_errf(err, errno, "running %s: %s", SBX_SYSTEM_BUILDER, strerror(errno));
-	while (fgets(line, sizeof(line), p))
-		if (line[0] && line[0] != '\n')
-			snprintf(last, sizeof(last), "%s", line);
-	st = pclose(p);
-	last[strcspn(last, "\n")] = 0;
-	if (st != 0 || !last[0])
-		return vg_errf(err, EIO,
-			       "building the system image failed (see %s/image-build.log)",
-			       env->work);
-	snprintf(env->image, sizeof(env->image), "%s", last);
-	return 0;
-}
 
 static int load_manifest(struct sbx_env *env, struct vg_err *err)
 {
@@ -172,12 +138,13 @@ static int sys_open(struct sbx_env **out, const struct sbx_env_opts *o, struct v
 		return vg_errf(err, EINVAL, "system environment: cache_dir and work_dir required");
 	}
 	snprintf(env->work, sizeof(env->work), "%s", o->work_dir);
-	if (mkdir(env->work, 0700) < 0 && errno != EEXIST) {
-		e = vg_errf(err, errno, "creating %s: %s", env->work, strerror(errno));
+	if ((e = vg_mkdir_p(env->work, 0700)) < 0) {
+		e = vg_errf(err, -e, "creating %s: %s", env->work, strerror(-e));
 		free(env);
 		return e;
 	}
-	e = build_image(env, o->cache_dir, err);
+	/* never a build here: that needs the network, which a campaign may not have */
+	e = sbx_image_find("system", o->cache_dir, env->image, sizeof(env->image), err);
 	if (!e)
 		e = load_manifest(env, err);
 	if (e) {
@@ -211,7 +178,7 @@ static bool sys_has_interp(struct sbx_env *env, const char *interp)
 static int io_wait(int fd, short ev, long deadline)
 {
 	struct pollfd p = { fd, ev, 0 };
-	long left = deadline - now_ms();
+	long left = deadline - (long)vg_mono_ms();
 
 	if (left <= 0)
 		return -ETIMEDOUT;
@@ -304,7 +271,7 @@ static int make_snapshot(struct sbx_env *env, const struct sbx_run_req *r, struc
 	struct qemu_cfg c;
 	struct qemu_proc q;
 	struct sysp_rec rec;
-	long deadline = now_ms() + BOOT_TIMEOUT_MS;
+	long deadline = (long)vg_mono_ms() + BOOT_TIMEOUT_MS;
 	int chan = -1, qmp = -1, e;
 
 	drop_snapshot(env);
@@ -312,10 +279,10 @@ static int make_snapshot(struct sbx_env *env, const struct sbx_run_req *r, struc
 	unlink(env->qmp);
 	qemu_cfg_for(env, r, &c, append, sizeof(append), gip, sizeof(gip));
 	c.qmp_sock = env->qmp;
-	e = qemu_start(&q, &c, err);
+	e = sbx_qemu_start(&q, &c, err);
 	if (e)
 		return e;
-	chan = unix_connect_retry(env->chan, 20000, &q);
+	chan = sbx_unix_connect_retry(env->chan, 20000, &q);
 	if (chan < 0) {
 		e = vg_errf(err, -chan, "system guest channel %s: %s", env->chan, strerror(-chan));
 		goto out;
@@ -327,11 +294,11 @@ static int make_snapshot(struct sbx_env *env, const struct sbx_run_req *r, struc
 			    e ? strerror(-e) : "unexpected record", env->console);
 		goto out;
 	}
-	e = qmp_open(&qmp, env->qmp, &q, err);
+	e = sbx_qmp_open(&qmp, env->qmp, &q, err);
 	if (e)
 		goto out;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", env->snap);
-	e = qmp_save(qmp, tmp, SAVE_TIMEOUT_MS, err);
+	e = sbx_qmp_save(qmp, tmp, SAVE_TIMEOUT_MS, err);
 	if (!e && rename(tmp, env->snap) < 0)
 		e = vg_errf(err, errno, "rename %s: %s", tmp, strerror(errno));
 	if (!e) {
@@ -347,7 +314,7 @@ out:
 		close(qmp);
 	if (chan >= 0)
 		close(chan);
-	qemu_stop(&q);
+	sbx_qemu_stop(&q);
 	unlink(env->qmp);
 	return e ? vg_err_prefix(err, "saving the system guest's ready state") : 0;
 }
@@ -435,7 +402,7 @@ static int sys_run(struct sbx_env *env, const struct sbx_run_req *r, struct vg_e
 	struct qemu_cfg c;
 	struct qemu_proc q = { -1 };
 	uint32_t len = 0;
-	long t0 = now_ms(), t_conn, t_sent, t_first = 0, deadline;
+	long t0 = (long)vg_mono_ms(), t_conn, t_sent, t_first = 0, deadline;
 	int chan = -1, e;
 	bool ended = false, status = false;
 
@@ -446,7 +413,7 @@ static int sys_run(struct sbx_env *env, const struct sbx_run_req *r, struct vg_e
 		e = make_snapshot(env, r, err);
 		if (e)
 			return e;
-		t0 = now_ms(); /* the boot is per worker, not per sample */
+		t0 = (long)vg_mono_ms(); /* the boot is per worker, not per sample */
 	}
 	e = read_sample(r->sample, &sample, &len, err);
 	if (e)
@@ -455,17 +422,17 @@ static int sys_run(struct sbx_env *env, const struct sbx_run_req *r, struct vg_e
 	unlink(env->chan);
 	qemu_cfg_for(env, r, &c, append, sizeof(append), gip, sizeof(gip));
 	c.incoming = env->snap;
-	e = qemu_start(&q, &c, err);
+	e = sbx_qemu_start(&q, &c, err);
 	if (e)
 		goto out;
-	chan = unix_connect_retry(env->chan, 20000, &q);
+	chan = sbx_unix_connect_retry(env->chan, 20000, &q);
 	if (chan < 0) {
 		e = vg_errf(err, -chan, "system guest channel: %s", strerror(-chan));
 		goto out;
 	}
 	/* non-blocking: a guest that stops reading must not stall a write past the deadline */
 	fcntl(chan, F_SETFL, fcntl(chan, F_GETFL) | O_NONBLOCK);
-	t_conn = now_ms();
+	t_conn = (long)vg_mono_ms();
 	deadline = t_conn + (long)r->timeout_s * 1000 + RUN_MARGIN_MS;
 
 	memset(&rq, 0, sizeof(rq));
@@ -473,9 +440,9 @@ static int sys_run(struct sbx_env *env, const struct sbx_run_req *r, struct vg_e
 	rq.version = SYSP_VERSION;
 	rq.timeout_s = r->timeout_s ? r->timeout_s : 10;
 	rq.sample_len = len;
-	time_t now = time(NULL);
-	rq.time_sec_lo = (uint32_t)((uint64_t)now & 0xffffffffu);
-	rq.time_sec_hi = (uint32_t)((uint64_t)now >> 32);
+	uint64_t now = (uint64_t)(vg_wall_ms() / 1000);
+	rq.time_sec_lo = (uint32_t)(now & 0xffffffffu);
+	rq.time_sec_hi = (uint32_t)(now >> 32);
 	if (getrandom(rq.seed, sizeof(rq.seed), 0) != sizeof(rq.seed))
 		memset(rq.seed, 0x5a, sizeof(rq.seed)); /* reseeding is best effort */
 	sbx_guest_name(r->sample, rq.name, sizeof(rq.name));
@@ -486,7 +453,7 @@ static int sys_run(struct sbx_env *env, const struct sbx_run_req *r, struct vg_e
 		e = vg_errf(err, -e, "sending the sample to the system guest: %s", strerror(-e));
 		goto out;
 	}
-	t_sent = now_ms();
+	t_sent = (long)vg_mono_ms();
 
 	data = malloc(4u << 20);
 	if (!data) {
@@ -499,13 +466,14 @@ static int sys_run(struct sbx_env *env, const struct sbx_run_req *r, struct vg_e
 			e = read_full(chan, data, rec.len, deadline);
 		if (e) {
 			e = vg_errf(err, -e, "system guest agent: %s%s (console: %s)", strerror(-e),
-				    qemu_exited(&q) ? ", QEMU exited (guest rebooted or crashed?)"
-						    : "",
+				    sbx_qemu_exited(&q)
+					    ? ", QEMU exited (guest rebooted or crashed?)"
+					    : "",
 				    env->console);
 			goto out;
 		}
 		if (!t_first)
-			t_first = now_ms();
+			t_first = (long)vg_mono_ms();
 		status = status || rec.kind == SYSP_STATUS;
 		if (rec.kind == SYSP_END)
 			ended = true;
@@ -518,14 +486,14 @@ static int sys_run(struct sbx_env *env, const struct sbx_run_req *r, struct vg_e
 		e = vg_errf(err, EPROTO, "system guest agent sent no status (see %s)", why);
 		goto out;
 	}
-	long t_end = now_ms();
+	long t_end = (long)vg_mono_ms();
 	save_timing(r->run_dir, t_conn - t0, t_sent - t_conn, t_first - t_sent, t_end - t_first,
 		    t_end - t0);
 	e = 0;
 out:
 	if (chan >= 0)
 		close(chan);
-	qemu_stop(&q);
+	sbx_qemu_stop(&q);
 	unlink(env->chan);
 	/* Not a word from the agent: the snapshot itself may be unusable (another QEMU, a
 	 * truncated file), so the runner's retry boots a new one. */

@@ -2,7 +2,7 @@
 /*
  * Control groups for the namespace environments (ns_cgroup.h). The worker's group is named
  * vigil-sbx-<vigil's pid>-w<worker>, so parallel campaigns never share one, and a group left by a
- * crashed vigil (its pid gone) is removed by the next ns_cg_open in the same parent.
+ * crashed vigil (its pid gone) is removed by the next sbx_ns_cg_open in the same parent.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "ns_cgroup.h"
+#include "vigil/clock.h"
 
 static const char *const v1_names[NS_CGC__N] = { "memory", "pids", "cpu" };
 static const char *const child_names[NS_CG__N] = { "svc", "sample" };
@@ -193,7 +194,7 @@ static int limits(struct ns_cg *cg, struct vg_err *err)
 	return 0;
 }
 
-int ns_cg_open(struct ns_cg *cg, int worker, struct vg_err *err)
+int sbx_ns_cg_open(struct ns_cg *cg, int worker, struct vg_err *err)
 {
 	char own[400];
 	int r;
@@ -227,11 +228,11 @@ int ns_cg_open(struct ns_cg *cg, int worker, struct vg_err *err)
 	if (r == 0 && (r = limits(cg, err)) == 0)
 		return 0;
 fail:
-	ns_cg_close(cg);
+	sbx_ns_cg_close(cg);
 	return r;
 }
 
-int ns_cg_attach(const struct ns_cg *cg, int which, pid_t pid)
+int sbx_ns_cg_attach(const struct ns_cg *cg, int which, pid_t pid)
 {
 	char v[24];
 	int r;
@@ -243,7 +244,7 @@ int ns_cg_attach(const struct ns_cg *cg, int which, pid_t pid)
 	return 0;
 }
 
-void ns_cg_counters(const struct ns_cg *cg, struct ns_cg_hits *h)
+void sbx_ns_cg_counters(const struct ns_cg *cg, struct ns_cg_hits *h)
 {
 	int m = cg->dir[NS_CG_SAMPLE][NS_CGC_MEM];
 
@@ -286,11 +287,11 @@ static void kill_all(int dir)
 			while (*p == '\n')
 				p++;
 		}
-		usleep(10000);
+		vg_sleep_ms(10);
 	}
 }
 
-void ns_cg_close(struct ns_cg *cg)
+void sbx_ns_cg_close(struct ns_cg *cg)
 {
 	for (int i = 0; i < NS_CG__N; i++)
 		for (int h = 0; h < NS_CGC__N; h++) {
@@ -308,7 +309,7 @@ void ns_cg_close(struct ns_cg *cg)
 		for (int i = 0; i < NS_CG__N; i++) {
 			snprintf(path, sizeof(path), "%s/%s", cg->top[h], child_names[i]);
 			for (int k = 0; k < 50 && rmdir(path) < 0 && errno == EBUSY; k++)
-				usleep(20000);
+				vg_sleep_ms(20);
 		}
 		rmdir(cg->top[h]);
 		cg->top[h][0] = '\0';

@@ -33,11 +33,11 @@ struct ns_cg_hits {
 	uint64_t mem_peak;
 };
 
-int ns_cg_open(struct ns_cg *cg, int worker, struct vg_err *err);
+int sbx_ns_cg_open(struct ns_cg *cg, int worker, struct vg_err *err);
 /* Moves PID into group WHICH (through the open directories: works after pivot_root). */
-int ns_cg_attach(const struct ns_cg *cg, int which, pid_t pid);
-void ns_cg_counters(const struct ns_cg *cg, struct ns_cg_hits *h);
+int sbx_ns_cg_attach(const struct ns_cg *cg, int which, pid_t pid);
+void sbx_ns_cg_counters(const struct ns_cg *cg, struct ns_cg_hits *h);
 /* Kills whatever is left in both groups (after a crashed run) and removes them. */
-void ns_cg_close(struct ns_cg *cg);
+void sbx_ns_cg_close(struct ns_cg *cg);
 
 #endif

@@ -157,7 +157,7 @@ static void walk(struct diff *d, int dirfd, const char *rel, int depth)
 	closedir(dir);
 }
 
-void ns_files_diff(int upper_fd, const int lower_fds[], int nlower, int out_fd)
+void sbx_ns_files_diff(int upper_fd, const int lower_fds[], int nlower, int out_fd)
 {
 	struct diff d = { .lower = lower_fds, .nlower = nlower, .out = out_fd };
 	int fd = openat(upper_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);

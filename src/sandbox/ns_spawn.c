@@ -64,8 +64,8 @@ static int write_map(int proc_fd, pid_t pid, const char *file)
 	return r;
 }
 
-pid_t ns_spawn(struct sbx_env *env, int which, char *const argv[], const int fds[4], bool sample,
-	       int *exec_err)
+pid_t sbx_ns_spawn(struct sbx_env *env, int which, char *const argv[], const int fds[4],
+		   bool sample, int *exec_err)
 {
 	static char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root",
 				      "TERM=vt100", "USER=root", NULL };
@@ -142,7 +142,7 @@ pid_t ns_spawn(struct sbx_env *env, int which, char *const argv[], const int fds
 	}
 	if ((r = write_map(env->proc_fd, pid, "uid_map")) ||
 	    (r = write_map(env->proc_fd, pid, "gid_map")) ||
-	    (r = ns_cg_attach(&env->cg, which, pid)))
+	    (r = sbx_ns_cg_attach(&env->cg, which, pid)))
 		goto fail_child;
 	if (write(go[1], "g", 1) != 1) {
 		r = -EIO;

@@ -25,10 +25,10 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "env_ns.h"
+#include "vigil/clock.h"
 #include "vigil/sandbox.h"
 
 #define SVC_READY_MS 8000 /* services' start under qemu-user on a loaded machine */
@@ -41,14 +41,6 @@ struct super {
 	int trace_fd; /* the FIFO qemu writes its system call log into */
 	char why[160];
 };
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void __attribute__((noreturn)) die(struct super *s, const char *what, int e)
 {
@@ -208,11 +200,11 @@ fail:
 static size_t recv_some(int fd, char *buf, size_t cap, size_t need, int ms)
 {
 	size_t got = 0;
-	int64_t end = mono_ms() + ms;
+	int64_t end = (int64_t)vg_mono_ms() + ms;
 
 	while (got < need && got < cap - 1) {
 		struct pollfd p = { fd, POLLIN, 0 };
-		int left = (int)(end - mono_ms());
+		int left = (int)(end - (int64_t)vg_mono_ms());
 		ssize_t n;
 
 		if (left <= 0 || poll(&p, 1, left) != 1)
@@ -257,7 +249,7 @@ static bool probe_telnet(int ms)
 
 static void probe(const struct super *s, bool *http, bool *telnet, int wait_ms)
 {
-	int64_t end = mono_ms() + wait_ms;
+	int64_t end = (int64_t)vg_mono_ms() + wait_ms;
 
 	*http = *telnet = false;
 	for (;;) {
@@ -265,9 +257,10 @@ static void probe(const struct super *s, bool *http, bool *telnet, int wait_ms)
 			*http = probe_http(1000);
 		if (!*telnet && s->j->env->p->full_services)
 			*telnet = probe_telnet(1000);
-		if ((*http && (*telnet || !s->j->env->p->full_services)) || mono_ms() >= end)
+		if ((*http && (*telnet || !s->j->env->p->full_services)) ||
+		    (int64_t)vg_mono_ms() >= end)
 			return;
-		usleep(20000);
+		vg_sleep_ms(20);
 	}
 }
 
@@ -290,7 +283,7 @@ static void start_services(struct super *s, int devnull)
 	char *const *list[] = { full ? httpd : min_httpd, telnetd, watchdog };
 
 	for (int i = 0; i < (full ? 3 : 1); i++) {
-		pid_t p = ns_spawn(s->j->env, NS_CG_SVC, list[i], fds, false, &ee);
+		pid_t p = sbx_ns_spawn(s->j->env, NS_CG_SVC, list[i], fds, false, &ee);
 
 		if (p < 0)
 			die(s, "starting a service", -p);
@@ -389,7 +382,7 @@ static int kill_sample_tree(const struct super *s)
 		}
 		while (waitpid(-1, NULL, WNOHANG) > 0)
 			;
-		usleep(5000);
+		vg_sleep_ms(5);
 	}
 	return killed;
 }
@@ -418,11 +411,11 @@ static void run_sample(struct super *s, int devnull)
 	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-	ns_cg_counters(&s->j->env->cg, &h0);
-	start = mono_ms();
+	sbx_ns_cg_counters(&s->j->env->cg, &h0);
+	start = (int64_t)vg_mono_ms();
 	deadline = start + (int64_t)(s->j->r->timeout_s ? s->j->r->timeout_s : 10) * 1000;
-	main_pid = ns_spawn(s->j->env, NS_CG_SAMPLE, argv, (int[4]){ devnull, out[1], err[1], -1 },
-			    true, &ee);
+	main_pid = sbx_ns_spawn(s->j->env, NS_CG_SAMPLE, argv,
+				(int[4]){ devnull, out[1], err[1], -1 }, true, &ee);
 	close(out[1]);
 	close(err[1]);
 	if (main_pid < 0)
@@ -435,7 +428,7 @@ static void run_sample(struct super *s, int devnull)
 	s->st.started = 1;
 	for (;;) {
 		struct pollfd pf[5] = { { sfd, POLLIN, 0 }, { ee, POLLIN, 0 } };
-		int64_t now = mono_ms();
+		int64_t now = (int64_t)vg_mono_ms();
 		int status;
 		pid_t p;
 
@@ -477,7 +470,7 @@ static void run_sample(struct super *s, int devnull)
 		if (main_done && cgroup_empty(s))
 			break;
 	}
-	s->st.duration_ms = mono_ms() - start;
+	s->st.duration_ms = (int64_t)vg_mono_ms() - start;
 	if (ee >= 0)
 		close(ee);
 	/* the writers are gone: what is left in the pipes is bounded by their size */
@@ -492,7 +485,7 @@ static void run_sample(struct super *s, int devnull)
 	s->st.out_bytes = ps[0].total;
 	s->st.err_bytes = ps[1].total;
 	s->st.trace_bytes = ps[2].total;
-	ns_cg_counters(&s->j->env->cg, &h1);
+	sbx_ns_cg_counters(&s->j->env->cg, &h1);
 	s->st.hits.pids_max = h1.pids_max - h0.pids_max;
 	s->st.hits.mem_max = h1.mem_max - h0.mem_max;
 	s->st.hits.oom_kill = h1.oom_kill - h0.oom_kill;
@@ -512,7 +505,7 @@ static void write_services(struct super *s, bool hb, bool tb, bool ha, bool ta)
 	(void)write(s->j->svc_fd, buf, (size_t)n);
 }
 
-void ns_supervise(struct ns_job *j)
+void sbx_ns_supervise(struct ns_job *j)
 {
 	struct super s = { .j = j, .upper_fd = -1, .trace_fd = -1 };
 	bool hb, tb, ha, ta;
@@ -531,7 +524,7 @@ void ns_supervise(struct ns_job *j)
 	/* the services had the sample's whole run to fail; a short look tells if they answer */
 	probe(&s, &ha, &ta, 0);
 	write_services(&s, hb, tb, ha, ta);
-	ns_files_diff(s.upper_fd, s.lower_fd, 2, j->files_fd);
+	sbx_ns_files_diff(s.upper_fd, s.lower_fd, 2, j->files_fd);
 	(void)write(j->status_w, &s.st, sizeof(s.st));
 	_exit(0);
 }

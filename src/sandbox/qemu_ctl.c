@@ -30,20 +30,12 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "sandbox/qemu_ctl.h"
+#include "vigil/clock.h"
 
 #define QEMU_BIN "qemu-system-arm"
-
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void nl_attr(struct nlmsghdr *h, unsigned short type, const void *data, size_t len)
 {
@@ -269,7 +261,7 @@ static bool path_ok(const char *p)
 	return p && strlen(p) < 500 && !strpbrk(p, ",'\n");
 }
 
-int qemu_start(struct qemu_proc *q, const struct qemu_cfg *c, struct vg_err *err)
+int sbx_qemu_start(struct qemu_proc *q, const struct qemu_cfg *c, struct vg_err *err)
 {
 	char why[257];
 	int p[2];
@@ -297,13 +289,13 @@ int qemu_start(struct qemu_proc *q, const struct qemu_cfg *c, struct vg_err *err
 	close(p[0]);
 	if (n > 0) {
 		why[n] = 0;
-		qemu_stop(q);
+		sbx_qemu_stop(q);
 		return vg_errf(err, EIO, "starting the system guest: %s", why);
 	}
 	return 0;
 }
 
-void qemu_stop(struct qemu_proc *q)
+void sbx_qemu_stop(struct qemu_proc *q)
 {
 	if (q->pid <= 0)
 		return;
@@ -313,7 +305,7 @@ void qemu_stop(struct qemu_proc *q)
 	q->pid = -1;
 }
 
-int qemu_exited(struct qemu_proc *q)
+int sbx_qemu_exited(struct qemu_proc *q)
 {
 	if (q->pid <= 0)
 		return 1;
@@ -324,10 +316,10 @@ int qemu_exited(struct qemu_proc *q)
 	return 0;
 }
 
-int unix_connect_retry(const char *path, int timeout_ms, const struct qemu_proc *q)
+int sbx_unix_connect_retry(const char *path, int timeout_ms, const struct qemu_proc *q)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	long end = now_ms() + timeout_ms;
+	uint64_t end = vg_mono_ms() + timeout_ms;
 
 	if (strlen(path) >= sizeof(a.sun_path))
 		return -ENAMETOOLONG;
@@ -340,11 +332,11 @@ int unix_connect_retry(const char *path, int timeout_ms, const struct qemu_proc 
 			return fd;
 		int e = errno;
 		close(fd);
-		if ((e != ENOENT && e != ECONNREFUSED) || now_ms() > end)
+		if ((e != ENOENT && e != ECONNREFUSED) || vg_mono_ms() > end)
 			return -e;
 		if (q && q->pid > 0 && waitpid(q->pid, NULL, WNOHANG) == q->pid)
 			return -ECHILD;
-		usleep(5000);
+		vg_sleep_ms(5);
 	}
 }
 
@@ -353,11 +345,11 @@ static json_t *qmp_read(int fd, int timeout_ms, struct vg_err *err)
 {
 	char line[65536];
 	size_t n = 0;
-	long end = now_ms() + timeout_ms;
+	uint64_t end = vg_mono_ms() + timeout_ms;
 
 	while (n < sizeof(line) - 1) {
 		struct pollfd p = { fd, POLLIN, 0 };
-		long left = end - now_ms();
+		int64_t left = (int64_t)(end - vg_mono_ms());
 		if (left <= 0 || poll(&p, 1, (int)left) != 1) {
 			vg_errf(err, ETIMEDOUT, "QMP: no answer within %d ms", timeout_ms);
 			return NULL;
@@ -381,8 +373,8 @@ static json_t *qmp_read(int fd, int timeout_ms, struct vg_err *err)
 	return NULL;
 }
 
-int qmp_exec(int fd, const char *cmd_json, char *ret, size_t ret_len, int timeout_ms,
-	     struct vg_err *err)
+int sbx_qmp_exec(int fd, const char *cmd_json, char *ret, size_t ret_len, int timeout_ms,
+		 struct vg_err *err)
 {
 	size_t len = strlen(cmd_json);
 
@@ -413,11 +405,11 @@ int qmp_exec(int fd, const char *cmd_json, char *ret, size_t ret_len, int timeou
 	}
 }
 
-int qmp_open(int *fd, const char *path, const struct qemu_proc *q, struct vg_err *err)
+int sbx_qmp_open(int *fd, const char *path, const struct qemu_proc *q, struct vg_err *err)
 {
 	json_t *g;
 
-	*fd = unix_connect_retry(path, 10000, q);
+	*fd = sbx_unix_connect_retry(path, 10000, q);
 	if (*fd < 0)
 		return vg_errf(err, -*fd, "QMP socket %s: %s", path, strerror(-*fd));
 	g = qmp_read(*fd, 10000, err);
@@ -427,42 +419,42 @@ int qmp_open(int *fd, const char *path, const struct qemu_proc *q, struct vg_err
 		return vg_errf(err, EPROTO, "QMP: no greeting");
 	}
 	json_decref(g);
-	int e = qmp_exec(*fd, "{\"execute\":\"qmp_capabilities\"}", NULL, 0, 10000, err);
+	int e = sbx_qmp_exec(*fd, "{\"execute\":\"qmp_capabilities\"}", NULL, 0, 10000, err);
 	if (e)
 		close(*fd);
 	return e;
 }
 
-int qmp_save(int fd, const char *path, int timeout_ms, struct vg_err *err)
+int sbx_qmp_save(int fd, const char *path, int timeout_ms, struct vg_err *err)
 {
 	char cmd[700], st[4096];
-	long end = now_ms() + timeout_ms;
+	uint64_t end = vg_mono_ms() + timeout_ms;
 	int e;
 
 	/* the default bandwidth cap (32 MiB/s) is for live migration over a network */
-	e = qmp_exec(fd,
-		     "{\"execute\":\"migrate-set-parameters\","
-		     "\"arguments\":{\"max-bandwidth\":17179869184}}",
-		     NULL, 0, 10000, err);
+	e = sbx_qmp_exec(fd,
+			 "{\"execute\":\"migrate-set-parameters\","
+			 "\"arguments\":{\"max-bandwidth\":17179869184}}",
+			 NULL, 0, 10000, err);
 	if (!e)
-		e = qmp_exec(fd, "{\"execute\":\"stop\"}", NULL, 0, 10000, err);
+		e = sbx_qmp_exec(fd, "{\"execute\":\"stop\"}", NULL, 0, 10000, err);
 	if (e)
 		return e;
 	snprintf(cmd, sizeof(cmd),
 		 "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"exec:cat > '%s'\"}}", path);
-	e = qmp_exec(fd, cmd, NULL, 0, 10000, err);
+	e = sbx_qmp_exec(fd, cmd, NULL, 0, 10000, err);
 	while (!e) {
-		e = qmp_exec(fd, "{\"execute\":\"query-migrate\"}", st, sizeof(st), 10000, err);
+		e = sbx_qmp_exec(fd, "{\"execute\":\"query-migrate\"}", st, sizeof(st), 10000, err);
 		if (e)
 			break;
 		if (strstr(st, "\"status\":\"completed\""))
 			return 0;
 		if (strstr(st, "\"status\":\"failed\"") || strstr(st, "\"status\":\"cancelled\""))
 			return vg_errf(err, EIO, "saving the guest failed: %.300s", st);
-		if (now_ms() > end)
+		if (vg_mono_ms() > end)
 			return vg_errf(err, ETIMEDOUT, "saving the guest took over %d ms",
 				       timeout_ms);
-		usleep(20000);
+		vg_sleep_ms(20);
 	}
 	return e;
 }

@@ -27,21 +27,21 @@ struct qemu_proc {
 	pid_t pid;
 };
 
-int qemu_start(struct qemu_proc *q, const struct qemu_cfg *c, struct vg_err *err);
+int sbx_qemu_start(struct qemu_proc *q, const struct qemu_cfg *c, struct vg_err *err);
 /* Kills QEMU (SIGKILL: its state is disposable) and reaps it. */
-void qemu_stop(struct qemu_proc *q);
+void sbx_qemu_stop(struct qemu_proc *q);
 /* Did QEMU exit? (reaps it if so) */
-int qemu_exited(struct qemu_proc *q);
+int sbx_qemu_exited(struct qemu_proc *q);
 
 /* Connects to a listening unix socket, retrying until timeout_ms (QEMU creates it while it
  * starts); returns the fd or a negative errno. */
-int unix_connect_retry(const char *path, int timeout_ms, const struct qemu_proc *q);
+int sbx_unix_connect_retry(const char *path, int timeout_ms, const struct qemu_proc *q);
 
 /* QMP: after the greeting and qmp_capabilities; one command at a time, events skipped. */
-int qmp_open(int *fd, const char *path, const struct qemu_proc *q, struct vg_err *err);
-int qmp_exec(int fd, const char *cmd_json, char *ret, size_t ret_len, int timeout_ms,
-	     struct vg_err *err);
+int sbx_qmp_open(int *fd, const char *path, const struct qemu_proc *q, struct vg_err *err);
+int sbx_qmp_exec(int fd, const char *cmd_json, char *ret, size_t ret_len, int timeout_ms,
+		 struct vg_err *err);
 /* Saves the (stopped) guest's state into path with the migrate command, waiting for it. */
-int qmp_save(int fd, const char *path, int timeout_ms, struct vg_err *err);
+int sbx_qmp_save(int fd, const char *path, int timeout_ms, struct vg_err *err);
 
 #endif

@@ -14,6 +14,7 @@
 
 #include "sbx_int.h"
 #include "vigil/sandbox.h"
+#include "vigil/util.h"
 
 static void csv_field(FILE *f, const char *s, bool last)
 {
@@ -132,8 +133,8 @@ int sbx_report_json_dir(struct sbx_store *st, const char *dir, unsigned *nfiles,
 	struct jdir d = { .dir = dir, .err = err };
 	int rc;
 
-	if (mkdir(dir, 0755) && errno != EEXIST)
-		return vg_errf(err, errno, "creating %s: %m", dir);
+	if ((rc = vg_mkdir_p(dir, 0755)) < 0)
+		return vg_errf(err, -rc, "creating %s: %s", dir, strerror(-rc));
 	rc = sbx_store_each(st, 0, true, json_row, &d, err);
 	if (!rc)
 		rc = flush(&d);

@@ -14,12 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "env.h"
 #include "sbx_int.h"
+#include "vigil/clock.h"
 #include "vigil/sandbox.h"
+#include "vigil/util.h"
 
 struct sbx_worker {
 	const struct sbx_env_ops *ops;
@@ -43,28 +44,10 @@ bool sbx_env_known(const char *name)
 	return env_ops(name) != NULL;
 }
 
-static int mkdirs(const char *path)
-{
-	char p[1024];
-
-	if (snprintf(p, sizeof(p), "%s", path) >= (int)sizeof(p))
-		return -ENAMETOOLONG;
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0755) && errno != EEXIST)
-			return -errno;
-		*s = '/';
-	}
-	return mkdir(p, 0755) && errno != EEXIST ? -errno : 0;
-}
-
 int sbx_worker_open(struct sbx_worker **wp, const struct sbx_worker_opts *o, struct vg_err *err)
 {
 	struct sbx_worker *w = calloc(1, sizeof(*w));
 	struct sbx_env_opts eo;
-	const char *home = getenv("HOME"), *cache = getenv("VIGIL_CACHE");
 	int rc;
 
 	*wp = NULL;
@@ -78,13 +61,12 @@ int sbx_worker_open(struct sbx_worker **wp, const struct sbx_worker_opts *o, str
 	}
 	if (o->cache_dir)
 		snprintf(w->cache_dir, sizeof(w->cache_dir), "%s", o->cache_dir);
-	else if (cache)
-		snprintf(w->cache_dir, sizeof(w->cache_dir), "%s/sandbox", cache);
-	else
-		snprintf(w->cache_dir, sizeof(w->cache_dir), "%s/.cache/vigil/sandbox",
-			 home ? home : "/tmp");
+	else if ((rc = sbx_cache_dir(w->cache_dir, sizeof(w->cache_dir)))) {
+		free(w);
+		return vg_errf(err, -rc, "the cache directory's name is too long");
+	}
 	snprintf(w->work_dir, sizeof(w->work_dir), "%s", o->work_dir);
-	if ((rc = mkdirs(w->cache_dir)) || (rc = mkdirs(w->work_dir))) {
+	if ((rc = vg_mkdir_p(w->cache_dir, 0755)) || (rc = vg_mkdir_p(w->work_dir, 0755))) {
 		vg_errf(err, -rc, "creating %s or %s: %s", w->cache_dir, w->work_dir,
 			strerror(-rc));
 		free(w);
@@ -151,14 +133,6 @@ int sbx_sha256_file(const char *path, char hex[65], struct vg_err *err)
 	return 0;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A fresh, empty run directory (a retry starts from nothing too). */
 static int fresh_dir(const char *dir, struct vg_err *err)
 {
@@ -166,7 +140,7 @@ static int fresh_dir(const char *dir, struct vg_err *err)
 
 	if (rc)
 		return vg_errf(err, -rc, "clearing %s: %s", dir, strerror(-rc));
-	if ((rc = mkdirs(dir)))
+	if ((rc = vg_mkdir_p(dir, 0755)))
 		return vg_errf(err, -rc, "creating %s: %s", dir, strerror(-rc));
 	return 0;
 }
@@ -193,7 +167,7 @@ int sbx_worker_run(struct sbx_worker *w, const char *sample, const struct sbx_id
 		   bool force, struct sbx_result *res, struct vg_err *err)
 {
 	struct sbx_analyse_opts ao = { sbx_basename(sample), scores };
-	int64_t t0 = now_ms();
+	uint64_t t0 = vg_mono_ms();
 	enum sbx_runnable rn;
 	char why[SBX_NOTE];
 	int rc;
@@ -204,7 +178,7 @@ int sbx_worker_run(struct sbx_worker *w, const char *sample, const struct sbx_id
 	if (rn != SBX_RUN_OK && !force) {
 		sbx_outcome_not_run(rn == SBX_RUN_NO_LOADER ? SBX_V_LOAD_FAILED : SBX_V_NOT_EXEC,
 				    why, &res->o);
-		res->wall_ms = now_ms() - t0;
+		res->wall_ms = (int64_t)(vg_mono_ms() - t0);
 		return 0;
 	}
 	for (res->attempts = 1; res->attempts <= 2; res->attempts++) {
@@ -217,7 +191,7 @@ int sbx_worker_run(struct sbx_worker *w, const char *sample, const struct sbx_id
 			break;
 		if (res->attempts == 2) {
 			sbx_outcome_not_run(SBX_V_ENV_ERROR, env_err.msg, &res->o);
-			res->wall_ms = now_ms() - t0;
+			res->wall_ms = (int64_t)(vg_mono_ms() - t0);
 			return 0;
 		}
 	}
@@ -226,6 +200,6 @@ int sbx_worker_run(struct sbx_worker *w, const char *sample, const struct sbx_id
 		return rc;
 	res->ran = true;
 	sbx_outcome_from_status(&res->r.st, timeout_s, &res->o);
-	res->wall_ms = now_ms() - t0;
+	res->wall_ms = (int64_t)(vg_mono_ms() - t0);
 	return 0;
 }

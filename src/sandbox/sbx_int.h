@@ -55,6 +55,30 @@ bool sbx_persist_path(const char *path);
  * near-random: small files cannot reach 8 bits, so the bar follows log2(size). */
 double sbx_entropy_bar(uint64_t size);
 
+/* ---- the environments' image builders (builder.c) ---- */
+/* $VIGIL_CACHE/sandbox, else ~/.cache/vigil/sandbox. */
+int sbx_cache_dir(char *out, size_t n);
+/* The script that builds ENV's image: image/system/build.sh for system, else
+ * image/build-rootfs.sh (or $VIGIL_SANDBOX_BUILDER) for container and minimal. */
+const char *sbx_builder_script(const char *env);
+
+struct sbx_builder_opts {
+	const char *script;
+	bool check;	       /* --check: look, never build (no apt, no network) */
+	const char *cache_dir; /* the builder's CACHE argument */
+	const char *log;       /* everything it printed goes here too; NULL: nowhere */
+	void (*step)(void *ctx, const char *step); /* its "step: ..." lines */
+	void *ctx;
+};
+/* Runs a builder to its end: *STATUS its exit status, LAST its last line other than a step
+ * (the image path when it succeeded, the reason when not). Fails only when it cannot run. */
+int sbx_builder_run(const struct sbx_builder_opts *b, char *last, size_t n, int *status,
+		    struct vg_err *err);
+/* ENV's image as prepared in CACHE_DIR, by the builder's --check: 0 and its path, or -ENOENT
+ * with an error naming `vigil sandbox prepare` when it is missing or from other sources. */
+int sbx_image_find(const char *env, const char *cache_dir, char *path, size_t n,
+		   struct vg_err *err);
+
 /* Opens libcairo for chart.c (cairo_lazy.c); 0, or -errno with ERR set when it is missing. */
 int sbx_cairo_load(struct vg_err *err);
 

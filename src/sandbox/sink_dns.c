@@ -93,8 +93,8 @@ static int answer(const uint8_t *q, size_t qlen, uint32_t addr, uint8_t *out, si
 	return (int)(qend + 16);
 }
 
-int sink_dns_answer(const uint8_t *q, size_t qlen, uint32_t addr, uint8_t *out, size_t cap,
-		    char *qname, size_t qname_cap)
+int sbx_sink_dns_answer(const uint8_t *q, size_t qlen, uint32_t addr, uint8_t *out, size_t cap,
+			char *qname, size_t qname_cap)
 {
 	int n = answer(q, qlen, addr, out, cap, qname, qname_cap);
 

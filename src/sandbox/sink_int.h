@@ -31,7 +31,7 @@ struct sink_fds {
 };
 
 /* The sink process's loop; returns when the control socket closes. */
-void sink_serve(const struct sink_fds *f, uint32_t sink_addr);
+void sbx_sink_serve(const struct sink_fds *f, uint32_t sink_addr);
 
 /*
  * Builds the answer to one DNS query in Q (QLEN bytes) into OUT (capacity CAP): every A query
@@ -39,7 +39,7 @@ void sink_serve(const struct sink_fds *f, uint32_t sink_addr);
  * query name (dotted, lowercase, printable) into QNAME. Returns the answer's length, or -1
  * when Q is not a query to answer.
  */
-int sink_dns_answer(const uint8_t *q, size_t qlen, uint32_t addr, uint8_t *out, size_t cap,
-		    char *qname, size_t qname_cap);
+int sbx_sink_dns_answer(const uint8_t *q, size_t qlen, uint32_t addr, uint8_t *out, size_t cap,
+			char *qname, size_t qname_cap);
 
 #endif

@@ -20,10 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "sink_int.h"
+#include "vigil/clock.h"
 
 struct session {
 	int fd;
@@ -44,14 +44,6 @@ struct sink {
 	unsigned nsess;
 	struct session sess[SINK_MAX_SESSIONS];
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static bool loopback(uint32_t a_net)
 {
@@ -155,7 +147,7 @@ static void on_accept(struct sink *s)
 		ss->fd = fd;
 		ss->dst = od.sin_addr.s_addr;
 		ss->dport = ntohs(od.sin_port);
-		ss->start_ms = ss->last_ms = now_ms();
+		ss->start_ms = ss->last_ms = vg_wall_ms();
 		if (telnet_port(ss->dport)) {
 			send_str(fd, "\r\nlogin: ");
 			ss->prompts = 1;
@@ -174,7 +166,7 @@ static bool on_data(struct sink *s, struct session *ss)
 	if (n < 0)
 		return true;
 	ss->bytes += (uint64_t)n;
-	ss->last_ms = now_ms();
+	ss->last_ms = vg_wall_ms();
 	for (ssize_t i = 0; i < n && ss->nfirst < SINK_FIRST_BYTES; i++)
 		ss->first[ss->nfirst++] = buf[i];
 	/* a prompt per line keeps a brute-forcer going: user, password, user, ... */
@@ -209,11 +201,11 @@ static void on_dns(struct sink *s)
 		for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
 			if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO)
 				memcpy(&pi, CMSG_DATA(c), sizeof(pi));
-		alen = sink_dns_answer(q, (size_t)n, s->addr, ans, sizeof(ans), qname,
-				       sizeof(qname));
+		alen = sbx_sink_dns_answer(q, (size_t)n, s->addr, ans, sizeof(ans), qname,
+					   sizeof(qname));
 		if (!loopback(pi.ipi_addr.s_addr) || alen >= 0)
-			emit(s, now_ms(), "dns", pi.ipi_addr.s_addr, 53, qname, (uint64_t)n, NULL,
-			     0);
+			emit(s, vg_wall_ms(), "dns", pi.ipi_addr.s_addr, 53, qname, (uint64_t)n,
+			     NULL, 0);
 		if (alen < 0)
 			continue;
 		/* answer from the address the query was sent to, as a real resolver there would */
@@ -257,8 +249,8 @@ static void on_raw(struct sink *s, int fd, bool udp)
 			continue;
 		if (!udp) {
 			if (p[hl] == 8) /* echo request; the kernel sends the reply */
-				emit(s, now_ms(), "icmp", ip.daddr, 0, NULL, (uint64_t)n - hl, NULL,
-				     0);
+				emit(s, vg_wall_ms(), "icmp", ip.daddr, 0, NULL, (uint64_t)n - hl,
+				     NULL, 0);
 			continue;
 		}
 		unsigned sport = (unsigned)(p[hl] << 8 | p[hl + 1]);
@@ -268,7 +260,7 @@ static void on_raw(struct sink *s, int fd, bool udp)
 		/* DNS is logged by the resolver, and its answers come from port 53 */
 		if (dport == 53 || sport == 53)
 			continue;
-		emit(s, now_ms(), "udp", ip.daddr, dport, NULL, plen, p + hl + 8,
+		emit(s, vg_wall_ms(), "udp", ip.daddr, dport, NULL, plen, p + hl + 8,
 		     plen < 64 ? (unsigned)plen : 64);
 	}
 }
@@ -282,7 +274,7 @@ static void end_run(struct sink *s)
 			char line[96];
 			int n = snprintf(line, sizeof(line),
 					 "{\"ts_ms\":%lld,\"proto\":\"dropped\",\"bytes\":%u}\n",
-					 (long long)now_ms(), s->dropped);
+					 (long long)vg_wall_ms(), s->dropped);
 
 			write_all(s->log, line, (size_t)n);
 		}
@@ -322,7 +314,7 @@ static bool on_ctl(struct sink *s)
 	return send(s->f->ctl, &c, 1, MSG_NOSIGNAL) == 1;
 }
 
-void sink_serve(const struct sink_fds *f, uint32_t sink_addr)
+void sbx_sink_serve(const struct sink_fds *f, uint32_t sink_addr)
 {
 	struct pollfd pf[5 + SINK_MAX_SESSIONS];
 	struct sink *s = calloc(1, sizeof(*s));
@@ -349,7 +341,7 @@ void sink_serve(const struct sink_fds *f, uint32_t sink_addr)
 		for (unsigned i = nsess; i-- > 0;)
 			if (pf[5 + i].revents && !on_data(s, &s->sess[i]))
 				sess_close(s, i);
-		t = now_ms();
+		t = vg_wall_ms();
 		for (unsigned i = s->nsess; i-- > 0;)
 			if (t - s->sess[i].last_ms > SINK_IDLE_MS)
 				sess_close(s, i);

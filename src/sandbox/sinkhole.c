@@ -167,7 +167,7 @@ static void sink_main(int ctl, pid_t parent)
 		_exit(0);
 	struct in_addr sa;
 	inet_pton(AF_INET, SBX_SINK_ADDR, &sa);
-	sink_serve(&f, sa.s_addr);
+	sbx_sink_serve(&f, sa.s_addr);
 	_exit(0);
 }
 

@@ -11,10 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
-#include <time.h>
 
 #include "sbx_int.h"
+#include "vigil/clock.h"
 #include "vigil/sandbox.h"
 
 #define SCHEMA_VERSION "1"
@@ -81,17 +80,6 @@ void sbx_store_close(struct sbx_store *st)
 		return;
 	sqlite3_close(st->db);
 	free(st);
-}
-
-static void now_text(char *buf, size_t n)
-{
-	struct timeval tv;
-	struct tm tm;
-
-	gettimeofday(&tv, NULL);
-	gmtime_r(&tv.tv_sec, &tm);
-	snprintf(buf, n, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)tv.tv_usec);
 }
 
 /* The JSON a stream of vg_json calls wrote, as a malloc'd string. */
@@ -222,7 +210,7 @@ int sbx_store_claim(struct sbx_store *st, int worker, const char *prefer, const 
 	sqlite3_finalize(q);
 	q = NULL;
 	if (found) {
-		now_text(ts, sizeof(ts));
+		vg_rfc3339_now(ts, sizeof(ts));
 		if (sqlite3_prepare_v2(st->db,
 				       "UPDATE runs SET state='running', worker=?, claimed_at=? "
 				       "WHERE sha256=? AND env=?",
@@ -285,7 +273,7 @@ int sbx_store_finish(struct sbx_store *st, const struct sbx_claim *c, const stru
 		sbx_service_impact(&res->r.svc, impact, sizeof(impact));
 	else
 		sbx_copy(impact, sizeof(impact), "-");
-	now_text(ts, sizeof(ts));
+	vg_rfc3339_now(ts, sizeof(ts));
 	if (sqlite3_prepare_v2(
 		    st->db,
 		    "UPDATE runs SET state='done', attempts=attempts+?, research_verdict=?, "

@@ -303,6 +303,26 @@ static const char *proto_of(const struct vg_wire_opts *o)
 	return o && o->proto ? o->proto : "";
 }
 
+/* The end of both handshakes: key confirmation when all went well, then the secrets wiped;
+ * a failed session is closed without a word (its stream never started). */
+static int complete(struct vg_wire *w, bool client, int r, const uint8_t th[TH_LEN],
+		    struct vg_wire_keypair *eph, uint8_t kc[32], uint8_t ks[32],
+		    struct vg_wire **out, struct vg_err *err)
+{
+	if (!r)
+		r = confirm(w, client, th, err);
+	sodium_memzero(eph, sizeof(*eph));
+	sodium_memzero(kc, 32);
+	sodium_memzero(ks, 32);
+	if (r) {
+		w->dead = -r;
+		vg_wire_close(w);
+		return r;
+	}
+	*out = w;
+	return 0;
+}
+
 int vg_wire_client(struct vg_wire **out, int fd, const struct vg_wire_keypair *self,
 		   const uint8_t server_pk[VG_WIRE_KEY_LEN], const struct vg_wire_opts *o,
 		   struct vg_err *err)
@@ -350,19 +370,8 @@ int vg_wire_client(struct vg_wire **out, int fd, const struct vg_wire_keypair *s
 		goto fail;
 	}
 	r = streams(w, kc, ks, deadline, err);
-	if (!r)
-		r = confirm(w, true, th, err);
 fail:
-	sodium_memzero(&eph, sizeof(eph));
-	sodium_memzero(kc, sizeof(kc));
-	sodium_memzero(ks, sizeof(ks));
-	if (r) {
-		w->dead = -r; /* nothing to say on a stream that never started */
-		vg_wire_close(w);
-		return r;
-	}
-	*out = w;
-	return 0;
+	return complete(w, true, r, th, &eph, kc, ks, out, err);
 }
 
 int vg_wire_server(struct vg_wire **out, int fd, const struct vg_wire_keypair *self,
@@ -418,19 +427,8 @@ int vg_wire_server(struct vg_wire **out, int fd, const struct vg_wire_keypair *s
 		goto fail;
 	}
 	r = streams(w, ks, kc, deadline, err);
-	if (!r)
-		r = confirm(w, false, th, err);
 fail:
-	sodium_memzero(&eph, sizeof(eph));
-	sodium_memzero(kc, sizeof(kc));
-	sodium_memzero(ks, sizeof(ks));
-	if (r) {
-		w->dead = -r; /* nothing to say on a stream that never started */
-		vg_wire_close(w);
-		return r;
-	}
-	*out = w;
-	return 0;
+	return complete(w, false, r, th, &eph, kc, ks, out, err);
 }
 
 static int send_tagged(struct vg_wire *w, const void *msg, size_t len, uint8_t tag,

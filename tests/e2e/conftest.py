@@ -131,18 +131,16 @@ def pytest_terminal_summary(terminalreporter):
             terminalreporter.write_line(f"{secs:7.1f} s  {desc}")
 
 
-SANDBOX_BUILDERS = [REPO / "src" / "sandbox" / "image" / "build-rootfs.sh",
-                    REPO / "src" / "sandbox" / "image" / "system" / "build.sh"]
-
-
 @pytest.fixture(scope="session", autouse=True)
 def sandbox_images(request):
-    """The sandbox's ARM userland and system image, built (or found in the cache: a fraction of
-    a second) with network access before any sandbox test runs vigil in a namespace without an
-    uplink, where a first build could not download Debian's packages."""
+    """The sandbox's environments, prepared with network access (`vigil sandbox prepare`: a
+    fraction of a second when the cache already holds them) before any sandbox test runs vigil
+    in a namespace without an uplink, where runs only look for the images and never download."""
     if not any("test_sandbox" in str(item.fspath) for item in request.session.items):
         return
-    for script in SANDBOX_BUILDERS:
-        r = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=1800)
-        if r.returncode != 0:
-            pytest.fail(f"{script} failed: {r.stderr[-3000:]}")
+    if not VIGIL_BIN.exists():
+        pytest.fail(f"vigil binary not found at {VIGIL_BIN} (build it or set VIGIL_BIN)")
+    r = subprocess.run([str(VIGIL_BIN), "sandbox", "prepare"], capture_output=True, text=True,
+                       timeout=1800)
+    if r.returncode != 0:
+        pytest.fail(f"vigil sandbox prepare failed: {r.stderr[-3000:]}")

@@ -385,3 +385,58 @@ def test_events_of_a_killed_program_are_kept(work, cc):
             base = int(p[0], 16)
     last = ev[-1] & 0x3fffffff
     assert lo - base <= last < lo - base + size, f"last event {last:#x} is not in doomed()"
+
+
+# --- defects found by a new user ---------------------------------------------------------------
+
+def test_clang_build_without_no_sanitize_link_runtime_is_named(work):
+    """clang without -fno-sanitize-link-runtime links its own sancov runtime, whose weak hooks
+    replace libvigil-rt's: vigil says which flag is missing instead of 'did not attach'."""
+    if not shutil.which("clang"):
+        pytest.skip("clang not installed")
+    exe = work / "loop_count-clang-rt"
+    flags = [f for f in FLAGS["clang"] if f != "-fno-sanitize-link-runtime"]
+    subprocess.run([*flags, "-I", str(FIX), str(FIX / "loop_count.c"), str(RT), "-o", str(exe)],
+                   check=True)
+    inp = write(work, "rt-in", b"\x02ab")
+    tr = work / "rt.tr"
+    for args in (["trace", "-o", tr, "--", exe, inp], ["model", exe, "-o", work / "rt.model"]):
+        p = vigil(*args)
+        assert p.returncode == 2
+        assert "-fno-sanitize-link-runtime" in p.stderr, p.stderr
+        assert "sanitizer-coverage runtime" in p.stderr, p.stderr
+        assert p.stderr.count("\n") == 1 and "did not attach" not in p.stderr
+    assert not tr.exists()
+    # the same program built with the flag records fine
+    good = build(work, "loop_count", "clang")
+    vigil("trace", "-o", tr, "--", good, inp, check=0)
+
+
+def test_keygen_never_leaves_a_key_world_readable(work, tmp_path):
+    """An existing 0644 file at KEY is refused and left as it was; --force replaces it with a
+    new 0600 file (never by writing into the old one), warning that the old one was readable."""
+    k = tmp_path / "k"
+    k.write_text("not a key yet\n")
+    os.chmod(k, 0o644)
+    p = vigil("keygen", "-o", k)
+    assert p.returncode == 2 and "--force" in p.stderr, p.stderr
+    assert "readable by others (mode 0644)" in p.stderr
+    assert k.read_text() == "not a key yet\n" and (os.stat(k).st_mode & 0o777) == 0o644
+    assert not Path(str(k) + ".pub").exists()
+    p = vigil("keygen", "--force", "-o", k, check=0)
+    assert "was readable by others (mode 0644)" in p.stderr
+    assert (os.stat(k).st_mode & 0o777) == 0o600
+    assert len(k.read_text().strip()) == 128
+    # whatever the umask, a new key file is 0600 (O_EXCL + fchmod)
+    fresh = tmp_path / "fresh"
+    r = subprocess.run([str(VIGIL), "cfa", "keygen", "-o", str(fresh)], capture_output=True,
+                       text=True, preexec_fn=lambda: os.umask(0))
+    assert r.returncode == 0, r.stderr
+    assert (os.stat(fresh).st_mode & 0o777) == 0o600
+    # the replaced key signs reports that its public half verifies
+    exe = build(work, "loop_count", "gcc")
+    model = train(work, exe, CASES["loop_count"][0])
+    rep = tmp_path / "report"
+    assert run(work, model, exe, b"\x02ab", "kg", "--key", k, "--report", rep).returncode == 0
+    vigil("check-report", "--pub", str(k) + ".pub", rep, check=0)
+    assert vigil("keygen", "-o", tmp_path / "x", "extra").returncode == 2  # unknown argument

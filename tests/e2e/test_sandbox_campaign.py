@@ -114,8 +114,10 @@ def campaign(corpus, labels, tmp_path_factory):
     r = vigil("sandbox", "run", "--env", "container", "--env", "minimal", "--labels", labels,
               "--alerts", d / "alerts.jsonl", corpus, "-o", db, timeout=1800)
     assert "30 of 30 runs done" in r.stdout
-    vigil("sandbox", "report", db, "--csv", d / "results.csv", "--json", d / "json", "--chart",
-          d / "chart.png")
+    r = vigil("sandbox", "report", db, "--csv", d / "results.csv", "--json-dir", d / "json",
+              "--chart", d / "chart.png", "-j")
+    summary = json.loads(r.stdout)
+    assert summary["runs_done"] == 30 and summary["json_files"] == 15
     with open(d / "results.csv", newline="") as f:
         rows = list(csv.reader(f))
     return {"dir": d, "db": db, "header": rows[0], "rows": rows[1:],
@@ -227,6 +229,16 @@ def test_alerts(campaign):
     assert {"encryptor", "scanner"} <= names  # label scores 100 and 80
     enc = next(a for a in alerts if campaign["names"][a["target"]["id"]] == "encryptor")
     assert "T1486" in enc["attack"]
+
+
+def test_report_options_mean_what_they_mean_everywhere(campaign, tmp_path):
+    """-j is JSON output in every command; per-sample JSON reports are --json-dir DIR."""
+    r = vigil("sandbox", "report", campaign["db"], "--json", tmp_path / "j", check=False)
+    assert r.returncode == 2 and "--json-dir" in r.stderr
+    r = vigil("sandbox", "report", campaign["db"], "--csv", tmp_path / "x.csv", "-p")
+    assert json.loads(r.stdout)["runs_done"] == 30 and r.stdout.count("\n") > 3
+    r = vigil("sandbox", "report", campaign["db"], "--bogus", check=False)
+    assert r.returncode == 2 and "--bogus" in r.stderr
 
 
 def test_json_reports_and_chart(campaign):

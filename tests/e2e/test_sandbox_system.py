@@ -6,9 +6,9 @@ every sample (src/sandbox/env_system.c, docs/sandbox-system.md).
 Each sample goes through the real `vigil sandbox one --env system`, and the test reads the
 artifacts the environment wrote (src/sandbox/env.h). Network safety: every vigil process runs
 under `unshare -n` (a namespace of the test's own with only a down loopback); the guest's NIC
-is a tap inside the sinkhole's namespace, which has no uplink either. The image is built (or
-taken from the cache) before, outside the namespace, because its build downloads Debian
-packages.
+is a tap inside the sinkhole's namespace, which has no uplink either. The image is prepared
+(`vigil sandbox prepare --env system`, or taken from the cache) before, outside the namespace,
+because its build downloads Debian packages; runs never download.
 """
 
 import json
@@ -22,7 +22,6 @@ import pytest
 from guest import REPO
 
 VIGIL = Path(os.environ.get("VIGIL_BIN", REPO / "build" / "vigil"))
-BUILDER = REPO / "src" / "sandbox" / "image" / "system" / "build.sh"
 CORPUS_BUILD = REPO / "tests" / "fixtures" / "samples" / "build.sh"
 CC = "arm-linux-gnueabi-gcc"
 
@@ -77,13 +76,15 @@ int main(void)
 
 @pytest.fixture(scope="module")
 def image():
-    """The system image, built or taken from the cache (needs Debian's archive on first use)."""
+    """The system image, prepared or taken from the cache (needs Debian's archive on first
+    use)."""
     for tool in (CC, "qemu-system-arm"):
         if not shutil.which(tool):
             pytest.fail(f"{tool} missing: install scripts/packages.txt")
-    r = subprocess.run(["bash", str(BUILDER)], capture_output=True, text=True, timeout=1800)
+    r = subprocess.run([str(VIGIL), "sandbox", "prepare", "--env", "system", "-j"],
+                       capture_output=True, text=True, timeout=1800)
     assert r.returncode == 0, r.stderr[-3000:]
-    return Path(r.stdout.strip().splitlines()[-1])
+    return Path(json.loads(r.stdout)["envs"][0]["image"])
 
 
 @pytest.fixture(scope="module")

@@ -20,8 +20,8 @@ static void probe(struct vg_mem *m)
 	for (size_t i = 0; i < n && i < 256; i++) {
 		uint64_t end = r[i].start + r[i].size;
 
-		if (r[i].file_off > vg_mem_file_size(m) ||
-		    r[i].size > vg_mem_file_size(m) - r[i].file_off)
+		if (r[i].file_off > vg_mem_size(m) ||
+		    r[i].size > vg_mem_size(m) - r[i].file_off)
 			abort();
 		if (i && r[i].start < r[i - 1].start + r[i - 1].size)
 			abort();

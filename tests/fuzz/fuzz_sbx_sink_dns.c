@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint8_t out[600];
 	char qname[256];
-	int n = sink_dns_answer(data, size, 0x0100420a, out, sizeof(out), qname, sizeof(qname));
+	int n = sbx_sink_dns_answer(data, size, 0x0100420a, out, sizeof(out), qname, sizeof(qname));
 
 	if (!memchr(qname, '\0', sizeof(qname)))
 		abort();

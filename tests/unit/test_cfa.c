@@ -3,7 +3,9 @@
  * Unit tests for the CFA core on a hand-built model: model validation (every truncation and
  * byte flip is rejected or loads safely), the verifier's verdicts (valid run, CFG violation,
  * unknown event, runtime gap, shadow stack returns), measurement-chain determinism under any
- * batching, and signed reports (any changed byte breaks the signature).
+ * batching, signed reports (any changed byte breaks the signature), verification sessions
+ * (alerts in the one schema, verdicts, checkpoint reports), and key files (never written into
+ * a file others can read).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -14,10 +16,15 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 #include <sodium.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "vigil/cfa_model.h"
 #include "vigil/cfa_report.h"
+#include "vigil/cfa_run.h"
 #include "vigil/cfa_verify.h"
 #include "vigil/rt.h"
 
@@ -247,6 +254,180 @@ static void test_report_signature(void **state)
 	vg_cfa_model_free(&m);
 }
 
+struct got_alerts {
+	int n;
+	char check[64], severity[16], attack[16], target[64];
+	json_t *evidence; /* of the first alert */
+};
+
+static void keep_alert(void *ctx, const struct vg_alert *a)
+{
+	struct got_alerts *g = ctx;
+
+	if (g->n++)
+		return;
+	snprintf(g->check, sizeof(g->check), "%s", a->check);
+	snprintf(g->severity, sizeof(g->severity), "%s", vg_severity_name(a->severity));
+	snprintf(g->attack, sizeof(g->attack), "%s", a->attack ? a->attack : "");
+	snprintf(g->target, sizeof(g->target), "%s:%s", a->target_kind, a->target_id);
+	g->evidence = json_loads(a->evidence, 0, NULL);
+}
+
+static void test_session_alerts_and_verdict(void **state)
+{
+	const uint32_t skip[] = { 0x110, 0x140 }; /* 0x120 skipped: no such edge */
+	const uint32_t clean[] = { 0x110, 0x120, 0x210, 0x140 };
+	uint64_t counts[VG_CFA_A_KINDS] = { 0 };
+	struct got_alerts g = { 0 };
+	struct vg_cfa_session *s;
+	struct vg_cfa_outcome out;
+	struct vg_cfa_model m;
+	struct vg_err err = { 0 };
+	struct vg_cfa_session_opts o = {
+		.program = "prog", .target_kind = "trace", .alert = keep_alert, .ctx = &g
+	};
+
+	make_model(&m);
+	o.model = &m;
+	assert_int_equal(vg_cfa_session_new(&s, &o, &err), 0);
+	vg_cfa_session_target(s, "t.tr");
+	assert_int_equal(vg_cfa_session_feed(s, 0, 0, 0, skip, 2, &err), 0);
+	assert_int_equal(vg_cfa_session_feed(s, 1, 0, 0, clean, 4, &err), 0);
+	assert_int_equal(vg_cfa_session_feed(s, VG_CFA_MAX_STREAMS, 0, 0, clean, 4, &err), -EINVAL);
+	assert_int_equal(vg_cfa_session_finish(s, &out, &err), 0);
+	assert_int_equal(out.verdict, VG_CFA_VIOLATION);
+	assert_int_equal(out.nstreams, 2);
+	assert_int_equal(out.alerts[VG_CFA_A_CFG], 1);
+	assert_int_equal(g.n, 1);
+	assert_string_equal(g.check, "cfa.cfg-violation");
+	assert_string_equal(g.severity, "high");
+	assert_string_equal(g.attack, "T1203");
+	assert_string_equal(g.target, "trace:t.tr");
+	assert_non_null(g.evidence);
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(g.evidence, "to"), "event")),
+		"0x140");
+	assert_int_equal(json_array_size(json_object_get(g.evidence, "last_events")), 1);
+	json_decref(g.evidence);
+	vg_cfa_session_free(s);
+
+	/* a signed report needs the key; checkpoints need the report */
+	o.report = "r";
+	assert_int_equal(vg_cfa_session_new(&s, &o, &err), -EINVAL);
+	vg_cfa_model_free(&m);
+
+	assert_int_equal(vg_cfa_verdict_of(counts), VG_CFA_CLEAN);
+	counts[VG_CFA_A_LOST] = 1;
+	assert_int_equal(vg_cfa_verdict_of(counts), VG_CFA_INCOMPLETE);
+	counts[VG_CFA_A_LOOP] = 1;
+	assert_int_equal(vg_cfa_verdict_of(counts), VG_CFA_ANOMALY);
+	counts[VG_CFA_A_STACK] = 1;
+	assert_int_equal(vg_cfa_verdict_of(counts), VG_CFA_VIOLATION);
+	assert_string_equal(vg_cfa_verdict_name(VG_CFA_ANOMALY), "anomaly");
+}
+
+static void test_session_checkpoint_reports(void **state)
+{
+	char dir[] = "/tmp/vigil-test-cfa-XXXXXX", rep[128], path[160];
+	uint32_t ev[64];
+	uint8_t pk[32], sk[64];
+	struct vg_cfa_session *s;
+	struct vg_cfa_outcome out;
+	struct vg_cfa_model m;
+	struct vg_err err = { 0 };
+	char *text;
+	size_t len;
+
+	for (int i = 0; i < 64; i += 4) {
+		ev[i] = 0x110;
+		ev[i + 1] = 0x120;
+		ev[i + 2] = 0x210;
+		ev[i + 3] = 0x140;
+	}
+	assert_non_null(mkdtemp(dir));
+	snprintf(rep, sizeof(rep), "%s/report", dir);
+	crypto_sign_keypair(pk, sk);
+	make_model(&m);
+	struct vg_cfa_session_opts o = { .model = &m,
+					 .sk = sk,
+					 .report = rep,
+					 .checkpoint = 16,
+					 .program = "prog",
+					 .target_kind = "trace" };
+
+	assert_int_equal(vg_cfa_session_new(&s, &o, &err), 0);
+	for (int i = 0; i < 64; i += 8)
+		assert_int_equal(vg_cfa_session_feed(s, 0, (uint64_t)i, 0, ev + i, 8, &err), 0);
+	assert_int_equal(vg_cfa_session_finish(s, &out, &err), 0);
+	assert_int_equal(out.verdict, VG_CFA_CLEAN);
+	vg_cfa_session_free(s);
+	for (int k = 0; k <= 4; k++) {
+		if (k)
+			snprintf(path, sizeof(path), "%s.%d", rep, k);
+		else
+			snprintf(path, sizeof(path), "%s", rep);
+		assert_int_equal(vg_cfa_report_check_file(path, pk, &text, &len, &err), 0);
+		free(text);
+		unlink(path);
+	}
+	snprintf(path, sizeof(path), "%s.5", rep);
+	assert_int_not_equal(access(path, F_OK), 0); /* 64 events: four checkpoints of 16 */
+	rmdir(dir);
+	vg_cfa_model_free(&m);
+}
+
+static void test_keygen_never_loosens(void **state)
+{
+	char dir[] = "/tmp/vigil-test-cfa-XXXXXX", key[128], pub[136], old[200];
+	uint8_t sk[64], sk2[64], pk[32];
+	struct vg_err err = { 0 };
+	struct stat st;
+	unsigned old_mode;
+	bool loose = true;
+	mode_t um = umask(0); /* the key file must be 0600 whatever the umask */
+	FILE *f;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(key, sizeof(key), "%s/key", dir);
+	snprintf(pub, sizeof(pub), "%s/key.pub", dir);
+	assert_int_equal(vg_cfa_keygen(key, false, &old_mode, &err), 0);
+	assert_int_equal(old_mode, 0);
+	assert_int_equal(stat(key, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(stat(pub, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0644);
+	assert_int_equal(vg_cfa_key_read_secret(key, sk, &loose, &err), 0);
+	assert_false(loose);
+	assert_int_equal(vg_cfa_key_read_public(pub, pk, &err), 0);
+	assert_memory_equal(sk + 32, pk, 32); /* Ed25519: the public key ends the secret one */
+
+	/* an existing, world-readable file: refused and left alone, then replaced with --force */
+	f = fopen(key, "w");
+	fputs("old\n", f);
+	fclose(f);
+	chmod(key, 0644);
+	vg_err_clear(&err);
+	assert_int_equal(vg_cfa_keygen(key, false, &old_mode, &err), -EEXIST);
+	assert_int_equal(old_mode, 0644);
+	f = fopen(key, "r");
+	assert_non_null(fgets(old, sizeof(old), f));
+	fclose(f);
+	assert_string_equal(old, "old\n");
+	assert_int_equal(vg_cfa_keygen(key, true, &old_mode, &err), 0);
+	assert_int_equal(old_mode, 0644);
+	assert_int_equal(stat(key, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(vg_cfa_key_read_secret(key, sk2, &loose, &err), 0);
+	assert_memory_not_equal(sk, sk2, 64);
+	chmod(key, 0640);
+	assert_int_equal(vg_cfa_key_read_secret(key, sk2, &loose, &err), 0);
+	assert_true(loose);
+	umask(um);
+	unlink(key);
+	unlink(pub);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -255,6 +436,9 @@ int main(void)
 		cmocka_unit_test(test_chain_independent_of_batching),
 		cmocka_unit_test(test_model_rejects_damage),
 		cmocka_unit_test(test_report_signature),
+		cmocka_unit_test(test_session_alerts_and_verdict),
+		cmocka_unit_test(test_session_checkpoint_reports),
+		cmocka_unit_test(test_keygen_never_loosens),
 	};
 
 	if (sodium_init() < 0)

@@ -36,10 +36,11 @@ static const char *only[2];
 static size_t run(const struct vg_snapshot *s, const char *check, struct vg_findings *f)
 {
 	struct vg_ids_opts o = { .only = only };
+	struct vg_err err = { 0 };
 
 	only[0] = check;
 	memset(f, 0, sizeof(*f));
-	assert_int_equal(vg_ids_run(s, &o, f), 0);
+	assert_int_equal(vg_ids_run(s, &o, f, &err), 0);
 	return f->n;
 }
 

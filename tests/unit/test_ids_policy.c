@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* The IDS policy parser, policy application, and watch's active-finding bookkeeping. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,7 +27,9 @@ static const char good[] = "# a policy\n"
 			   "[watch]\n"
 			   "interval = 1500ms\n"
 			   "on-gone = exit\n"
-			   "gone-grace = 2s\n";
+			   "gone-grace = 2s\n"
+			   "[listeners]\n"
+			   "allow = 8080:/bin/busybox, 9000:/opt/svc/bin/svc\n";
 
 static void parses_every_section(void **state)
 {
@@ -49,7 +52,44 @@ static void parses_every_section(void **state)
 	assert_int_equal(p.interval_ms, 1500);
 	assert_int_equal(p.on_gone, VG_GONE_EXIT);
 	assert_int_equal(p.gone_grace_ms, 2000);
+	assert_int_equal(p.nlisteners, 2);
+	assert_int_equal(p.listeners[1].port, 9000);
+	assert_string_equal(p.listeners[1].exe, "/opt/svc/bin/svc");
 	vg_policy_free(&p);
+}
+
+/* The policy's listeners (port and executable, any argv) and the baseline's (with argv; one
+ * held by no process names nothing to accept). */
+static void listener_rules_merge_policy_and_baseline(void **state)
+{
+	struct vg_bl_listen bl[2] = {
+		{ .proto = "tcp6",
+		  .port = 8080,
+		  .exe = "/bin/busybox",
+		  .cmdline = "nc -ll -p 8080 -e /bin/cat" },
+		{ .proto = "udp", .port = 68 },
+	};
+	struct vg_baseline b = { .listen = bl, .nlisten = 2 };
+	struct vg_listener_rule *r;
+	struct vg_ids_opts o = { 0 };
+	struct vg_err err = { 0 };
+	struct vg_policy p;
+
+	assert_int_equal(vg_policy_parse(&p, good, strlen(good), &err), 0);
+	assert_int_equal(vg_policy_listener_opts(&p, &b, &o, &r, &err), 0);
+	assert_ptr_equal(o.allowed_listeners, r);
+	assert_int_equal(o.nallowed_listeners, 3);
+	assert_int_equal(r[0].port, 8080);
+	assert_string_equal(r[0].exe, "/bin/busybox");
+	assert_null(r[0].cmdline);
+	assert_string_equal(r[2].cmdline, "nc -ll -p 8080 -e /bin/cat");
+	free(r);
+	vg_policy_free(&p);
+	vg_policy_init(&p);
+	assert_int_equal(vg_policy_listener_opts(&p, NULL, &o, &r, &err), 0);
+	assert_null(r);
+	assert_null(o.allowed_listeners);
+	assert_int_equal(o.nallowed_listeners, 0);
 }
 
 static void expect_error(const char *text, const char *needle)
@@ -107,6 +147,38 @@ static void bounds_hostile_sizes(void **state)
 	free(many);
 }
 
+static void rejects_bad_listeners(void **state)
+{
+	expect_error("[listeners]\nallow = 8080\n", "line 2");
+	expect_error("[listeners]\nallow = 8080:bin/nc\n", "PORT:/path");
+	expect_error("[listeners]\nallow = 0:/bin/nc\n", "not a port");
+	expect_error("[listeners]\nallow = 70000:/bin/nc\n", "not a port");
+	expect_error("[listeners]\nallow = +80:/bin/nc\n", "not a port");
+	expect_error("[listeners]\ndeny = 80:/bin/nc\n", "unknown key");
+}
+
+static void oversized_evidence_is_dropped_whole(void **state)
+{
+	struct vg_findings f = { 0 };
+	struct vg_err err = { 0 };
+	char big[2000];
+	struct vg_json *j;
+
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = 0;
+	j = vg_finding_begin(&f, "suspicious-process", VG_SEV_HIGH, NULL, "process", "1", &err);
+	assert_non_null(j);
+	vg_json_kstr(j, "exe", big);
+	assert_int_equal(vg_finding_end(&f, &err, "process %d", 1), 0);
+	assert_string_equal(f.v[0].evidence, "{\"truncated\":true}");
+	assert_string_equal(f.v[0].summary, "process 1");
+	/* one finding at a time: a second begin before the end is refused */
+	assert_non_null(vg_finding_begin(&f, "x", VG_SEV_LOW, NULL, "process", "2", &err));
+	assert_null(vg_finding_begin(&f, "y", VG_SEV_LOW, NULL, "process", "3", &err));
+	assert_int_equal(err.code, EBUSY);
+	vg_findings_free(&f);
+}
+
 static void durations(void **state)
 {
 	uint32_t ms;
@@ -125,10 +197,16 @@ static void durations(void **state)
 	assert_int_not_equal(vg_parse_duration("100000m", &ms), 0);
 }
 
-static void add(struct vg_findings *f, const char *check, const char *id, const char *ev)
+/* A finding whose evidence is one member, KEY with the JSON value RAW. */
+static void add(struct vg_findings *f, const char *check, const char *id, const char *key,
+		const char *raw)
 {
-	assert_int_equal(
-		vg_finding_add(f, check, VG_SEV_MEDIUM, NULL, "process", id, "s", "%s", ev), 0);
+	struct vg_err err = { 0 };
+	struct vg_json *j = vg_finding_begin(f, check, VG_SEV_MEDIUM, NULL, "process", id, &err);
+
+	assert_non_null(j);
+	vg_json_kraw(j, key, raw);
+	assert_int_equal(vg_finding_end(f, &err, "s"), 0);
 }
 
 static void applies_overrides_and_exemptions(void **state)
@@ -138,10 +216,10 @@ static void applies_overrides_and_exemptions(void **state)
 	struct vg_findings f = { 0 };
 
 	assert_int_equal(vg_policy_parse(&p, good, strlen(good), &err), 0);
-	add(&f, "backdoor-port", "tcp/2001", "\"port\":2001");
-	add(&f, "unknown-module", "x", "\"module\":\"x\"");
-	add(&f, "suspicious-process", "7", "\"exe\":\"/tmp/known-tool\"");
-	add(&f, "suspicious-process", "8", "\"exe\":\"/tmp/other\"");
+	add(&f, "backdoor-port", "tcp/2001", "port", "2001");
+	add(&f, "unknown-module", "x", "module", "\"x\"");
+	add(&f, "suspicious-process", "7", "exe", "\"/tmp/known-tool\"");
+	add(&f, "suspicious-process", "8", "exe", "\"/tmp/other\"");
 	vg_policy_apply(&p, &f);
 	assert_int_equal(f.n, 2);
 	assert_string_equal(f.v[0].check, "backdoor-port");
@@ -173,13 +251,13 @@ static void watch_needs_two_agreeing_looks(void **state)
 	struct vg_findings a = { 0 }, b = { 0 }, none = { 0 };
 	struct events e = { 0 };
 
-	add(&a, "hidden-process", "42", "\"pid\":42");
+	add(&a, "hidden-process", "42", "pid", "42");
 	/* seen by one look only: a task forking between views, not a finding */
 	assert_true(vg_watch_differs(&w, &a));
 	assert_int_equal(vg_watch_commit(&w, &a, &none, record, &e), 0);
 	assert_int_equal(e.alerts, 0);
 	/* both looks agree: alerted once */
-	add(&b, "hidden-process", "42", "\"pid\":42");
+	add(&b, "hidden-process", "42", "pid", "42");
 	assert_int_equal(vg_watch_commit(&w, &a, &b, record, &e), 0);
 	assert_int_equal(e.alerts, 1);
 	assert_false(vg_watch_differs(&w, &a));
@@ -204,7 +282,7 @@ static void findings_are_capped(void **state)
 	struct vg_findings f = { 0 };
 
 	for (int i = 0; i < VG_MAX_FINDINGS + 10; i++)
-		add(&f, "hidden-process", "1", "\"pid\":1");
+		add(&f, "hidden-process", "1", "pid", "1");
 	assert_int_equal(f.n, VG_MAX_FINDINGS);
 	assert_int_equal(f.dropped, 10);
 	vg_findings_free(&f);
@@ -220,6 +298,9 @@ int main(void)
 		cmocka_unit_test(applies_overrides_and_exemptions),
 		cmocka_unit_test(watch_needs_two_agreeing_looks),
 		cmocka_unit_test(findings_are_capped),
+		cmocka_unit_test(oversized_evidence_is_dropped_whole),
+		cmocka_unit_test(rejects_bad_listeners),
+		cmocka_unit_test(listener_rules_merge_policy_and_baseline),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -231,7 +231,7 @@ static void test_elf_qemu_like(void **state)
 
 	assert_int_equal(vg_mem_set_layout(m, 1), -EINVAL);
 	assert_string_equal(vg_mem_path(m), "buffer");
-	assert_int_equal(vg_mem_file_size(m), c.len);
+	assert_int_equal(vg_mem_size(m), c.len);
 	vg_mem_close(m);
 	free(c.buf);
 }
@@ -622,7 +622,7 @@ static void test_files(void **state)
 	assert_int_equal(vg_mem_open(&m, path, &err), 0);
 	assert_int_equal(vg_mem_kind(m), VG_MEM_ELFCORE);
 	assert_string_equal(vg_mem_path(m), path);
-	assert_int_equal(vg_mem_file_size(m), c.len);
+	assert_int_equal(vg_mem_size(m), c.len);
 	check_reads(m, 0x1fffff0, 16);
 	vg_mem_close(m);
 

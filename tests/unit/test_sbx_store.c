@@ -2,7 +2,8 @@
 /*
  * Unit tests for the campaign store and its reports: runs keyed by (sha256, env), claims,
  * resumption (a run left 'running' by a killed campaign returns to pending; a finished one is
- * never redone), the CSV's columns and quoting, the per-sample JSON and the PNG chart.
+ * never redone), the CSV's columns and quoting, the per-sample JSON and the PNG chart, and
+ * the alert a high-scoring run raises.
  */
 #include <jansson.h>
 #include <setjmp.h>
@@ -167,10 +168,50 @@ static int teardown(void **state)
 	return sbx_rmtree(dir);
 }
 
+static void test_run_alert(void **state)
+{
+	struct sbx_row r = {
+		.sha256 = "ab12cd34ef56ab12cd34ef56ab12cd34ef56ab12cd34ef56ab12cd34ef56ab12",
+		.path = "/s/enc",
+		.env = "container",
+		.verdict = "ran",
+		.cls = "ransomware",
+		.behaviours = "scan;encrypt;nonsense",
+		.service_impact = "none",
+		.label_score = -1,
+		.behaviour_score = 45
+	};
+	struct sbx_alert_text t;
+	struct vg_alert a;
+	json_t *ev;
+
+	assert_int_equal(sbx_run_alert(&r, 50, &a, &t), 0);
+	assert_null(t.evidence);
+	r.label_score = 100;
+	assert_int_equal(sbx_run_alert(&r, 50, &a, &t), 1);
+	assert_string_equal(a.source, "sandbox");
+	assert_string_equal(a.check, "sandbox-threat-score");
+	assert_string_equal(a.target_kind, "sample");
+	assert_string_equal(a.target_id, r.sha256);
+	assert_int_equal(a.severity, VG_SEV_CRITICAL);
+	assert_string_equal(a.attack, "T1046,T1486"); /* unknown ids are skipped */
+	ev = json_loads(a.evidence, 0, NULL);
+	assert_non_null(ev);
+	assert_int_equal(json_integer_value(json_object_get(ev, "label_score")), 100);
+	assert_string_equal(json_string_value(json_object_get(ev, "class")), "ransomware");
+	json_decref(ev);
+	free(t.evidence);
+	r.label_score = 61;
+	assert_int_equal(sbx_run_alert(&r, 50, &a, &t), 1);
+	assert_int_equal(a.severity, VG_SEV_HIGH);
+	free(t.evidence);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_store_resume_and_reports),
+		cmocka_unit_test(test_run_alert),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -8,16 +8,33 @@
 #                           root and the sample's directory: no shell, no utilities, no libc
 # Every file is owned by SBX_UID (env_ns.h): the environments map the sample's root to it, so
 # the sample may change the userland (in its overlay), and never owns anything of the host.
-# Usage: build-rootfs.sh [CACHE]   (default ~/.cache/vigil/sandbox); prints the cache path.
-# Rebuilt only when this script changes (its hash is the stamp).
+# Usage: build-rootfs.sh [--check] [CACHE]   (default ${VIGIL_CACHE:-~/.cache/vigil}/sandbox);
+# prints the cache path as its last line. Rebuilt only when this script changes (its hash is
+# the stamp). Progress goes to stdout as "step: ..." lines (vigil sandbox prepare shows them).
+# --check never builds and never needs the network: exit 0 when the cache holds userlands
+# built by this script, 3 when there are none, 4 when they were built by another version.
 set -euo pipefail
 
 SBX_UID=1660000
+check=0
+if [ "${1:-}" = --check ]; then
+	check=1
+	shift
+fi
 cache=${1:-${VIGIL_CACHE:-$HOME/.cache/vigil}/sandbox}
 stamp=$(sha256sum "$0" | cut -c1-16)
-if [ -f "$cache/rootfs.stamp" ] && [ "$(cat "$cache/rootfs.stamp")" = "$stamp" ]; then
+if [ -f "$cache/rootfs.stamp" ] && [ "$(cat "$cache/rootfs.stamp")" = "$stamp" ] &&
+	[ -d "$cache/rootfs-armhf" ] && [ -d "$cache/rootfs-minimal" ]; then
 	echo "$cache"
 	exit 0
+fi
+if [ $check = 1 ]; then
+	if [ -f "$cache/rootfs.stamp" ]; then
+		echo "the userlands in $cache were built by another version of this script" >&2
+		exit 4
+	fi
+	echo "no userlands in $cache" >&2
+	exit 3
 fi
 mkdir -p "$cache"
 exec 9>"$cache/.build.lock"
@@ -29,6 +46,7 @@ fi
 
 # apt-get download of :armhf packages needs the foreign architecture in dpkg and apt's lists
 if ! dpkg --print-foreign-architectures | grep -qx armhf; then
+	echo "step: adding the dpkg architecture armhf and refreshing apt's lists"
 	dpkg --add-architecture armhf
 	apt-get update -qq >&2 || true # a mirror in sync may fail one index (security has no armhf here); main is enough
 fi
@@ -36,8 +54,10 @@ qemu=$(command -v qemu-arm-static) || { echo "qemu-arm-static missing (qemu-user
 
 tmp=$(mktemp -d "$cache/.build.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
+echo "step: downloading busybox-static, libc6 and libgcc-s1 (armhf) from Debian's archive"
 (cd "$tmp" && apt-get download -qq busybox-static:armhf libc6:armhf libgcc-s1:armhf) \
 	2> >(grep -v 'unsandboxed as root' >&2)
+echo "step: unpacking and laying out the container and minimal userlands"
 
 root=$tmp/rootfs-armhf
 mkdir -p "$root"

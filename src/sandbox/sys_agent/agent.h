@@ -4,7 +4,8 @@
  * guest, built statically with arm-linux-gnueabi-gcc by src/sandbox/image/system/build.sh).
  * It runs one sample per restored snapshot under a ptrace tracer and sends the artifacts
  * back over the virtio-serial port (sys_proto.h). Internal interfaces of its three parts:
- * agent.c (channel, services, status), trace.c (the tracer), fsdiff.c (file changes).
+ * agent.c (channel, services, status), trace.c (the tracer), fsdiff.c (file changes) and
+ * buf.c (bounded output buffers).
  */
 #ifndef VIGIL_SYS_AGENT_H
 #define VIGIL_SYS_AGENT_H

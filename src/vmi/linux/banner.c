@@ -4,10 +4,7 @@
  * .rodata; copies also sit in the printk buffer and the page cache, so callers treat each hit
  * as a candidate and keep the one the kernel page tables and kallsyms agree on.
  */
-#include <fcntl.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "vigil/linux.h"
 
@@ -87,62 +84,31 @@ static void scan_buf(struct vg_mem *mem, const uint8_t *base, size_t size, uint6
 	}
 }
 
-/*
- * Reading a live RAM file through the mapping faults in every page (~0.5 us each); pread from
- * the page cache is several times cheaper for a one-pass scan, so file-backed sources are read
- * in chunks that overlap by the needle's length.
- */
-static bool scan_file(struct vg_mem *mem, const struct vg_mem_range *r, size_t nr, uint64_t *pas,
-		      int max, int *found)
+struct scan {
+	struct vg_mem *mem;
+	uint64_t *pas;
+	int max, found;
+	size_t chunk;
+};
+
+static int scan_chunk(void *ctx, uint64_t pa, const uint8_t *p, size_t n)
 {
-	const size_t chunk = 4u << 20, overlap = sizeof(needle) + 8;
-	uint8_t *buf;
-	int fd;
+	struct scan *s = ctx;
+	int before = s->found;
 
-	if (vg_mem_file_size(mem) == 0 || !vg_mem_path(mem))
-		return false;
-	fd = open(vg_mem_path(mem), O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	buf = malloc(chunk + overlap);
-	if (!buf) {
-		close(fd);
-		return false;
-	}
-	for (size_t i = 0; i < nr && *found < max; i++) {
-		for (uint64_t off = 0; off < r[i].size && *found < max; off += chunk) {
-			size_t want = r[i].size - off < chunk + overlap ? r[i].size - off
-									: chunk + overlap;
-			ssize_t got = pread(fd, buf, want, (off_t)(r[i].file_off + off));
-			int before = *found;
-
-			if (got <= 0)
-				break;
-			scan_buf(mem, buf, (size_t)got, r[i].start + off, pas, max, found);
-			/* a hit inside the overlap is found again by the next chunk */
-			while (*found > before && pas[*found - 1] >= r[i].start + off + chunk)
-				(*found)--;
-		}
-	}
-	free(buf);
-	close(fd);
-	return true;
+	scan_buf(s->mem, p, n, pa, s->pas, s->max, &s->found);
+	/* a hit inside the overlap is found again by the next chunk */
+	while (s->found > before && s->pas[s->found - 1] >= pa + s->chunk)
+		s->found--;
+	return s->found >= s->max;
 }
 
 int vg_banner_find(struct vg_mem *mem, uint64_t *pas, int max)
 {
-	const struct vg_mem_range *r = vg_mem_ranges(mem);
-	size_t nr = vg_mem_nranges(mem);
-	int found = 0;
+	struct scan s = { .mem = mem, .pas = pas, .max = max, .chunk = 4u << 20 };
 
-	if (!scan_file(mem, r, nr, pas, max, &found)) {
-		for (size_t i = 0; i < nr && found < max; i++) {
-			const uint8_t *base = vg_mem_ptr(mem, r[i].start, r[i].size);
-
-			if (base)
-				scan_buf(mem, base, r[i].size, r[i].start, pas, max, &found);
-		}
-	}
-	order_candidates(mem, pas, found);
-	return found;
+	/* a failed scan keeps what it found before the failure */
+	vg_mem_scan(mem, s.chunk, sizeof(needle) + 8, scan_chunk, &s);
+	order_candidates(mem, pas, s.found);
+	return s.found;
 }

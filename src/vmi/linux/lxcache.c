@@ -42,10 +42,10 @@ static int cache_path(const struct vg_linux *lx, const struct vg_linux_opts *opt
 	} else {
 		return -ENOENT;
 	}
-	if (!vg_mem_path(lx->mem) || !realpath(vg_mem_path(lx->mem), real))
+	if (vg_mem_ident(lx->mem, real, sizeof(real)))
 		return -ENOENT;
 	key = vg_fnv64(real, strlen(real), VG_FNV64_INIT);
-	key = vg_fnv64(&(uint64_t){ vg_mem_file_size(lx->mem) }, 8, key);
+	key = vg_fnv64(&(uint64_t){ vg_mem_size(lx->mem) }, 8, key);
 	if (create) {
 		char sub[PATH_MAX + 16];
 

@@ -130,9 +130,44 @@ static void read_exe(struct vg_linux *lx, struct vg_task *t)
 	t->exe = strdup(path);
 }
 
-static int read_task(struct vg_linux *lx, uint64_t task, const struct vg_task_opts *opts,
-		     struct vg_task *t)
+/*
+ * fsuid follows euid and can only be set to one of uid, euid or suid (setfsuid(2)), fsgid
+ * likewise: a cred whose fs ids are none of those was not a cred when read — freed and reused
+ * under the reader (seen as a parent "euid" of 2404263864 while a guest rebooted).
+ */
+/* What one walk reads with: the caller's options and offsets looked up once per walk. */
+struct walk {
+	const struct vg_task_opts *opts;
+	int32_t cred_ids[4]; /* cred.suid, sgid, fsuid, fsgid; -1 when BTF lacks one */
+};
+
+static void walk_init(struct vg_linux *lx, const struct vg_task_opts *opts, struct walk *w)
 {
+	static const char *const f[4] = { "suid", "sgid", "fsuid", "fsgid" };
+
+	w->opts = opts;
+	for (int i = 0; i < 4; i++)
+		w->cred_ids[i] = vg_linux_btf_offset(lx, "cred", f[i]);
+}
+
+static bool cred_torn(struct vg_linux *lx, const struct walk *w, uint64_t cred,
+		      const struct vg_task *t)
+{
+	uint32_t v[4];
+
+	for (int i = 0; i < 4; i++) {
+		if (w->cred_ids[i] < 0)
+			return false; /* cannot tell */
+		if (vg_as_read_u32(&lx->kas, cred + (uint32_t)w->cred_ids[i], &v[i]))
+			return true;
+	}
+	return (v[2] != t->uid && v[2] != t->euid && v[2] != v[0]) ||
+	       (v[3] != t->gid && v[3] != t->egid && v[3] != v[1]);
+}
+
+static int read_task(struct vg_linux *lx, uint64_t task, const struct walk *w, struct vg_task *t)
+{
+	const struct vg_task_opts *opts = w->opts;
 	const struct vg_offsets *o = &lx->off;
 	uint64_t parent, cred, v64 = 0;
 	uint32_t state = 0, exit_state = 0, flags = 0;
@@ -167,6 +202,7 @@ static int read_task(struct vg_linux *lx, uint64_t task, const struct vg_task_op
 	    vg_as_read_u32(&lx->kas, cred + o->cred_euid, &t->euid) ||
 	    vg_as_read_u32(&lx->kas, cred + o->cred_egid, &t->egid))
 		return -EFAULT;
+	t->cred_torn = cred_torn(lx, w, cred, t);
 	if (opts->no_cmdline) {
 		t->cmdline = calloc(1, 1);
 		t->exe = calloc(1, 1);
@@ -207,9 +243,8 @@ void vg_tasks_free(struct vg_task_list *l)
 }
 
 /* Adds the other threads of leader T's group (signal->thread_head, thread_node). */
-static int add_threads(struct vg_linux *lx, const struct vg_task *leader,
-		       const struct vg_task_opts *opts, struct addrset *seen,
-		       struct vg_task_list *out, struct vg_err *err)
+static int add_threads(struct vg_linux *lx, const struct vg_task *leader, const struct walk *w,
+		       struct addrset *seen, struct vg_task_list *out, struct vg_err *err)
 {
 	const struct vg_offsets *o = &lx->off;
 	uint64_t sig, head, cur;
@@ -232,7 +267,7 @@ static int add_threads(struct vg_linux *lx, const struct vg_task *leader,
 				       leader->pid, (unsigned long long)task);
 		if (task == leader->addr || addrset_add(seen, task))
 			continue;
-		ret = read_task(lx, task, opts, &t);
+		ret = read_task(lx, task, w, &t);
 		if (ret)
 			return vg_errf(err, -ret, "thread %#llx of pid %d unreadable",
 				       (unsigned long long)task, leader->pid);
@@ -246,7 +281,7 @@ static int add_threads(struct vg_linux *lx, const struct vg_task *leader,
 	return 0;
 }
 
-static int walk_once(struct vg_linux *lx, const struct vg_task_opts *opts, struct vg_task_list *out,
+static int walk_once(struct vg_linux *lx, const struct walk *w, struct vg_task_list *out,
 		     struct vg_err *err)
 {
 	const struct vg_offsets *o = &lx->off;
@@ -282,7 +317,7 @@ static int walk_once(struct vg_linux *lx, const struct vg_task_opts *opts, struc
 				      (unsigned long long)task);
 			goto out;
 		}
-		ret = read_task(lx, task, opts, &t);
+		ret = read_task(lx, task, w, &t);
 		if (ret) {
 			ret = vg_errf(err, -ret, "task %#llx unreadable", (unsigned long long)task);
 			goto out;
@@ -292,8 +327,8 @@ static int walk_once(struct vg_linux *lx, const struct vg_task_opts *opts, struc
 			ret = vg_errf(err, ENOMEM, "out of memory");
 			goto out;
 		}
-		if (opts->threads) {
-			ret = add_threads(lx, &out->v[out->n - 1], opts, &seen, out, err);
+		if (w->opts->threads) {
+			ret = add_threads(lx, &out->v[out->n - 1], w, &seen, out, err);
 			if (ret)
 				goto out;
 		}
@@ -314,15 +349,15 @@ int vg_tasks_list(struct vg_linux *lx, const struct vg_task_opts *opts, struct v
 		  struct vg_err *err)
 {
 	struct vg_task_opts none = { 0 };
+	struct walk w;
 	int ret = 0;
 
-	if (!opts)
-		opts = &none;
+	walk_init(lx, opts ? opts : &none, &w);
 	memset(out, 0, sizeof(*out));
 	for (int attempt = 0; attempt < WALK_RETRIES; attempt++) {
 		if (err)
 			vg_err_clear(err);
-		ret = walk_once(lx, opts, out, err);
+		ret = walk_once(lx, &w, out, err);
 		if (ret != -EFAULT)
 			break;
 		/* live guest: a task may have exited mid-walk; take a fresh look */

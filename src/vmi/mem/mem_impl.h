@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Internals shared by the memory-source parsers (raw.c, elfcore.c, lime.c) and the generic
- * part (source.c). A parser receives the whole file as one read-only byte image, validates it and
- * adds one or more layouts; source.c owns the mapping, the lookup and the reads.
+ * Internals shared by the drivers (file.c, ...), the parsers of whole-image formats (raw.c,
+ * elfcore.c, lime.c) and the generic part (source.c). A driver brings bytes (struct
+ * vg_mem_ops); a parser receives a whole file as one read-only byte image, validates it and
+ * adds one or more layouts; source.c owns the layouts, the lookup and the reads.
  *
  * A layout is built in a struct vg_range_vec and handed to vg_mem_add_layout, which sorts the
  * ranges, rejects overlaps and merges neighbours that are contiguous both in physical and in file
@@ -11,6 +12,7 @@
 #ifndef VIGIL_MEM_IMPL_H
 #define VIGIL_MEM_IMPL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,11 +42,32 @@ struct vg_mem_layout {
 	uint64_t total;
 };
 
+/*
+ * A driver: how bytes at an offset of its address space (struct vg_mem_range.file_off + the
+ * offset inside the range) reach us. Every op but pread may be NULL.
+ */
+struct vg_mem_ops {
+	const char *name;
+	/* Copies LEN bytes at OFF; 0 or -errno (-EFAULT outside the source). */
+	int (*pread)(void *priv, uint64_t off, void *buf, size_t len);
+	/* A pointer to LEN bytes at OFF, valid until close, or NULL. BULK: the caller is about to
+	 * read all of it, so bring it in one step. */
+	const uint8_t *(*map)(void *priv, uint64_t off, size_t len, bool bulk);
+	int (*check)(void *priv); /* vg_mem_check() */
+	int (*live)(void *priv);  /* vg_mem_live() */
+	int (*ident)(void *priv, char *buf, size_t len);
+	void (*close)(void *priv);
+};
+
 struct vg_mem {
 	enum vg_mem_kind kind;
-	const uint8_t *base; /* whole file image */
+	const struct vg_mem_ops *ops;
+	void *priv;
+	/* The whole source as bytes when the driver holds it mapped (files, buffers): parsers read
+	 * headers from here and reads are a memcpy, the fast path that skips the ops. */
+	const uint8_t *base;
 	size_t len;
-	int mapped; /* 1 when base is our mmap of path */
+	uint64_t size; /* bytes in the driver's address space */
 	char *path;
 
 	struct vg_mem_layout layouts[VG_MEM_MAX_LAYOUTS];
@@ -71,6 +94,18 @@ int vg_range_carve(struct vg_range_vec *v, uint64_t lo, uint64_t hi);
  * message), merges, and appends it as layout NAME. */
 int vg_mem_add_layout(struct vg_mem *m, const char *name, struct vg_range_vec *v,
 		      struct vg_err *err);
+
+/* A source with driver OPS and its private state (taken over: closed by vg_mem_close, also on
+ * failure); NAME is what it was opened by. NULL when out of memory (priv closed). */
+struct vg_mem *vg_mem_new(const struct vg_mem_ops *ops, void *priv, const char *name,
+			  uint64_t size);
+/* Parses a whole-image source (base/len set) as KIND (VG_MEM_DETECT: by content) and checks it
+ * describes RAM; on failure closes M and prefixes the message with its name. */
+int vg_mem_parse_image(struct vg_mem **out, struct vg_mem *m, enum vg_mem_kind kind,
+		       struct vg_err *err);
+/* The file driver (file.c): PATH mapped read-only and shared. */
+int vg_mem_file_open(struct vg_mem **out, const char *path, enum vg_mem_kind kind,
+		     struct vg_err *err);
 
 /* Parsers: fill m's layouts (and cpu state) from m->base/m->len. */
 int vg_mem_raw_parse(struct vg_mem *m, struct vg_err *err);

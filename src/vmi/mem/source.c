@@ -1,136 +1,20 @@
 // SPDX-License-Identifier: MIT
 /*
- * Memory sources, the generic part: mapping the file, detecting its kind, canonical layouts, and
- * the bounds-checked reads every other layer goes through.
+ * Memory sources, the generic part: detecting a whole image's kind, canonical layouts, and the
+ * bounds-checked reads every other layer goes through, dispatched to the source's driver.
  *
- * The file is mapped read-only and MAP_SHARED so a live QEMU memory-backend file (share=on) is
- * seen as the guest changes it. A read looks the physical address up in the current layout (the
- * last hit first, then a binary search) and copies straight out of the mapping; a byte outside the
- * ranges fails the whole read with -EFAULT before anything is copied.
+ * A read looks the physical address up in the current layout (the last hit first, then a
+ * binary search); a byte outside the ranges fails the whole read with -EFAULT before anything
+ * is copied. When the driver holds the whole source mapped (m->base), the bytes are copied
+ * straight out of the mapping; otherwise they come through the driver's map or pread op.
  */
 #include <endian.h>
 #include <errno.h>
-#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "vmi/mem/mem_impl.h"
-
-int vg_range_push(struct vg_range_vec *v, uint64_t start, uint64_t size, uint64_t file_off)
-{
-	if (v->n == v->cap) {
-		size_t cap = v->cap ? v->cap * 2 : 8;
-		struct vg_mem_range *r;
-
-		if (v->n >= VG_MEM_MAX_RANGES)
-			return -E2BIG;
-		r = realloc(v->r, cap * sizeof(*r));
-		if (!r)
-			return -ENOMEM;
-		v->r = r;
-		v->cap = cap;
-	}
-	v->r[v->n++] = (struct vg_mem_range){ .start = start, .size = size, .file_off = file_off };
-	return 0;
-}
-
-void vg_range_vec_free(struct vg_range_vec *v)
-{
-	free(v->r);
-	*v = (struct vg_range_vec){ 0 };
-}
-
-int vg_range_carve(struct vg_range_vec *v, uint64_t lo, uint64_t hi)
-{
-	size_t n = v->n;
-	int ret;
-
-	/* Pieces above the hole are appended and never revisited: they cannot intersect it. */
-	for (size_t i = 0; i < n; i++) {
-		struct vg_mem_range r = v->r[i];
-		uint64_t end = r.start + r.size;
-
-		if (end <= lo || r.start >= hi)
-			continue;
-		if (r.start < lo) {
-			v->r[i].size = lo - r.start;
-		} else {
-			v->r[i].size = 0; /* dropped below */
-		}
-		if (end > hi) {
-			ret = vg_range_push(v, hi, end - hi, r.file_off + (hi - r.start));
-			if (ret)
-				return ret;
-		}
-	}
-	size_t k = 0;
-	for (size_t i = 0; i < v->n; i++)
-		if (v->r[i].size)
-			v->r[k++] = v->r[i];
-	v->n = k;
-	return 0;
-}
-
-static int cmp_range(const void *a, const void *b)
-{
-	const struct vg_mem_range *x = a, *y = b;
-
-	return x->start < y->start ? -1 : x->start > y->start;
-}
-
-void vg_range_sort(struct vg_range_vec *v)
-{
-	if (v->n)
-		qsort(v->r, v->n, sizeof(*v->r), cmp_range);
-}
-
-int vg_mem_add_layout(struct vg_mem *m, const char *name, struct vg_range_vec *v,
-		      struct vg_err *err)
-{
-	struct vg_mem_layout *l;
-	size_t k = 0;
-	uint64_t total = 0;
-
-	if (m->nlayouts >= VG_MEM_MAX_LAYOUTS) {
-		vg_range_vec_free(v);
-		return vg_errf(err, E2BIG, "too many candidate layouts");
-	}
-	vg_range_sort(v);
-	for (size_t i = 0; i < v->n; i++) {
-		struct vg_mem_range *r = &v->r[i];
-
-		if (k) {
-			struct vg_mem_range *p = &v->r[k - 1];
-			uint64_t pend = p->start + p->size;
-
-			if (r->start < pend) {
-				uint64_t ps = p->start, rs = r->start;
-
-				vg_range_vec_free(v);
-				return vg_errf(err, EINVAL,
-					       "ranges at physical 0x%llx and 0x%llx overlap",
-					       (unsigned long long)ps, (unsigned long long)rs);
-			}
-			if (r->start == pend && r->file_off == p->file_off + p->size) {
-				p->size += r->size;
-				continue;
-			}
-		}
-		v->r[k++] = *r;
-	}
-	for (size_t i = 0; i < k; i++)
-		total += v->r[i].size;
-	l = &m->layouts[m->nlayouts++];
-	l->name = name;
-	l->r = v->r;
-	l->n = k;
-	l->total = total;
-	*v = (struct vg_range_vec){ 0 };
-	return 0;
-}
 
 static int looks_like_unsupported(const uint8_t *b, size_t len, struct vg_err *err)
 {
@@ -178,21 +62,26 @@ static int parse(struct vg_mem *m, enum vg_mem_kind kind, struct vg_err *err)
 	}
 }
 
-static struct vg_mem *mem_new(const char *path)
+struct vg_mem *vg_mem_new(const struct vg_mem_ops *ops, void *priv, const char *name, uint64_t size)
 {
 	struct vg_mem *m = calloc(1, sizeof(*m));
 
-	if (!m)
-		return NULL;
-	m->path = strdup(path);
-	if (!m->path) {
+	if (m)
+		m->path = strdup(name);
+	if (!m || !m->path) {
 		free(m);
+		if (ops->close)
+			ops->close(priv);
 		return NULL;
 	}
+	m->ops = ops;
+	m->priv = priv;
+	m->size = size;
 	return m;
 }
 
-static int finish(struct vg_mem **out, struct vg_mem *m, enum vg_mem_kind kind, struct vg_err *err)
+int vg_mem_parse_image(struct vg_mem **out, struct vg_mem *m, enum vg_mem_kind kind,
+		       struct vg_err *err)
 {
 	int ret = parse(m, kind, err);
 
@@ -209,6 +98,19 @@ static int finish(struct vg_mem **out, struct vg_mem *m, enum vg_mem_kind kind, 
 	return 0;
 }
 
+/* A caller's buffer: everything is in base already. */
+static int buf_pread(void *priv, uint64_t off, void *buf, size_t len)
+{
+	const struct vg_mem *m = priv;
+
+	if (off > m->len || len > m->len - off)
+		return -EFAULT;
+	memcpy(buf, m->base + off, len);
+	return 0;
+}
+
+static const struct vg_mem_ops buffer_ops = { .name = "buffer", .pread = buf_pread };
+
 int vg_mem_open_buffer(struct vg_mem **out, const void *buf, size_t len, struct vg_err *err)
 {
 	struct vg_mem *m;
@@ -218,65 +120,22 @@ int vg_mem_open_buffer(struct vg_mem **out, const void *buf, size_t len, struct 
 	*out = NULL;
 	if (!len)
 		return vg_errf(err, EINVAL, "buffer: empty");
-	m = mem_new("buffer");
+	m = vg_mem_new(&buffer_ops, NULL, "buffer", len);
 	if (!m)
 		return vg_errf(err, ENOMEM, "out of memory");
+	m->priv = m;
 	m->base = buf;
 	m->len = len;
-	return finish(out, m, VG_MEM_DETECT, err);
+	return vg_mem_parse_image(out, m, VG_MEM_DETECT, err);
 }
 
 int vg_mem_open_kind(struct vg_mem **out, const char *path, enum vg_mem_kind kind,
 		     struct vg_err *err)
 {
-	struct vg_mem *m;
-	struct stat st;
-	void *p;
-	int fd, e;
-
 	if (!out || !path)
 		return vg_errf(err, EINVAL, "invalid arguments");
 	*out = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		e = errno;
-		if (e == ENOENT)
-			return vg_errf(err, e, "%s: no such file", path);
-		if (e == EACCES)
-			return vg_errf(err, e, "%s: permission denied", path);
-		return vg_errf(err, e, "%s: cannot open: %s", path, strerror(e));
-	}
-	if (fstat(fd, &st) < 0) {
-		e = errno;
-		close(fd);
-		return vg_errf(err, e, "%s: cannot stat: %s", path, strerror(e));
-	}
-	if (S_ISDIR(st.st_mode)) {
-		close(fd);
-		return vg_errf(err, EISDIR, "%s: is a directory, not a memory file", path);
-	}
-	if (!S_ISREG(st.st_mode)) {
-		close(fd);
-		return vg_errf(err, EINVAL, "%s: not a regular file", path);
-	}
-	if (st.st_size == 0) {
-		close(fd);
-		return vg_errf(err, EINVAL, "%s: is empty", path);
-	}
-	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-	e = errno;
-	close(fd);
-	if (p == MAP_FAILED)
-		return vg_errf(err, e, "%s: cannot map: %s", path, strerror(e));
-	m = mem_new(path);
-	if (!m) {
-		munmap(p, (size_t)st.st_size);
-		return vg_errf(err, ENOMEM, "out of memory");
-	}
-	m->base = p;
-	m->len = (size_t)st.st_size;
-	m->mapped = 1;
-	return finish(out, m, kind, err);
+	return vg_mem_file_open(out, path, kind, err);
 }
 
 int vg_mem_open(struct vg_mem **out, const char *path, struct vg_err *err)
@@ -290,8 +149,8 @@ void vg_mem_close(struct vg_mem *m)
 		return;
 	for (int i = 0; i < m->nlayouts; i++)
 		free(m->layouts[i].r);
-	if (m->mapped)
-		munmap((void *)m->base, m->len);
+	if (m->ops && m->ops->close)
+		m->ops->close(m->priv);
 	free(m->path);
 	free(m);
 }
@@ -374,35 +233,49 @@ static size_t lookup(struct vg_mem *m, uint64_t pa)
 	return lo - 1;
 }
 
-const uint8_t *vg_mem_ptr(struct vg_mem *m, uint64_t pa, size_t len)
+static const uint8_t *ptr(struct vg_mem *m, uint64_t pa, size_t len, bool bulk)
 {
 	const struct vg_mem_range *r;
 	size_t i = lookup(m, pa);
+	uint64_t off;
 
 	if (i == (size_t)-1)
 		return NULL;
 	r = &m->layouts[m->cur].r[i];
 	if (len > r->size - (pa - r->start))
 		return NULL;
-	return m->base + r->file_off + (pa - r->start);
+	off = r->file_off + (pa - r->start);
+	if (m->base && !bulk)
+		return m->base + off;
+	if (m->ops->map)
+		return m->ops->map(m->priv, off, len, bulk);
+	return m->base ? m->base + off : NULL;
 }
 
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ 22 /* Linux 5.14 */
-#endif
+const uint8_t *vg_mem_ptr(struct vg_mem *m, uint64_t pa, size_t len)
+{
+	return ptr(m, pa, len, false);
+}
 
 const uint8_t *vg_mem_ptr_bulk(struct vg_mem *m, uint64_t pa, size_t len)
 {
-	const uint8_t *p = vg_mem_ptr(m, pa, len);
-	uintptr_t lo, hi;
+	return ptr(m, pa, len, true);
+}
 
-	if (!p || !len)
-		return p;
-	lo = (uintptr_t)p & ~(uintptr_t)4095;
-	hi = ((uintptr_t)p + len + 4095) & ~(uintptr_t)4095;
-	/* advice only: an older kernel (EINVAL) or a hole (EFAULT) leaves ordinary faults */
-	(void)madvise((void *)lo, hi - lo, MADV_POPULATE_READ);
-	return p;
+/* LEN bytes at driver offset OFF into OUT. */
+static int fetch(struct vg_mem *m, uint64_t off, void *out, size_t len)
+{
+	const uint8_t *p;
+
+	if (m->base) {
+		memcpy(out, m->base + off, len);
+		return 0;
+	}
+	if (m->ops->map && (p = m->ops->map(m->priv, off, len, false))) {
+		memcpy(out, p, len);
+		return 0;
+	}
+	return m->ops->pread(m->priv, off, out, len);
 }
 
 int vg_mem_read(struct vg_mem *m, uint64_t pa, void *buf, size_t len)
@@ -412,6 +285,7 @@ int vg_mem_read(struct vg_mem *m, uint64_t pa, void *buf, size_t len)
 	uint64_t avail, need;
 	size_t i = lookup(m, pa), j;
 	uint8_t *out = buf;
+	int ret;
 
 	if (i == (size_t)-1)
 		return -EFAULT;
@@ -419,10 +293,8 @@ int vg_mem_read(struct vg_mem *m, uint64_t pa, void *buf, size_t len)
 	avail = r->size - (pa - r->start);
 	if (!len)
 		return 0;
-	if (len <= avail) {
-		memcpy(buf, m->base + r->file_off + (pa - r->start), len);
-		return 0;
-	}
+	if (len <= avail)
+		return fetch(m, r->file_off + (pa - r->start), buf, len);
 	/* The read runs on into the next ranges: they must follow without a physical gap (layouts
 	 * are merged, so such neighbours are in different places of the file). Check everything
 	 * before copying so a failed read leaves nothing half-done. */
@@ -432,17 +304,50 @@ int vg_mem_read(struct vg_mem *m, uint64_t pa, void *buf, size_t len)
 			return -EFAULT;
 		need = need > l->r[j].size ? need - l->r[j].size : 0;
 	}
-	memcpy(out, m->base + r->file_off + (pa - r->start), avail);
+	ret = fetch(m, r->file_off + (pa - r->start), out, avail);
 	out += avail;
 	need = len - avail;
-	for (j = i + 1; need; j++) {
+	for (j = i + 1; need && !ret; j++) {
 		uint64_t n = need < l->r[j].size ? need : l->r[j].size;
 
-		memcpy(out, m->base + l->r[j].file_off, n);
+		ret = fetch(m, l->r[j].file_off, out, n);
 		out += n;
 		need -= n;
 	}
-	return 0;
+	return ret;
+}
+
+int vg_mem_scan(struct vg_mem *m, size_t chunk, size_t overlap, vg_mem_scan_fn fn, void *ctx)
+{
+	const struct vg_mem_layout *l = &m->layouts[m->cur];
+	uint8_t *buf = NULL;
+	int ret = 0;
+
+	if (!chunk)
+		return -EINVAL;
+	if (m->ops->pread != buf_pread) {
+		buf = malloc(chunk + overlap);
+		if (!buf)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < l->n && !ret; i++) {
+		const struct vg_mem_range *r = &l->r[i];
+
+		for (uint64_t off = 0; off < r->size && !ret; off += chunk) {
+			size_t n =
+				r->size - off < chunk + overlap ? r->size - off : chunk + overlap;
+
+			if (!buf) {
+				ret = fn(ctx, r->start + off, m->base + r->file_off + off, n);
+				continue;
+			}
+			ret = m->ops->pread(m->priv, r->file_off + off, buf, n);
+			if (!ret)
+				ret = fn(ctx, r->start + off, buf, n);
+		}
+	}
+	free(buf);
+	return ret;
 }
 
 int vg_mem_cpu_state(const struct vg_mem *m, struct vg_cpu_state *out)
@@ -463,7 +368,24 @@ const char *vg_mem_path(const struct vg_mem *m)
 	return m->path;
 }
 
-uint64_t vg_mem_file_size(const struct vg_mem *m)
+uint64_t vg_mem_size(const struct vg_mem *m)
 {
-	return m->len;
+	return m->size;
+}
+
+int vg_mem_ident(const struct vg_mem *m, char *buf, size_t len)
+{
+	if (m->ops->ident)
+		return m->ops->ident(m->priv, buf, len);
+	return -ENOTSUP;
+}
+
+int vg_mem_check(struct vg_mem *m)
+{
+	return m->ops->check ? m->ops->check(m->priv) : 0;
+}
+
+int vg_mem_live(struct vg_mem *m)
+{
+	return m->ops->live ? m->ops->live(m->priv) : -ENOTSUP;
 }

@@ -14,6 +14,11 @@
 #                        (has_interp looks program interpreters up here)
 #     packages           "name version" of each .deb used
 #     stamp              hash of the inputs; the cache is complete when it matches
+# Usage: build.sh [--check] [CACHE]   (CACHE defaults to $VIGIL_SANDBOX_CACHE, then
+# ${VIGIL_CACHE:-~/.cache/vigil}/sandbox). Progress goes to stdout as "step: ..." lines (vigil
+# sandbox prepare shows them). --check never builds and never asks apt or the network: it
+# prints the image built from these sources (exit 0), or exits 3 when there is none and 4
+# when the cached image was built from other sources.
 # Packages are fetched with apt-get download and unpacked with dpkg-deb -x: nothing ARM is
 # installed on the host. apt only sees armhf packages once dpkg knows the architecture, so
 # (as root) this adds it with `dpkg --add-architecture armhf` and refreshes the lists.
@@ -23,12 +28,41 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 src="$(cd "$here/../.." && pwd)" # src/sandbox
-cache_root="${VIGIL_SANDBOX_CACHE:-$HOME/.cache/vigil/sandbox}"
+check=0
+if [[ ${1:-} == --check ]]; then
+	check=1
+	shift
+fi
+cache_root="${1:-${VIGIL_SANDBOX_CACHE:-${VIGIL_CACHE:-$HOME/.cache/vigil}/sandbox}}"
 modules=(virtio_mmio virtio_console failover net_failover virtio_net)
 cross=arm-linux-gnueabi-gcc
 unistd=/usr/arm-linux-gnueabi/include/asm/unistd-eabi.h
 
 die() { echo "system/build.sh: $*" >&2; exit 1; }
+
+image_complete() {
+	local f
+	for f in vmlinuz initramfs.cpio.gz manifest packages stamp; do
+		[[ -s $1/$f ]] || return 1
+	done
+}
+
+# system.last: "LOCAL-HASH SOURCES-HASH DIR" of the last complete build. The sources hash
+# covers what vigil itself puts into the image (this script, init, the agent); the local hash
+# adds the time of the last apt-get update, so a build answers from the cache without asking
+# apt (each query takes seconds) until the package lists change.
+last="$cache_root/system.last"
+sources_hash="$(cat "$here/build.sh" "$here/init" "$src"/sys_proto.h "$src"/sys_agent/*.[ch] |
+	sha256sum | cut -d' ' -f1)"
+if [[ $check == 1 ]]; then
+	if [[ -s $last ]] && read -r _ lsrc ldir <"$last" && [[ -n $ldir ]] && image_complete "$ldir"; then
+		[[ $lsrc == "$sources_hash" ]] && { echo "$ldir"; exit 0; }
+		echo "the system image in $ldir was built from other sources" >&2
+		exit 4
+	fi
+	echo "no system image in $cache_root" >&2
+	exit 3
+fi
 
 for tool in apt-cache apt-get dpkg dpkg-deb cpio gzip flock sha256sum "$cross"; do
 	command -v "$tool" >/dev/null || die "missing tool: $tool (see scripts/packages.txt)"
@@ -37,19 +71,16 @@ done
 [[ -x /bin/busybox ]] || die "need busybox-static on the host (its applet list is reused)"
 
 mkdir -p "$cache_root"
-# Fast path, no apt queries (each takes seconds): the sources and the package lists are the
-# ones the last complete build used.
-local_hash="$( (cat "$here/build.sh" "$here/init" "$src"/sys_proto.h "$src"/sys_agent/*.[ch] \
-	"$unistd"; stat -c %Y /var/lib/apt/lists 2>/dev/null) | sha256sum | cut -d' ' -f1)"
-last="$cache_root/system.last"
-if [[ -s $last ]] && read -r lh ldir <"$last" && [[ $lh == "$local_hash" && -s $ldir/stamp ]]; then
+local_hash="$( (echo "$sources_hash"; cat "$unistd"; stat -c %Y /var/lib/apt/lists 2>/dev/null) |
+	sha256sum | cut -d' ' -f1)"
+if [[ -s $last ]] && read -r lh _ ldir <"$last" && [[ $lh == "$local_hash" ]] && image_complete "$ldir"; then
 	echo "$ldir"
 	exit 0
 fi
 
 if ! dpkg --print-foreign-architectures | grep -x armhf >/dev/null; then
 	[[ $(id -u) -eq 0 ]] || die "dpkg does not know armhf: run 'dpkg --add-architecture armhf && apt-get update' as root"
-	echo "system/build.sh: adding dpkg architecture armhf" >&2
+	echo "step: adding the dpkg architecture armhf and refreshing apt's lists"
 	dpkg --add-architecture armhf
 	apt-get update -qq >&2 || true # a mirror in sync may fail one index; main is enough
 fi
@@ -72,27 +103,24 @@ inputs_hash="$( (cat "$here/build.sh" "$here/init" "$src"/sys_proto.h "$src"/sys
 	sha256sum | cut -d' ' -f1)"
 
 cache_complete() {
-	local f
-	for f in vmlinuz initramfs.cpio.gz manifest packages stamp; do
-		[[ -s $out/$f ]] || return 1
-	done
-	[[ $(cat "$out/stamp") == "$inputs_hash" ]]
+	image_complete "$out" && [[ $(cat "$out/stamp") == "$inputs_hash" ]]
 }
 
 exec 9>"$cache_root/.system.lock"
 flock 9
 if cache_complete; then
-	echo "$local_hash $out" >"$last"
+	echo "$local_hash $sources_hash $out" >"$last"
 	echo "$out"
 	exit 0
 fi
 
 work="$(mktemp -d "$cache_root/.build-system-XXXXXX")"
 trap 'rm -rf "$work"' EXIT
-echo "system/build.sh: building $out" >&2
+echo "step: downloading ${pkgs[*]} from Debian's archive (about 46 MB)"
 
 mkdir -p "$work/debs"
 (cd "$work/debs" && apt-get download -q "${pkgs[@]}" >&2) || die "apt-get download failed"
+echo "step: unpacking the packages, building the agent and the initramfs"
 for deb in "$work"/debs/*.deb; do
 	dpkg-deb -x "$deb" "$work/pkg"
 done
@@ -149,7 +177,8 @@ mkdir -p "$gen"
 [[ $(wc -l <"$gen/arm_sysnames.h") -gt 300 ]] || die "could not read syscall numbers from $unistd"
 cflags=(-static -O2 -s -std=gnu17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -I"$src" -I"$gen")
 "$cross" "${cflags[@]}" -o "$root/sbin/vigil-sysagent" \
-	"$src"/sys_agent/agent.c "$src"/sys_agent/trace.c "$src"/sys_agent/fsdiff.c -lm
+	"$src"/sys_agent/agent.c "$src"/sys_agent/buf.c "$src"/sys_agent/trace.c \
+	"$src"/sys_agent/fsdiff.c -lm
 "$cross" "${cflags[@]}" -o "$root/usr/sbin/watchdog" "$src"/sys_agent/watchdog.c
 install -m 0755 "$here/init" "$root/init"
 
@@ -189,5 +218,5 @@ echo "$versions" >"$stage/packages"
 echo "$inputs_hash" >"$stage/stamp"
 rm -rf "$out"
 mv "$stage" "$out"
-echo "$local_hash $out" >"$last"
+echo "$local_hash $sources_hash $out" >"$last"
 echo "$out"
