@@ -140,6 +140,8 @@ static int connect_dev(struct dev *d, const char *host, const char *port, const 
 	if (vg_wire_send(d->w, hello, sizeof(hello), &err) ||
 	    vg_wire_recv(d->w, &m, &len, -1, &err) || vg_sb_reply_unpack(m, len, &known, &next)) {
 		fprintf(stderr, "loadgen: %s: hello: %s\n", d->id, err.msg);
+		vg_wire_close(d->w);
+		d->w = NULL;
 		return -1;
 	}
 	return 0;

@@ -179,6 +179,8 @@ static int stream_of(struct server *s, struct sys_device *d, struct vg_err *err)
 	return 0;
 }
 
+static void on_readable(struct server *s, uint32_t i);
+
 static void adopt(struct server *s, struct vg_wire *w)
 {
 	struct sys_device *d = sys_registry_find(&s->reg, vg_wire_peer_key(w));
@@ -220,6 +222,9 @@ static void adopt(struct server *s, struct vg_wire *w)
 		return;
 	}
 	s->st->sessions++;
+	/* the handshake may have read the agent's first messages already: the socket will not
+	 * say so again */
+	on_readable(s, i);
 }
 
 static void log_batch(struct server *s, const struct sys_device *d, const uint8_t *m, size_t len,
