@@ -16,18 +16,26 @@
  *   char device[32] (NUL-padded)
  * then records, each a tag byte and LEB128 fields:
  *   MODULE  id, identity kind, identity length, identity bytes, name length, name
- *   TOKEN   id, nr, argkey, path hash, unresolved-words bitmap, ip {kind, module, off}, ncand,
- *           ncand x {kind, word, module, off}: one distinct syscall as recorded (interned: defined
- * before use; a definition is repeated until the gateway has acknowledged a batch holding it) PROC
- * pid, parent pid, parent tid        a process was created THREAD  tid, pid, creator tid a thread
- * was created EXEC    pid, module, path length, path     a process executed a file EXIT    pid a
- * process ended EVENTS  tid, item count, items: one thread's syscalls in order. Item v: even =
- * token v>>1; odd = the last ((v>>1)&7)+1 syscalls of this record repeat v>>4 more times (loop
- * folding) GAP     tid, count                          syscalls the device could not record STATS
- * syscalls observed since the agent started, records dropped by the kernel The sequence number
- * counts batches of one boot from 0; the device id must be the one the gateway registered for the
- * session's key. So a batch that is missing, repeated, reordered or sent under another device's
- * name is detected even though the channel already rejects tampering.
+ *   TOKEN   id, nr, argkey, path hash, unresolved-words bitmap, ip {kind, module, off},
+ *           ncand, ncand x {kind, word, module, off}: one distinct syscall as recorded
+ *           (interned: defined before use; a definition is repeated until the gateway has
+ *           acknowledged a batch holding it)
+ *   PROC    pid, parent pid, parent tid: a process was created
+ *   THREAD  tid, pid, creator tid: a thread was created
+ *   EXEC    pid, module, path length, path: a process executed a file
+ *   EXIT    pid: a process ended
+ *   EVENTS  tid, item count, items: one thread's syscalls in order (loop folding). Item v:
+ *           even: the token v>>1;
+ *           v&3 == 1: the last ((v>>2)&7)+1 syscalls of this record repeat v>>5 more times;
+ *           v&3 == 3: the last ((v>>2)&7)+1 items of this record repeat v>>5 more times (a
+ *           loop around a loop; none of those items is such a group, and each repeat among
+ *           them refers only to syscalls of the group, so every copy expands alike)
+ *   GAP     tid, count: syscalls the device could not record
+ *   STATS   syscalls observed since the agent started, records dropped by the kernel
+ * The sequence number counts batches of one boot from 0; the device id must be the one the
+ * gateway registered for the session's key. So a batch that is missing, repeated, reordered
+ * or sent under another device's name is detected even though the channel already rejects
+ * tampering.
  */
 #ifndef VIGIL_SYSBATCH_H
 #define VIGIL_SYSBATCH_H
@@ -86,6 +94,13 @@ enum vg_sb_kind {
 	VG_SB_K_DATA,
 };
 
+#define VG_SB_ITEM_TOKEN(t) ((uint64_t)(t) << 1)
+#define VG_SB_ITEM_REPEAT(p, n) ((uint64_t)(n) << 5 | (uint64_t)((p)-1) << 2 | 1)
+#define VG_SB_ITEM_GROUP(k, n) ((uint64_t)(n) << 5 | (uint64_t)((k)-1) << 2 | 3)
+#define VG_SB_ITEM_KIND(v) ((v)&1 ? ((v)&3) : 0) /* 0 token, 1 repeat, 3 group */
+#define VG_SB_ITEM_LEN(v) ((uint32_t)(((v) >> 2) & 7) + 1)
+#define VG_SB_ITEM_COUNT(v) ((v) >> 5)
+
 struct vg_sb_hdr {
 	uint16_t version, flags;
 	uint64_t boot, seq;
@@ -133,8 +148,8 @@ void vg_sb_enc_thread(struct vg_sb_enc *e, uint32_t tid, uint32_t pid, uint32_t 
 void vg_sb_enc_exec(struct vg_sb_enc *e, uint32_t pid, uint32_t module, const char *path);
 void vg_sb_enc_exit(struct vg_sb_enc *e, uint32_t pid);
 void vg_sb_enc_events(struct vg_sb_enc *e, uint32_t tid, uint32_t nitems);
-void vg_sb_enc_item_event(struct vg_sb_enc *e, uint32_t token);
-void vg_sb_enc_item_repeat(struct vg_sb_enc *e, uint32_t period, uint64_t count);
+/* One item, encoded with the VG_SB_ITEM_* macros. */
+void vg_sb_enc_item(struct vg_sb_enc *e, uint64_t item);
 void vg_sb_enc_gap(struct vg_sb_enc *e, uint32_t tid, uint64_t count);
 void vg_sb_enc_stats(struct vg_sb_enc *e, uint64_t observed, uint64_t dropped);
 /* Appends records encoded elsewhere (another vg_sb_enc used without vg_sb_enc_begin). */
@@ -171,6 +186,8 @@ struct vg_sb_visitor {
 	int (*event)(void *ctx, uint32_t token);
 	/* the last PERIOD events (all in this EVENTS record) repeat COUNT more times */
 	int (*repeat)(void *ctx, uint32_t period, uint64_t count);
+	/* the last ITEMS items (self-contained, no group among them) repeat COUNT more times */
+	int (*group)(void *ctx, uint32_t items, uint64_t count);
 	int (*gap)(void *ctx, uint32_t tid, uint64_t count);
 	int (*stats)(void *ctx, uint64_t observed, uint64_t dropped);
 };

@@ -158,14 +158,9 @@ void vg_sb_enc_events(struct vg_sb_enc *e, uint32_t tid, uint32_t nitems)
 	put_var(e, nitems);
 }
 
-void vg_sb_enc_item_event(struct vg_sb_enc *e, uint32_t token)
+void vg_sb_enc_item(struct vg_sb_enc *e, uint64_t item)
 {
-	put_var(e, (uint64_t)token << 1);
-}
-
-void vg_sb_enc_item_repeat(struct vg_sb_enc *e, uint32_t period, uint64_t count)
-{
-	put_var(e, count << 4 | (uint64_t)(period - 1) << 1 | 1);
+	put_var(e, item);
 }
 
 void vg_sb_enc_gap(struct vg_sb_enc *e, uint32_t tid, uint64_t count)

@@ -380,14 +380,8 @@ static void encode(struct ag_core *c, struct vg_sb_enc *e, bool final)
 		if (!th->nitems)
 			continue;
 		vg_sb_enc_events(e, th->tid, th->nitems);
-		for (uint32_t k = 0; k < th->nitems; k++) {
-			uint64_t v = th->items[k];
-
-			if (v & 1)
-				vg_sb_enc_item_repeat(e, (uint32_t)((v >> 1) & 7) + 1, v >> 4);
-			else
-				vg_sb_enc_item_event(e, (uint32_t)(v >> 1));
-		}
+		for (uint32_t k = 0; k < th->nitems; k++)
+			vg_sb_enc_item(e, th->items[k]);
 	}
 	vg_sb_enc_stats(e, c->counters[SM_ST_EVENTS], c->counters[SM_ST_DROPPED]);
 }

@@ -129,11 +129,30 @@ static int rec_token(struct rd *r, const struct vg_sb_visitor *v, void *ctx)
 	return v->token ? v->token(ctx, &t) : 0;
 }
 
+#define MAX_EVENTS (1ull << 52) /* events one record may stand for, expanded */
+
+/* The last items of a record, for groups: what each adds and whether it is a group. */
+struct item_hist {
+	uint64_t events[VG_SB_MAX_PERIOD];
+	uint32_t need[VG_SB_MAX_PERIOD]; /* events a repeat reaches back over */
+	bool group[VG_SB_MAX_PERIOD];
+	uint64_t n;
+};
+
+static void hist_push(struct item_hist *h, uint64_t events, uint32_t need, bool group)
+{
+	h->events[h->n % VG_SB_MAX_PERIOD] = events;
+	h->need[h->n % VG_SB_MAX_PERIOD] = need;
+	h->group[h->n % VG_SB_MAX_PERIOD] = group;
+	h->n++;
+}
+
 static int rec_events(struct rd *r, const struct vg_sb_visitor *v, void *ctx)
 {
 	uint32_t tid = (uint32_t)get_var(r, UINT32_MAX);
 	/* every item takes at least one byte: a count beyond the rest is a lie */
 	uint64_t n = get_var(r, r->len - r->off), seen = 0; /* events so far, expanded */
+	struct item_hist h = { .n = 0 };
 	int rc;
 
 	if (r->bad)
@@ -141,30 +160,66 @@ static int rec_events(struct rd *r, const struct vg_sb_visitor *v, void *ctx)
 	if (v->events && (rc = v->events(ctx, tid)))
 		return rc;
 	for (uint64_t i = 0; i < n; i++) {
-		uint64_t it = get_var(r, UINT64_MAX);
+		uint64_t it = get_var(r, UINT64_MAX), count = VG_SB_ITEM_COUNT(it), add;
+		uint32_t len = VG_SB_ITEM_LEN(it);
 
 		if (r->bad)
 			return 0;
-		if (!(it & 1)) {
+		switch (VG_SB_ITEM_KIND(it)) {
+		case 0:
 			if ((it >> 1) > UINT32_MAX) {
 				r->bad = 1;
 				return 0;
 			}
 			seen++;
+			hist_push(&h, 1, 0, false);
 			if (v->event && (rc = v->event(ctx, (uint32_t)(it >> 1))))
 				return rc;
 			continue;
-		}
-		uint32_t period = (uint32_t)((it >> 1) & 7) + 1;
-		uint64_t count = it >> 4;
+		case 1:
+			if (len > seen || !count || count > MAX_COUNT) {
+				r->bad = 1;
+				return 0;
+			}
+			add = len * count;
+			seen += add;
+			hist_push(&h, add, len, false);
+			if (v->repeat && (rc = v->repeat(ctx, len, count)))
+				return rc;
+			break;
+		default: {
+			/* a group: LEN earlier items, none a group, each repeat inside them */
+			uint64_t group = 0;
 
-		if (period > seen || !count || count > MAX_COUNT) {
+			if (len > h.n || !count || count > MAX_COUNT) {
+				r->bad = 1;
+				return 0;
+			}
+			/* oldest first: a repeat may only reach back over the group's events */
+			for (uint32_t k = len; k >= 1; k--) {
+				uint32_t at = (uint32_t)((h.n - k) % VG_SB_MAX_PERIOD);
+
+				if (h.group[at] || h.need[at] > group) {
+					r->bad = 1;
+					return 0;
+				}
+				group += h.events[at];
+			}
+			if (group > MAX_EVENTS / count) {
+				r->bad = 1;
+				return 0;
+			}
+			add = group * count;
+			seen += add;
+			hist_push(&h, add, 0, true);
+			if (v->group && (rc = v->group(ctx, len, count)))
+				return rc;
+		}
+		}
+		if (seen > MAX_EVENTS) {
 			r->bad = 1;
 			return 0;
 		}
-		seen += period * count;
-		if (v->repeat && (rc = v->repeat(ctx, period, count)))
-			return rc;
 	}
 	return 0;
 }

@@ -62,6 +62,9 @@ struct vg_sys_verifier {
 	struct vg_sys_result *res;
 	struct thr *cur;
 	uint32_t hist[HIST], nhist;
+	/* the record's last items: their first and last syscall and how many they stand for */
+	uint32_t ifirst[HIST], ilast[HIST];
+	uint64_t ievents[HIST], nitems;
 	int worst;
 	bool incomplete;
 };
@@ -503,7 +506,16 @@ static int on_events(void *ctx, uint32_t tid)
 
 	v->cur = thread_of(v, tid);
 	v->nhist = 0;
+	v->nitems = 0;
 	return v->cur ? 0 : -ENOMEM;
+}
+
+static void push_item(struct vg_sys_verifier *v, uint32_t first, uint32_t last, uint64_t events)
+{
+	v->ifirst[v->nitems % HIST] = first;
+	v->ilast[v->nitems % HIST] = last;
+	v->ievents[v->nitems % HIST] = events;
+	v->nitems++;
 }
 
 static void undefined(struct vg_sys_verifier *v, uint32_t token)
@@ -574,6 +586,7 @@ static int on_event(void *ctx, uint32_t t)
 		undefined(v, t);
 		v->cur->prev = VG_SYS_NONE;
 		v->hist[v->nhist++ % HIST] = VG_SYS_NONE;
+		push_item(v, VG_SYS_NONE, VG_SYS_NONE, 1);
 		return 0;
 	}
 	d = &v->toks[t];
@@ -584,26 +597,61 @@ static int on_event(void *ctx, uint32_t t)
 	step(v, v->cur->prev, t);
 	v->cur->prev = t;
 	v->hist[v->nhist++ % HIST] = t;
+	push_item(v, t, t, 1);
 	return 0;
+}
+
+/* After PERIOD events repeat, the last HIST events are the cycle, ending with its last. */
+static void rotate(struct vg_sys_verifier *v, uint32_t period)
+{
+	uint32_t cycle[HIST];
+
+	for (uint32_t i = 0; i < period; i++)
+		cycle[i] = v->hist[(v->nhist - period + i) % HIST];
+	for (uint32_t j = 0; j < HIST; j++)
+		v->hist[(v->nhist + j) % HIST] = cycle[period - 1 - (HIST - 1 - j) % period];
+	v->nhist += HIST;
 }
 
 static int on_repeat(void *ctx, uint32_t period, uint64_t count)
 {
 	struct vg_sys_verifier *v = ctx;
-	uint32_t cycle[HIST];
+	uint32_t first;
 
 	if (period > HIST || period > v->nhist)
 		return -EBADMSG;
-	for (uint32_t i = 0; i < period; i++)
-		cycle[i] = v->hist[(v->nhist - period + i) % HIST];
+	first = v->hist[(v->nhist - period) % HIST];
 	v->res->events += (uint64_t)period * count;
 	/* inner steps were checked on the first pass; only the wrap-around is new */
-	if (cycle[0] != VG_SYS_NONE)
-		step(v, v->cur->prev, cycle[0]);
-	/* the last HIST events are now the cycle, ending with its last token */
-	for (uint32_t j = 0; j < HIST; j++)
-		v->hist[(v->nhist + j) % HIST] = cycle[period - 1 - (HIST - 1 - j) % period];
-	v->nhist += HIST;
+	if (first != VG_SYS_NONE)
+		step(v, v->cur->prev, first);
+	push_item(v, first, v->cur->prev, (uint64_t)period * count);
+	rotate(v, period);
+	return 0;
+}
+
+/* A loop around a loop: the last ITEMS items again, COUNT times. The decoder checked that the
+ * group is self-contained, so every copy makes the same steps as the first: only the step
+ * from its end back to its start is new, and the events are counted. */
+static int on_group(void *ctx, uint32_t items, uint64_t count)
+{
+	struct vg_sys_verifier *v = ctx;
+	uint64_t events = 0;
+	uint32_t first, last;
+
+	if (items > HIST || items > v->nitems)
+		return -EBADMSG;
+	first = v->ifirst[(v->nitems - items) % HIST];
+	last = v->ilast[(v->nitems - 1) % HIST];
+	for (uint32_t k = 1; k <= items; k++)
+		events += v->ievents[(v->nitems - k) % HIST];
+	v->res->events += events * count;
+	if (first != VG_SYS_NONE)
+		step(v, v->cur->prev, first);
+	v->cur->prev = last;
+	if (events <= HIST && events <= v->nhist)
+		rotate(v, (uint32_t)events);
+	push_item(v, first, last, events * count);
 	return 0;
 }
 
@@ -682,6 +730,7 @@ static const struct vg_sb_visitor visitor = {
 	.events = on_events,
 	.event = on_event,
 	.repeat = on_repeat,
+	.group = on_group,
 	.gap = on_gap,
 	.stats = on_stats,
 };

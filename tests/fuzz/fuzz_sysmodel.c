@@ -14,8 +14,9 @@ static size_t batch_len;
 /* A batch naming the small model's module, its syscalls and call sites. */
 static void make_batch(void)
 {
-	struct vg_sb_module md = { .id = 0, .idkind = VG_SB_ID_BUILD, .idlen = 20,
-				   .name = "/bin/prog", .namelen = 9 };
+	struct vg_sb_module md = {
+		.id = 0, .idkind = VG_SB_ID_BUILD, .idlen = 20, .name = "/bin/prog", .namelen = 9
+	};
 	struct vg_sb_enc e = { 0 };
 
 	memcpy(md.ident, fuzz_ident, sizeof(fuzz_ident));
@@ -25,16 +26,20 @@ static void make_batch(void)
 		struct vg_sb_token t = { .id = i, .nr = i ? 1 : 39, .ncand = 2 };
 
 		t.ip = (struct vg_sb_loc){ .kind = VG_SB_K_FILE, .off = 0x1007 + 0x49 * i };
-		t.cand[0] = (struct vg_sb_loc){ .kind = VG_SB_K_FILE, .word = (uint8_t)(i * 2),
+		t.cand[0] = (struct vg_sb_loc){ .kind = VG_SB_K_FILE,
+						.word = (uint8_t)(i * 2),
 						.off = 0x2010 };
 		t.cand[1] = (struct vg_sb_loc){ .kind = VG_SB_K_FILE, .word = 3, .off = 0x2020 };
 		vg_sb_enc_token(&e, &t);
 	}
-	vg_sb_enc_events(&e, 1, 6);
+	vg_sb_enc_events(&e, 1, 9);
 	for (uint32_t i = 0; i < 4; i++)
-		vg_sb_enc_item_event(&e, i);
-	vg_sb_enc_item_repeat(&e, 3, 100);
-	vg_sb_enc_item_repeat(&e, 1, 7);
+		vg_sb_enc_item(&e, VG_SB_ITEM_TOKEN(i));
+	vg_sb_enc_item(&e, VG_SB_ITEM_REPEAT(3, 100));
+	vg_sb_enc_item(&e, VG_SB_ITEM_REPEAT(1, 7));
+	vg_sb_enc_item(&e, VG_SB_ITEM_TOKEN(1));
+	vg_sb_enc_item(&e, VG_SB_ITEM_TOKEN(2));
+	vg_sb_enc_item(&e, VG_SB_ITEM_GROUP(2, 9));
 	batch = e.buf;
 	batch_len = e.len;
 }

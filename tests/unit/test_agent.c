@@ -26,6 +26,8 @@
 
 struct expand {
 	uint32_t ev[MAXX];
+	uint64_t items[MAXX]; /* the record's items, to replay groups */
+	size_t nitems;
 	size_t n, rec_start;
 	uint32_t tid;
 	int events_records;
@@ -38,6 +40,7 @@ static int x_events(void *ctx, uint32_t tid)
 
 	x->tid = tid;
 	x->rec_start = x->n;
+	x->nitems = 0;
 	x->events_records++;
 	return 0;
 }
@@ -46,16 +49,15 @@ static int x_event(void *ctx, uint32_t t)
 {
 	struct expand *x = ctx;
 
-	if (x->n >= MAXX)
+	if (x->n >= MAXX || x->nitems >= MAXX)
 		return -E2BIG;
 	x->ev[x->n++] = t;
+	x->items[x->nitems++] = VG_SB_ITEM_TOKEN(t);
 	return 0;
 }
 
-static int x_repeat(void *ctx, uint32_t period, uint64_t count)
+static int expand_repeat(struct expand *x, uint32_t period, uint64_t count)
 {
-	struct expand *x = ctx;
-
 	for (uint64_t c = 0; c < count; c++)
 		for (uint32_t i = 0; i < period; i++) {
 			if (x->n >= MAXX)
@@ -64,6 +66,40 @@ static int x_repeat(void *ctx, uint32_t period, uint64_t count)
 			x->n++;
 		}
 	return 0;
+}
+
+static int x_repeat(void *ctx, uint32_t period, uint64_t count)
+{
+	struct expand *x = ctx;
+
+	if (x->nitems >= MAXX)
+		return -E2BIG;
+	x->items[x->nitems++] = VG_SB_ITEM_REPEAT(period, count);
+	return expand_repeat(x, period, count);
+}
+
+/* the naive reading of a group: its items again, COUNT times */
+static int x_group(void *ctx, uint32_t k, uint64_t count)
+{
+	struct expand *x = ctx;
+	size_t start = x->nitems - k;
+	int r = 0;
+
+	for (uint64_t c = 0; c < count && !r; c++)
+		for (size_t i = start; i < start + k && !r; i++) {
+			uint64_t v = x->items[i];
+
+			if (VG_SB_ITEM_KIND(v) == 0) {
+				if (x->n >= MAXX)
+					return -E2BIG;
+				x->ev[x->n++] = (uint32_t)(v >> 1);
+			} else {
+				r = expand_repeat(x, VG_SB_ITEM_LEN(v), VG_SB_ITEM_COUNT(v));
+			}
+		}
+	if (x->nitems < MAXX)
+		x->items[x->nitems++] = VG_SB_ITEM_GROUP(k, count);
+	return r;
 }
 
 static int x_token(void *ctx, const struct vg_sb_token *t)
@@ -87,6 +123,7 @@ static const struct vg_sb_visitor xv = {
 	.events = x_events,
 	.event = x_event,
 	.repeat = x_repeat,
+	.group = x_group,
 	.token = x_token,
 	.module = x_module,
 };
@@ -100,14 +137,8 @@ static void roundtrip(struct ag_thread *th, struct expand *x)
 	assert_int_equal(ag_reduce_finish(th), 0);
 	vg_sb_enc_begin(&e, "dev", 1, 0, 0, 0);
 	vg_sb_enc_events(&e, th->tid, th->nitems);
-	for (uint32_t k = 0; k < th->nitems; k++) {
-		uint64_t v = th->items[k];
-
-		if (v & 1)
-			vg_sb_enc_item_repeat(&e, (uint32_t)((v >> 1) & 7) + 1, v >> 4);
-		else
-			vg_sb_enc_item_event(&e, (uint32_t)(v >> 1));
-	}
+	for (uint32_t k = 0; k < th->nitems; k++)
+		vg_sb_enc_item(&e, th->items[k]);
 	assert_int_equal(vg_sb_enc_status(&e), 0);
 	memset(x, 0, sizeof(*x));
 	assert_int_equal(vg_sb_parse(e.buf, e.len, &xv, x, &err), 0);
@@ -186,6 +217,31 @@ static void test_folding_kernel_repeats_and_compression(void **state)
 	/* after a gap nothing is folded onto the unknown previous syscall */
 	th.last = AG_NONE;
 	assert_int_equal(ag_reduce_repeat(&th, 3), -EINVAL);
+	free(th.items);
+}
+
+static void test_folding_loops_around_loops(void **state)
+{
+	static struct expand x;
+	static uint32_t in[MAXEV];
+	struct ag_thread th = { .tid = 2, .last = AG_NONE };
+	size_t n = 0;
+
+	(void)state;
+	/* a service: 6 syscalls per request, a sleep every 64 requests, 50 times */
+	for (int g = 0; g < 50; g++) {
+		for (int r = 0; r < 64; r++)
+			for (uint32_t s = 0; s < 6; s++)
+				in[n++] = 10 + s;
+		in[n++] = 99;
+	}
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(ag_reduce_event(&th, in[i]), 0);
+	roundtrip(&th, &x);
+	assert_int_equal(x.n, n);
+	assert_memory_equal(x.ev, in, n * sizeof(uint32_t));
+	/* 19250 syscalls in a dozen items, not 8 per sleep */
+	assert_true(th.nitems <= 24);
 	free(th.items);
 }
 
@@ -297,9 +353,21 @@ static void test_decoder_refuses_malformed(void **state)
 				      0xff, 0xff, 0x01 },
 		   12);
 	/* a repeat before any event */
-	expect_bad((const uint8_t[]){ VG_SB_T_EVENTS, 1, 1, (1 << 4) | 1 }, 4);
+	expect_bad((const uint8_t[]){ VG_SB_T_EVENTS, 1, 1, (uint8_t)VG_SB_ITEM_REPEAT(1, 1) }, 4);
 	/* a repeat whose period reaches beyond the record's events */
-	expect_bad((const uint8_t[]){ VG_SB_T_EVENTS, 1, 2, 2, (1 << 4) | (2 << 1) | 1 }, 5);
+	expect_bad((const uint8_t[]){ VG_SB_T_EVENTS, 1, 2, 2, (uint8_t)VG_SB_ITEM_REPEAT(3, 1) },
+		   5);
+	/* a group of more items than the record has */
+	expect_bad((const uint8_t[]){ VG_SB_T_EVENTS, 1, 2, 2, (uint8_t)VG_SB_ITEM_GROUP(2, 1) },
+		   5);
+	/* a group whose repeat reaches before the group (copies would expand differently) */
+	expect_bad((const uint8_t[]){ VG_SB_T_EVENTS, 1, 4, 2, 4, (uint8_t)VG_SB_ITEM_REPEAT(2, 1),
+				      (uint8_t)VG_SB_ITEM_GROUP(1, 1) },
+		   7);
+	/* a group containing a group */
+	expect_bad((const uint8_t[]){ VG_SB_T_EVENTS, 1, 3, 2, (uint8_t)VG_SB_ITEM_GROUP(1, 1),
+				      (uint8_t)VG_SB_ITEM_GROUP(2, 1) },
+		   6);
 	/* more items than bytes */
 	expect_bad((const uint8_t[]){ VG_SB_T_EVENTS, 1, 100, 2 }, 4);
 	/* a module name longer than the rest */
@@ -369,6 +437,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_folding_reproduces_random_streams),
 		cmocka_unit_test(test_folding_kernel_repeats_and_compression),
+		cmocka_unit_test(test_folding_loops_around_loops),
 		cmocka_unit_test(test_tokens_intern),
 		cmocka_unit_test(test_map_deletes_keep_chains),
 		cmocka_unit_test(test_control_messages),

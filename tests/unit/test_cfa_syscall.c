@@ -145,7 +145,8 @@ static bool has(const struct seen *s, enum vg_sys_check c)
 
 static void module_def(struct vg_sb_enc *e, uint32_t id, uint32_t mm)
 {
-	struct vg_sb_module d = { .id = id, .idkind = model.mods[mm].idkind,
+	struct vg_sb_module d = { .id = id,
+				  .idkind = model.mods[mm].idkind,
 				  .idlen = model.mods[mm].idlen,
 				  .name = vg_sys_str(&model, model.mods[mm].name) };
 
@@ -161,8 +162,7 @@ static struct vg_sb_token sys_token(void)
 	struct vg_sb_token t = { .id = 0, .nr = sys_insn->nr, .ncand = 1 };
 
 	t.ip = (struct vg_sb_loc){ .kind = VG_SB_K_FILE, .module = 0, .off = sys_insn->off };
-	t.cand[0] = (struct vg_sb_loc){ .kind = VG_SB_K_FILE, .module = 1,
-					.off = sys_site->off };
+	t.cand[0] = (struct vg_sb_loc){ .kind = VG_SB_K_FILE, .module = 1, .off = sys_site->off };
 	return t;
 }
 
@@ -174,13 +174,12 @@ static void batch(struct vg_sb_enc *e, uint64_t seq, const struct vg_sb_token *t
 	vg_sb_enc_token(e, t);
 	vg_sb_enc_events(e, 5, events ? 2 : 0);
 	if (events) {
-		vg_sb_enc_item_event(e, t->id);
-		vg_sb_enc_item_repeat(e, 1, (uint64_t)events - 1);
+		vg_sb_enc_item(e, VG_SB_ITEM_TOKEN(t->id));
+		vg_sb_enc_item(e, VG_SB_ITEM_REPEAT(1, (uint64_t)events - 1));
 	}
 }
 
-static enum vg_sys_verdict judge(const struct vg_sys_model *m, struct vg_sb_token t,
-				 struct seen *s)
+static enum vg_sys_verdict judge(const struct vg_sys_model *m, struct vg_sb_token t, struct seen *s)
 {
 	struct vg_sys_verify_opts o = { .alert = collect, .ctx = s };
 	struct vg_sys_verifier *v;
