@@ -12,9 +12,10 @@ the issue's target (anchor), as JSON on stdout:
                 each configuration REPS times, interleaved, median.
   bytes         events recorded vs bytes the agent wrote to the gateway's socket, for the
                 steady loops (a live `vigil cfa serve` receives them)
-  gateway       syscalls verified per CPU second: the engine alone (bench_sysverify) and the
-                whole gateway loop (decryption, session checks, engine, acknowledgements)
-                with 1000 simulated devices sending the service recording's batches
+  gateway       syscalls verified per CPU second: the engine alone (bench_sysverify) for the
+                service (loops folded) and for busybox tar (little folding), and the whole
+                gateway loop (decryption, session checks, engine, acknowledgements) with 1000
+                simulated devices sending the service recording's one-second batches
 
 Usage: bench/agent/run_bench.py [--quick]   (root; uses $VIGIL_BIN or build/vigil and the
 bench tools next to it in bench/)
@@ -166,31 +167,56 @@ class Gateway:
                 time.sleep(0.05)
         raise RuntimeError("cfa serve did not start")
 
-    def stop(self):
+    def stop(self, with_log=False):
         self.p.send_signal(signal.SIGTERM)
         out, err = self.p.communicate(timeout=300)
-        return last_json(out)
+        if not with_log:
+            return last_json(out)
+        lines = [json.loads(x) for x in out.splitlines() if x.startswith('{"device":')]
+        return last_json(out), lines
+
+
+FRAME = 4 + 17  # a channel frame's length and secretstream overhead per message
+
+
+def batch_sizes(rec):
+    """The payload size of each batch in a recording."""
+    data, sizes, off = rec.read_bytes(), [], 8
+    while off + 4 <= len(data):
+        n = int.from_bytes(data[off:off + 4], "little")
+        sizes.append(n)
+        off += 4 + n
+    return sizes
 
 
 def bytes_figures(tmp, model_for):
-    """Steady loops sent live to a gateway: events recorded per byte on the wire."""
+    """Steady loops sent live to a gateway: events recorded per byte on the wire, over the
+    whole run (handshake and first definitions included) and in the steady state (the
+    batches after the first two, each with its frame overhead)."""
     subprocess.run([str(VIGIL), "agent", "keygen", "-o", str(tmp / "dev.key")], check=True,
                    capture_output=True)
     out = []
-    for name, work in (("getppid", ["getppid", "2000000"]), ("service", ["service", "50000"])):
+    n = 500_000 if QUICK else 2_000_000
+    for name, work in (("getppid", ["getppid", str(n)]), ("service", ["service", str(n // 8)])):
         reg = tmp / f"reg-{name}"
+        rec = tmp / f"wire-{name}.rec"
         reg.write_text(f"bench {(tmp / 'dev.key.pub').read_text().strip()} "
                        f"{model_for(name)}\n")
-        gw = Gateway(tmp, reg)
+        gw = Gateway(tmp, reg, "--batch-log")
         try:
             p = subprocess.run([str(VIGIL), "agent", "run", "-q", "-j", "--device", "bench",
                                 "--gateway", f"127.0.0.1:{gw.port}", "--key",
                                 str(tmp / "dev.key"), "--gateway-pub", str(tmp / "gw.key.pub"),
-                                "--", str(WORKLOAD), *work], capture_output=True, text=True,
-                               timeout=1800)
+                                "-o", str(rec), "--", str(WORKLOAD), *work],
+                               capture_output=True, text=True, timeout=1800)
         finally:
-            stats = gw.stop()
+            stats, log = gw.stop(with_log=True)
         s = last_json(p.stdout)
+        per_batch = {b["seq"]: b["syscalls"] for b in log if b.get("status") == "accepted"}
+        sizes = batch_sizes(rec)
+        steady = [(per_batch.get(i, 0), sizes[i] + FRAME) for i in range(2, len(sizes) - 1)]
+        steady_sys = sum(a for a, _ in steady)
+        steady_bytes = sum(b for _, b in steady)
         raw = s["syscalls"] * 152  # what the kernel hands over per unfolded syscall record
         out.append({"workload": name, "syscalls": s["syscalls"], "ring_records": s["ring_records"],
                     "batches": s["batches"], "wire_bytes": s["wire_bytes"],
@@ -198,13 +224,24 @@ def bytes_figures(tmp, model_for):
                     "ratio_to_target": round(s["syscalls"] / s["wire_bytes"] /
                                              TARGET_EVENTS_PER_BYTE, 2),
                     "raw_record_bytes_per_wire_byte": round(raw / s["wire_bytes"], 1),
+                    "steady_batches": len(steady),
+                    "steady_syscalls_per_byte": round(steady_sys / steady_bytes, 1)
+                    if steady_bytes else None,
+                    "steady_ratio_to_target": round(steady_sys / steady_bytes /
+                                                    TARGET_EVENTS_PER_BYTE, 2)
+                    if steady_bytes else None,
                     "gateway_verdicts": stats["verdicts"]})
     return out
 
 
-def gateway_figures(tmp, model, rec):
-    engine = json.loads(subprocess.run([str(ENGINE), str(model), str(rec), "100"],
-                                       capture_output=True, text=True, check=True).stdout)
+def engine_figure(model, rec):
+    return json.loads(subprocess.run([str(ENGINE), str(model), str(rec), "100"],
+                                     capture_output=True, text=True, check=True).stdout)
+
+
+def gateway_figures(tmp, model, rec, worst_model, worst_rec):
+    engine = engine_figure(model, rec)
+    worst = engine_figure(worst_model, worst_rec)
     reg = tmp / "reg-1000"
     devices = 1000
     subprocess.run([str(LOADGEN), "registry", "--devices", str(devices), "--model", str(model),
@@ -223,6 +260,9 @@ def gateway_figures(tmp, model, rec):
     return {
         "engine_alone": {**engine, "ratio_to_target": round(engine["syscalls_per_cpu_s"] /
                                                             TARGET_GATEWAY, 2)},
+        "engine_alone_little_folding": {
+            "recording": "busybox tar /usr/share/doc", **worst,
+            "ratio_to_target": round(worst["syscalls_per_cpu_s"] / TARGET_GATEWAY, 2)},
         "gateway_loop": {"devices": devices, "batches": stats["batches"],
                          "syscalls": stats["syscalls"],
                          "syscalls_per_batch": round(stats["syscalls"] / stats["batches"]),
@@ -269,7 +309,10 @@ def main():
         subprocess.run([str(VIGIL), "agent", "run", "-q", "-o", str(rec), "--interval",
                         "1000:1000", "--", str(WORKLOAD), "service", str(svc)], check=True,
                        capture_output=True)
-        gw = gateway_figures(tmp, model_for("service"), rec)
+        tar = tmp / "tar.rec"
+        subprocess.run([str(VIGIL), "agent", "run", "-q", "-o", str(tar), "--", BUSYBOX, "tar",
+                        "-cf", "/dev/null", "/usr/share/doc"], check=True, capture_output=True)
+        gw = gateway_figures(tmp, model_for("service"), rec, model_for("tar"), tar)
         print(json.dumps({"bench": "agent", "quick": QUICK, "tracer_startup": startup,
                           "device_cost": cost,
                           "bytes": wire, "gateway": gw}, indent=1))

@@ -87,6 +87,7 @@ static int parse(int argc, char **argv, struct agent_args *a)
 	a->o.note_ctx = a;
 	a->o.stop = &stop_flag;
 	optind = 1;
+	opterr = 0; /* cli_bad_option says it, once */
 	while ((c = getopt_long(argc, argv, "+o:q" CLI_COMMON_SHORT, lo, NULL)) != -1) {
 		char *end;
 
@@ -274,6 +275,7 @@ static int cmd_keygen(int argc, char **argv)
 	int c, fd;
 
 	optind = 1;
+	opterr = 0; /* cli_bad_option says it, once */
 	while ((c = getopt_long(argc, argv, "o:" CLI_COMMON_SHORT, lo, NULL)) != -1) {
 		if (cli_common_opt(c, &cc))
 			continue;

@@ -141,6 +141,7 @@ int cfa_serve(int argc, char **argv)
 
 	o.note_ctx = &quiet;
 	optind = 1;
+	opterr = 0; /* cli_bad_option says it, once */
 	while ((c = getopt_long(argc, argv, "q" CLI_COMMON_SHORT, lo, NULL)) != -1) {
 		if (cli_common_opt(c, &cc))
 			continue;

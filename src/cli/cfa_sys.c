@@ -199,6 +199,7 @@ int cfa_sys_model(int argc, char **argv)
 	int c, nrec = 0, warnings = 0, rc;
 
 	optind = 1;
+	opterr = 0; /* cli_bad_option says it, once */
 	while ((c = getopt_long(argc, argv, "o:" CLI_COMMON_SHORT, lo, NULL)) != -1) {
 		if (cli_common_opt(c, &cc))
 			continue;
@@ -307,6 +308,7 @@ int cfa_sys_verify(int argc, char **argv)
 	int c, nsinks = 0, rc;
 
 	optind = 1;
+	opterr = 0; /* cli_bad_option says it, once */
 	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORT, lo, NULL)) != -1) {
 		if (cli_common_opt(c, &cc))
 			continue;
