@@ -105,6 +105,33 @@ def startup_cpu(tmp):
     return {f"{c}_startup_cpu_ms": round(v / 1e6, 1) for c, v in STARTUP.items()}
 
 
+def bystander_cost(tmp):
+    """What the rest of the device pays while the agent traces something else: the getppid
+    loop untraced, with and without an agent attached to an idle process."""
+    n = 500_000 if QUICK else 2_000_000
+    work = [str(WORKLOAD), "getppid", str(n)]
+    idle = subprocess.Popen(["sleep", "3600"])
+    runs = {"alone": [], "beside_agent": []}
+    try:
+        for _ in range(REPS):
+            runs["alone"].append(run_config("untraced", work, tmp)[0])
+            agent = subprocess.Popen([str(VIGIL), "agent", "attach", "-q", "-o",
+                                      str(tmp / "idle.rec"), str(idle.pid)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(1.5)  # loaded and attached
+            runs["beside_agent"].append(run_config("untraced", work, tmp)[0])
+            agent.send_signal(signal.SIGTERM)
+            agent.wait(timeout=60)
+            (tmp / "idle.rec").unlink(missing_ok=True)
+    finally:
+        idle.kill()
+    alone = statistics.median(runs["alone"]) / n
+    beside = statistics.median(runs["beside_agent"]) / n
+    return {"workload": "getppid loop, not traced", "ns_per_syscall_alone": round(alone, 1),
+            "ns_per_syscall_beside_agent": round(beside, 1),
+            "added_ns_per_syscall": round(beside - alone, 1)}
+
+
 def device_cost(name, work, scale_seccomp, tmp):
     """Median CPU per configuration; per-syscall costs over the untraced run."""
     cfgs = ["untraced", "agent", "seccomp", "strace"] if shutil.which("strace") else \
@@ -303,6 +330,7 @@ def main():
             device_cost("busybox tar /usr/share/doc",
                         [BUSYBOX, "tar", "-cf", "/dev/null", "/usr/share/doc"], None, tmp),
         ]
+        cost.append(bystander_cost(tmp))
         wire = bytes_figures(tmp, model_for)
         # the service recording with one-second batches feeds the gateway figures
         rec = tmp / "service-1s.rec"

@@ -36,7 +36,9 @@ struct dtok {
 	bool defined, judged;
 	struct vg_sb_token t;
 	uint64_t key;
-	int sev; /* worst severity of its findings + 1, 0 = none */
+	int sev;	  /* worst severity of its findings + 1, 0 = none */
+	int8_t site_cand; /* the candidate the tuple is keyed on, -1 */
+	bool named;	  /* code and site filled in (only ever for evidence) */
 	struct vg_sys_where code, site;
 	uint32_t succ; /* last token that followed it ... */
 	bool succ_ok;  /* ... and whether that step was fine */
@@ -394,6 +396,19 @@ static struct finding judge_static(struct vg_sys_verifier *v, const struct vg_sb
 				 -1 };
 }
 
+/* Names for evidence: looked up only when an alert needs them (a linear search by module). */
+static void name(struct vg_sys_verifier *v, struct dtok *d)
+{
+	if (d->named)
+		return;
+	d->named = true;
+	where(v, &d->t.ip, &d->code, false);
+	if (d->site_cand >= 0)
+		where(v, &d->t.cand[d->site_cand], &d->site, true);
+	else
+		d->site = (struct vg_sys_where){ .word = -1 };
+}
+
 static void judge(struct vg_sys_verifier *v, struct dtok *d)
 {
 	const struct vg_sb_loc *site;
@@ -403,11 +418,7 @@ static void judge(struct vg_sys_verifier *v, struct dtok *d)
 
 	d->judged = true;
 	d->key = tuple_key(v, &d->t, site);
-	where(v, &d->t.ip, &d->code, false);
-	if (site)
-		where(v, site, &d->site, true);
-	else
-		d->site = (struct vg_sys_where){ .word = -1 };
+	d->site_cand = site ? (int8_t)(site - d->t.cand) : -1;
 	if (v->o.train) {
 		set_add(&v->trtuples, d->key);
 		if (!f.check || f.check == VG_SYS_C_UNDEFINED)
@@ -424,6 +435,7 @@ static void judge(struct vg_sys_verifier *v, struct dtok *d)
 		if (!f.check)
 			return;
 	}
+	name(v, d);
 	a.check = f.check;
 	a.severity = severity(f.check, &d->t);
 	a.reason = f.reason;
@@ -545,8 +557,9 @@ static void step(struct vg_sys_verifier *v, uint32_t prev, uint32_t t)
 	struct vg_sys_alert a = { .check = VG_SYS_C_TRANSITION };
 	uint64_t k;
 
-	if (prev == VG_SYS_NONE || prev >= v->ntoks || !v->toks[prev].judged)
-		return;
+	if (prev == VG_SYS_NONE || prev >= v->ntoks || !v->toks[prev].judged ||
+	    (!v->o.train && !(v->m->flags & VG_SYS_M_TRAINED)))
+		return; /* without training there is nothing to learn or check about steps */
 	p = &v->toks[prev];
 	if (p->succ == t && p->succ_ok)
 		return;
@@ -559,6 +572,8 @@ static void step(struct vg_sys_verifier *v, uint32_t prev, uint32_t t)
 		if (set_has(&v->badpairs, k))
 			return; /* reported already: it still counts against the batch */
 		set_add(&v->badpairs, k);
+		name(v, d);
+		name(v, p);
 		a.severity = VG_SEV_LOW;
 		a.reason = "this system call never followed the previous one in training";
 		a.tid = v->cur->tid - 1;
