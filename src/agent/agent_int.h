@@ -29,11 +29,11 @@ struct ag_map {
 	uint32_t *vals; /* AG_NONE = empty slot */
 	uint32_t cap, n;
 };
-uint32_t ag_map_get(const struct ag_map *m, uint64_t key);
-int ag_map_put(struct ag_map *m, uint64_t key, uint32_t val);
+uint32_t vg_ag_map_get(const struct ag_map *m, uint64_t key);
+int vg_ag_map_put(struct ag_map *m, uint64_t key, uint32_t val);
 /* Removes KEY (backward-shift deletion keeps probe chains intact). */
-void ag_map_del(struct ag_map *m, uint64_t key);
-void ag_map_free(struct ag_map *m);
+void vg_ag_map_del(struct ag_map *m, uint64_t key);
+void vg_ag_map_free(struct ag_map *m);
 
 /* ---- modules (files.c) ---- */
 struct ag_module {
@@ -55,12 +55,12 @@ struct ag_files {
 	uint32_t nmods, capmods;
 };
 /* SM_FILE: remembers the file's name (the kernel's components, leaf first). */
-int ag_files_name(struct ag_files *f, const struct sm_file *rec, size_t len);
+int vg_ag_files_name(struct ag_files *f, const struct sm_file *rec, size_t len);
 /* The module of (DEV, INO), identified now if new; PID's maps help find its path. */
-uint32_t ag_files_module(struct ag_files *f, uint32_t dev, uint64_t ino, pid_t pid);
+uint32_t vg_ag_files_module(struct ag_files *f, uint32_t dev, uint64_t ino, pid_t pid);
 /* A module known by path only (the seccomp recorder reads /proc/PID/maps). */
-uint32_t ag_files_module_path(struct ag_files *f, uint32_t dev, uint64_t ino, const char *path);
-void ag_files_free(struct ag_files *f);
+uint32_t vg_ag_files_module_path(struct ag_files *f, uint32_t dev, uint64_t ino, const char *path);
+void vg_ag_files_free(struct ag_files *f);
 
 /* ---- tokens (tokens.c) ---- */
 struct ag_token {
@@ -75,10 +75,10 @@ struct ag_tokens {
 	uint32_t nslots;
 	uint8_t key[16]; /* SipHash key: the traced program cannot aim for collisions */
 };
-int ag_tokens_init(struct ag_tokens *t);
+int vg_ag_tokens_init(struct ag_tokens *t);
 /* The id of T's contents (T.id ignored), interning it if new; AG_NONE when out of memory. */
-uint32_t ag_tokens_intern(struct ag_tokens *t, const struct vg_sb_token *tok, bool *is_new);
-void ag_tokens_free(struct ag_tokens *t);
+uint32_t vg_ag_tokens_intern(struct ag_tokens *t, const struct vg_sb_token *tok, bool *is_new);
+void vg_ag_tokens_free(struct ag_tokens *t);
 
 /* ---- loop folding (reduce.c) ---- */
 #define AG_HIST 16
@@ -94,12 +94,12 @@ struct ag_thread {
 	uint32_t last;	 /* last token, across batches; AG_NONE after a gap */
 	bool exited;
 };
-int ag_reduce_event(struct ag_thread *th, uint32_t token);
+int vg_ag_reduce_event(struct ag_thread *th, uint32_t token);
 /* The last token happened COUNT more times (the kernel folded them). */
-int ag_reduce_repeat(struct ag_thread *th, uint64_t count);
+int vg_ag_reduce_repeat(struct ag_thread *th, uint64_t count);
 /* Ends the batch for TH: pending partial repetitions become plain events. */
-int ag_reduce_finish(struct ag_thread *th);
-void ag_reduce_reset(struct ag_thread *th);
+int vg_ag_reduce_finish(struct ag_thread *th);
+void vg_ag_reduce_reset(struct ag_thread *th);
 
 /* ---- uplink (uplink.c) ---- */
 struct ag_qbatch {
@@ -123,16 +123,16 @@ struct ag_uplink {
 	size_t qbytes;
 	struct vg_agent_stats *st;
 };
-int ag_uplink_open(struct ag_uplink *u, const struct vg_agent_opts *o, uint64_t boot,
+int vg_ag_uplink_open(struct ag_uplink *u, const struct vg_agent_opts *o, uint64_t boot,
 		   struct vg_agent_stats *st, struct vg_err *err);
 /* Takes BUF (malloc'd): recorded, queued and sent when connected. */
-int ag_uplink_push(struct ag_uplink *u, uint64_t seq, uint8_t *buf, size_t len, struct vg_err *err);
+int vg_ag_uplink_push(struct ag_uplink *u, uint64_t seq, uint8_t *buf, size_t len, struct vg_err *err);
 /* Connects when due, reads acknowledgements, sends what is queued; never blocks for long. */
-void ag_uplink_poll(struct ag_uplink *u);
+void vg_ag_uplink_poll(struct ag_uplink *u);
 /* At the end: waits up to MS for every batch to be acknowledged. */
-void ag_uplink_drain(struct ag_uplink *u, uint32_t ms);
-void ag_uplink_close(struct ag_uplink *u);
-void ag_note(const struct vg_agent_opts *o, const char *fmt, ...)
+void vg_ag_uplink_drain(struct ag_uplink *u, uint32_t ms);
+void vg_ag_uplink_close(struct ag_uplink *u);
+void vg_ag_note(const struct vg_agent_opts *o, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /* ---- the agent core (core.c): what both recorders feed ---- */
@@ -169,32 +169,32 @@ struct ag_core {
 	struct ag_uplink up;
 };
 
-int ag_core_init(struct ag_core *c, const struct vg_agent_opts *o, struct vg_agent_stats *st,
+int vg_ag_core_init(struct ag_core *c, const struct vg_agent_opts *o, struct vg_agent_stats *st,
 		 struct vg_err *err);
 /* One record of the recorder (sysmon.h layouts). */
-int ag_core_record(struct ag_core *c, const void *rec, size_t len);
+int vg_ag_core_record(struct ag_core *c, const void *rec, size_t len);
 /* The seccomp recorder found a mapped file by path (from /proc/PID/maps). */
-uint32_t ag_core_module_path(struct ag_core *c, uint32_t dev, uint64_t ino, const char *path);
+uint32_t vg_ag_core_module_path(struct ag_core *c, uint32_t dev, uint64_t ino, const char *path);
 /* Makes and sends a batch when due (or now when FORCE); FINAL marks the last one. */
-int ag_core_flush(struct ag_core *c, bool force, bool final, struct vg_err *err);
-void ag_core_free(struct ag_core *c);
+int vg_ag_core_flush(struct ag_core *c, bool force, bool final, struct vg_err *err);
+void vg_ag_core_free(struct ag_core *c);
 
 /* ---- recorders ---- */
 struct ag_bpf;
-int ag_bpf_open(struct ag_bpf **b, struct vg_err *err);
-int ag_bpf_add_target(struct ag_bpf *b, pid_t pid, struct vg_err *err);
+int vg_ag_bpf_open(struct ag_bpf **b, struct vg_err *err);
+int vg_ag_bpf_add_target(struct ag_bpf *b, pid_t pid, struct vg_err *err);
 /* Drains the ring into C, waiting up to TIMEOUT_MS for records; the number drained. */
-int ag_bpf_poll(struct ag_bpf *b, struct ag_core *c, int timeout_ms);
-void ag_bpf_counters(struct ag_bpf *b, uint64_t out[SM_ST_NSTATS]);
-void ag_bpf_close(struct ag_bpf *b);
+int vg_ag_bpf_poll(struct ag_bpf *b, struct ag_core *c, int timeout_ms);
+void vg_ag_bpf_counters(struct ag_bpf *b, uint64_t out[SM_ST_NSTATS]);
+void vg_ag_bpf_close(struct ag_bpf *b);
 
 /* seccomp user notification: runs ARGV under a filter that reports every syscall to us. */
 struct ag_seccomp;
-int ag_seccomp_start(struct ag_seccomp **s, char *const argv[], struct ag_core *c, pid_t *child,
+int vg_ag_seccomp_start(struct ag_seccomp **s, char *const argv[], struct ag_core *c, pid_t *child,
 		     struct vg_err *err);
 /* Handles notifications for up to TIMEOUT_MS; 0, or -ECHILD once no traced task is left. */
-int ag_seccomp_poll(struct ag_seccomp *s, int timeout_ms);
-void ag_seccomp_counters(struct ag_seccomp *s, uint64_t out[SM_ST_NSTATS]);
-void ag_seccomp_close(struct ag_seccomp *s);
+int vg_ag_seccomp_poll(struct ag_seccomp *s, int timeout_ms);
+void vg_ag_seccomp_counters(struct ag_seccomp *s, uint64_t out[SM_ST_NSTATS]);
+void vg_ag_seccomp_close(struct ag_seccomp *s);
 
 #endif

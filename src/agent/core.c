@@ -33,7 +33,7 @@ _Static_assert((int)SM_K_FILE == (int)VG_SB_K_FILE && (int)SM_K_ANON == (int)VG_
 #define MAX_INTERVAL 5000
 #define EARLY_ITEMS (256u << 10)
 
-int ag_core_init(struct ag_core *c, const struct vg_agent_opts *o, struct vg_agent_stats *st,
+int vg_ag_core_init(struct ag_core *c, const struct vg_agent_opts *o, struct vg_agent_stats *st,
 		 struct vg_err *err)
 {
 	int r;
@@ -41,20 +41,20 @@ int ag_core_init(struct ag_core *c, const struct vg_agent_opts *o, struct vg_age
 	memset(c, 0, sizeof(*c));
 	c->o = o;
 	c->st = st;
-	if (ag_tokens_init(&c->tokens))
+	if (vg_ag_tokens_init(&c->tokens))
 		return vg_errf(err, EIO, "libsodium could not be initialised");
 	randombytes_buf(&c->boot, sizeof(c->boot));
 	c->interval_ms = o->min_interval_ms ? o->min_interval_ms : MIN_INTERVAL;
 	c->next_flush_ms = vg_mono_ms() + c->interval_ms;
 	c->launcher = -1;
 	c->root = -1;
-	r = ag_uplink_open(&c->up, o, c->boot, st, err);
+	r = vg_ag_uplink_open(&c->up, o, c->boot, st, err);
 	return r;
 }
 
 static struct ag_thread *thread_of(struct ag_core *c, uint32_t tid, uint32_t pid)
 {
-	uint32_t i = ag_map_get(&c->threads, tid);
+	uint32_t i = vg_ag_map_get(&c->threads, tid);
 
 	if (i != AG_NONE)
 		return &c->th[i];
@@ -67,7 +67,7 @@ static struct ag_thread *thread_of(struct ag_core *c, uint32_t tid, uint32_t pid
 		c->th = p;
 		c->capth = cap;
 	}
-	if (ag_map_put(&c->threads, tid, c->nth))
+	if (vg_ag_map_put(&c->threads, tid, c->nth))
 		return NULL;
 	memset(&c->th[c->nth], 0, sizeof(c->th[0]));
 	c->th[c->nth].tid = tid;
@@ -79,7 +79,7 @@ static struct ag_thread *thread_of(struct ag_core *c, uint32_t tid, uint32_t pid
 
 static struct ag_proc *proc_of(struct ag_core *c, uint32_t pid, bool *created)
 {
-	uint32_t i = ag_map_get(&c->procs, pid);
+	uint32_t i = vg_ag_map_get(&c->procs, pid);
 
 	*created = false;
 	if (i != AG_NONE)
@@ -93,7 +93,7 @@ static struct ag_proc *proc_of(struct ag_core *c, uint32_t pid, bool *created)
 		c->pr = p;
 		c->cappr = cap;
 	}
-	if (ag_map_put(&c->procs, pid, c->npr))
+	if (vg_ag_map_put(&c->procs, pid, c->npr))
 		return NULL;
 	c->pr[c->npr] = (struct ag_proc){ .pid = pid };
 	c->live++;
@@ -163,7 +163,7 @@ static int use_token(struct ag_core *c, uint32_t id)
 
 static uint32_t module_of(struct ag_core *c, const struct sm_loc *l, uint32_t pid)
 {
-	uint32_t m = ag_files_module(&c->files, l->dev, l->ino, (pid_t)pid);
+	uint32_t m = vg_ag_files_module(&c->files, l->dev, l->ino, (pid_t)pid);
 
 	return m;
 }
@@ -205,7 +205,7 @@ static int on_sys(struct ag_core *c, const struct sm_sys *r, size_t len)
 	if (r->flags & SM_F_LOST) {
 		/* the gap must sit between batches: finish this one if the thread is in it */
 		if (th->nitems) {
-			if ((rc = ag_core_flush(c, true, false, NULL)))
+			if ((rc = vg_ag_core_flush(c, true, false, NULL)))
 				return rc;
 			th = thread_of(c, r->tid, r->tgid); /* the flush moved the threads */
 			if (!th)
@@ -226,7 +226,7 @@ static int on_sys(struct ag_core *c, const struct sm_sys *r, size_t len)
 		loc_of(c, &t.cand[i], &r->cand[i], r->tgid);
 		t.ncand++;
 	}
-	id = ag_tokens_intern(&c->tokens, &t, &is_new);
+	id = vg_ag_tokens_intern(&c->tokens, &t, &is_new);
 	if (id == AG_NONE)
 		return -ENOMEM;
 	if (is_new) {
@@ -236,12 +236,12 @@ static int on_sys(struct ag_core *c, const struct sm_sys *r, size_t len)
 	if ((rc = use_token(c, id)))
 		return rc;
 	c->items++;
-	return ag_reduce_event(th, id);
+	return vg_ag_reduce_event(th, id);
 }
 
 static int on_repeat(struct ag_core *c, const struct sm_repeat *r)
 {
-	uint32_t i = ag_map_get(&c->threads, r->tid);
+	uint32_t i = vg_ag_map_get(&c->threads, r->tid);
 
 	if ((pid_t)r->tgid == c->launcher || i == AG_NONE || c->th[i].last == AG_NONE)
 		return 0;
@@ -249,7 +249,7 @@ static int on_repeat(struct ag_core *c, const struct sm_repeat *r)
 		/* a new batch: the folded token is named again in it */
 		use_token(c, c->th[i].last);
 	c->items++;
-	return ag_reduce_repeat(&c->th[i], r->count);
+	return vg_ag_reduce_repeat(&c->th[i], r->count);
 }
 
 static int on_fork(struct ag_core *c, const struct sm_fork *r)
@@ -296,7 +296,7 @@ static int on_exec(struct ag_core *c, const struct sm_exec *r, size_t len)
 
 static int on_exit_rec(struct ag_core *c, const struct sm_exit *r)
 {
-	uint32_t i = ag_map_get(&c->threads, r->tid), p;
+	uint32_t i = vg_ag_map_get(&c->threads, r->tid), p;
 
 	if (i != AG_NONE)
 		c->th[i].exited = true;
@@ -304,7 +304,7 @@ static int on_exit_rec(struct ag_core *c, const struct sm_exit *r)
 		return 0;
 	if ((pid_t)r->tgid == c->root)
 		c->root_exited = true;
-	p = ag_map_get(&c->procs, r->tgid);
+	p = vg_ag_map_get(&c->procs, r->tgid);
 	if (p != AG_NONE && !c->pr[p].exited) {
 		c->pr[p].exited = true;
 		c->live--;
@@ -316,7 +316,7 @@ static int on_exit_rec(struct ag_core *c, const struct sm_exit *r)
 	return 0;
 }
 
-int ag_core_record(struct ag_core *c, const void *rec, size_t len)
+int vg_ag_core_record(struct ag_core *c, const void *rec, size_t len)
 {
 	uint32_t type;
 	int r = 0;
@@ -334,7 +334,7 @@ int ag_core_record(struct ag_core *c, const void *rec, size_t len)
 			r = on_repeat(c, rec);
 		break;
 	case SM_FILE:
-		r = ag_files_name(&c->files, rec, len);
+		r = vg_ag_files_name(&c->files, rec, len);
 		break;
 	case SM_FORK:
 		if (len >= sizeof(struct sm_fork))
@@ -349,13 +349,13 @@ int ag_core_record(struct ag_core *c, const void *rec, size_t len)
 		break;
 	}
 	if (!r && c->items >= EARLY_ITEMS)
-		r = ag_core_flush(c, true, false, NULL);
+		r = vg_ag_core_flush(c, true, false, NULL);
 	return r;
 }
 
-uint32_t ag_core_module_path(struct ag_core *c, uint32_t dev, uint64_t ino, const char *path)
+uint32_t vg_ag_core_module_path(struct ag_core *c, uint32_t dev, uint64_t ino, const char *path)
 {
-	return ag_files_module_path(&c->files, dev, ino, path);
+	return vg_ag_files_module_path(&c->files, dev, ino, path);
 }
 
 static void encode(struct ag_core *c, struct vg_sb_enc *e, bool final)
@@ -376,7 +376,7 @@ static void encode(struct ag_core *c, struct vg_sb_enc *e, bool final)
 
 		if (th->gap)
 			vg_sb_enc_gap(e, th->tid, th->gap);
-		ag_reduce_finish(th);
+		vg_ag_reduce_finish(th);
 		if (!th->nitems)
 			continue;
 		vg_sb_enc_events(e, th->tid, th->nitems);
@@ -391,7 +391,7 @@ static void reset_batch(struct ag_core *c)
 {
 	uint32_t w = 0;
 
-	ag_map_free(&c->threads);
+	vg_ag_map_free(&c->threads);
 	for (uint32_t i = 0; i < c->nth; i++) {
 		struct ag_thread th = c->th[i];
 
@@ -399,10 +399,10 @@ static void reset_batch(struct ag_core *c)
 			free(th.items);
 			continue;
 		}
-		ag_reduce_reset(&th);
+		vg_ag_reduce_reset(&th);
 		th.gap = 0;
 		c->th[w] = th;
-		ag_map_put(&c->threads, th.tid, w++);
+		vg_ag_map_put(&c->threads, th.tid, w++);
 	}
 	c->nth = w;
 	c->meta.len = 0;
@@ -410,7 +410,7 @@ static void reset_batch(struct ag_core *c)
 	c->items = 0;
 }
 
-int ag_core_flush(struct ag_core *c, bool force, bool final, struct vg_err *err)
+int vg_ag_core_flush(struct ag_core *c, bool force, bool final, struct vg_err *err)
 {
 	struct vg_err local = { 0 };
 	struct vg_sb_enc e = { 0 };
@@ -440,7 +440,7 @@ int ag_core_flush(struct ag_core *c, bool force, bool final, struct vg_err *err)
 		vg_sb_enc_free(&e);
 		return vg_errf(err, ENOMEM, "out of memory making a batch");
 	}
-	r = ag_uplink_push(&c->up, c->up.next_seq, e.buf, e.len, err);
+	r = vg_ag_uplink_push(&c->up, c->up.next_seq, e.buf, e.len, err);
 	c->up.next_seq++;
 	reset_batch(c);
 	min = c->o->min_interval_ms ? c->o->min_interval_ms : MIN_INTERVAL;
@@ -451,17 +451,17 @@ int ag_core_flush(struct ag_core *c, bool force, bool final, struct vg_err *err)
 	return r;
 }
 
-void ag_core_free(struct ag_core *c)
+void vg_ag_core_free(struct ag_core *c)
 {
-	ag_uplink_close(&c->up);
-	ag_files_free(&c->files);
-	ag_tokens_free(&c->tokens);
+	vg_ag_uplink_close(&c->up);
+	vg_ag_files_free(&c->files);
+	vg_ag_tokens_free(&c->tokens);
 	for (uint32_t i = 0; i < c->nth; i++)
 		free(c->th[i].items);
 	free(c->th);
 	free(c->pr);
-	ag_map_free(&c->threads);
-	ag_map_free(&c->procs);
+	vg_ag_map_free(&c->threads);
+	vg_ag_map_free(&c->procs);
 	vg_sb_enc_free(&c->meta);
 	free(c->defmods);
 	free(c->deftoks);

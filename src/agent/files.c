@@ -42,7 +42,7 @@ static bool find_path(struct ag_files *f, uint32_t dev, uint64_t ino, pid_t pid,
  * its definition goes out again with the identity. */
 static void retry(struct ag_files *f, uint32_t dev, uint64_t ino)
 {
-	uint32_t idx = ag_map_get(&f->byfile, fkey(dev, ino));
+	uint32_t idx = vg_ag_map_get(&f->byfile, fkey(dev, ino));
 	struct ag_module *md;
 	struct vg_err err = { 0 };
 	char path[VG_SB_NAME_MAX];
@@ -61,7 +61,7 @@ static void retry(struct ag_files *f, uint32_t dev, uint64_t ino)
 	md->used_seq = UINT64_MAX;
 }
 
-int ag_files_name(struct ag_files *f, const struct sm_file *rec, size_t len)
+int vg_ag_files_name(struct ag_files *f, const struct sm_file *rec, size_t len)
 {
 	const char *starts[64];
 	char *out;
@@ -83,7 +83,7 @@ int ag_files_name(struct ag_files *f, const struct sm_file *rec, size_t len)
 		starts[n++] = c;
 		i += (uint32_t)l + 1;
 	}
-	idx = ag_map_get(&f->names, fkey(rec->dev, rec->ino));
+	idx = vg_ag_map_get(&f->names, fkey(rec->dev, rec->ino));
 	if (idx == AG_NONE) {
 		if (f->npending == f->cappending) {
 			uint32_t cap = f->cappending ? f->cappending * 2 : 64;
@@ -95,7 +95,7 @@ int ag_files_name(struct ag_files *f, const struct sm_file *rec, size_t len)
 			f->cappending = cap;
 		}
 		idx = f->npending++;
-		if (ag_map_put(&f->names, fkey(rec->dev, rec->ino), idx))
+		if (vg_ag_map_put(&f->names, fkey(rec->dev, rec->ino), idx))
 			return -ENOMEM;
 	}
 	out = f->pending[idx];
@@ -195,7 +195,7 @@ static uint32_t add_module(struct ag_files *f, uint32_t dev, uint64_t ino, const
 	md->m.namelen = strlen(md->name);
 	if (!found || vg_agent_module_ident(path, &md->m.idkind, md->m.ident, &md->m.idlen, &err))
 		md->m.idkind = VG_SB_ID_NONE;
-	if (ag_map_put(&f->byfile, fkey(dev, ino), f->nmods))
+	if (vg_ag_map_put(&f->byfile, fkey(dev, ino), f->nmods))
 		return AG_NONE;
 	return f->nmods++;
 }
@@ -203,7 +203,7 @@ static uint32_t add_module(struct ag_files *f, uint32_t dev, uint64_t ino, const
 static bool find_path(struct ag_files *f, uint32_t dev, uint64_t ino, pid_t pid, char *path,
 		      size_t n)
 {
-	uint32_t k = ag_map_get(&f->names, fkey(dev, ino));
+	uint32_t k = vg_ag_map_get(&f->names, fkey(dev, ino));
 
 	if (k != AG_NONE) {
 		snprintf(path, n, "%s", f->pending[k]);
@@ -213,9 +213,9 @@ static bool find_path(struct ag_files *f, uint32_t dev, uint64_t ino, pid_t pid,
 	return via_maps(pid, dev, ino, path, n);
 }
 
-uint32_t ag_files_module(struct ag_files *f, uint32_t dev, uint64_t ino, pid_t pid)
+uint32_t vg_ag_files_module(struct ag_files *f, uint32_t dev, uint64_t ino, pid_t pid)
 {
-	uint32_t idx = ag_map_get(&f->byfile, fkey(dev, ino)), k;
+	uint32_t idx = vg_ag_map_get(&f->byfile, fkey(dev, ino)), k;
 	char path[VG_SB_NAME_MAX];
 	bool found;
 
@@ -223,25 +223,25 @@ uint32_t ag_files_module(struct ag_files *f, uint32_t dev, uint64_t ino, pid_t p
 		return idx;
 	found = find_path(f, dev, ino, pid, path, sizeof(path));
 	if (!found) {
-		k = ag_map_get(&f->names, fkey(dev, ino));
+		k = vg_ag_map_get(&f->names, fkey(dev, ino));
 		snprintf(path, sizeof(path), "%s", k != AG_NONE ? f->pending[k] : "?");
 	}
 	return add_module(f, dev, ino, path, found);
 }
 
-uint32_t ag_files_module_path(struct ag_files *f, uint32_t dev, uint64_t ino, const char *path)
+uint32_t vg_ag_files_module_path(struct ag_files *f, uint32_t dev, uint64_t ino, const char *path)
 {
-	uint32_t idx = ag_map_get(&f->byfile, fkey(dev, ino));
+	uint32_t idx = vg_ag_map_get(&f->byfile, fkey(dev, ino));
 
 	if (idx != AG_NONE && f->mods[idx].dev == dev && f->mods[idx].ino == ino)
 		return idx;
 	return add_module(f, dev, ino, path, same_file(path, dev, ino));
 }
 
-void ag_files_free(struct ag_files *f)
+void vg_ag_files_free(struct ag_files *f)
 {
-	ag_map_free(&f->byfile);
-	ag_map_free(&f->names);
+	vg_ag_map_free(&f->byfile);
+	vg_ag_map_free(&f->names);
 	free(f->pending);
 	free(f->mods);
 	memset(f, 0, sizeof(*f));

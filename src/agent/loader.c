@@ -28,7 +28,7 @@ static int on_record(void *ctx, void *data, size_t len)
 	struct ag_bpf *b = ctx;
 
 	b->drained++;
-	return ag_core_record(b->core, data, len);
+	return vg_ag_core_record(b->core, data, len);
 }
 
 static int load_error(int e, struct vg_err *err)
@@ -54,7 +54,7 @@ static int load_error(int e, struct vg_err *err)
 		       strerror(e));
 }
 
-int ag_bpf_open(struct ag_bpf **out, struct vg_err *err)
+int vg_ag_bpf_open(struct ag_bpf **out, struct vg_err *err)
 {
 	struct ag_bpf *b = calloc(1, sizeof(*b));
 	int r;
@@ -81,20 +81,20 @@ int ag_bpf_open(struct ag_bpf **out, struct vg_err *err)
 		b->skel = NULL;
 	}
 	if (r) {
-		ag_bpf_close(b);
+		vg_ag_bpf_close(b);
 		return load_error(-r, err);
 	}
 	b->rb = ring_buffer__new(bpf_map__fd(b->skel->maps.rb), on_record, b, NULL);
 	if (!b->rb) {
 		r = errno ? errno : ENOMEM;
-		ag_bpf_close(b);
+		vg_ag_bpf_close(b);
 		return vg_errf(err, r, "eBPF ring buffer: %s", strerror(r));
 	}
 	*out = b;
 	return 0;
 }
 
-int ag_bpf_add_target(struct ag_bpf *b, pid_t pid, struct vg_err *err)
+int vg_ag_bpf_add_target(struct ag_bpf *b, pid_t pid, struct vg_err *err)
 {
 	uint32_t k = (uint32_t)pid, gen = 0;
 
@@ -103,7 +103,7 @@ int ag_bpf_add_target(struct ag_bpf *b, pid_t pid, struct vg_err *err)
 	return 0;
 }
 
-int ag_bpf_poll(struct ag_bpf *b, struct ag_core *c, int timeout_ms)
+int vg_ag_bpf_poll(struct ag_bpf *b, struct ag_core *c, int timeout_ms)
 {
 	int r;
 
@@ -121,7 +121,7 @@ int ag_bpf_poll(struct ag_bpf *b, struct ag_core *c, int timeout_ms)
 	return b->drained;
 }
 
-void ag_bpf_counters(struct ag_bpf *b, uint64_t out[SM_ST_NSTATS])
+void vg_ag_bpf_counters(struct ag_bpf *b, uint64_t out[SM_ST_NSTATS])
 {
 	int ncpu = libbpf_num_possible_cpus();
 	uint64_t *v;
@@ -139,7 +139,7 @@ void ag_bpf_counters(struct ag_bpf *b, uint64_t out[SM_ST_NSTATS])
 	free(v);
 }
 
-void ag_bpf_close(struct ag_bpf *b)
+void vg_ag_bpf_close(struct ag_bpf *b)
 {
 	if (!b)
 		return;

@@ -13,7 +13,7 @@ static uint32_t slot_of(uint64_t key, uint32_t cap)
 	return (uint32_t)key & (cap - 1);
 }
 
-uint32_t ag_map_get(const struct ag_map *m, uint64_t key)
+uint32_t vg_ag_map_get(const struct ag_map *m, uint64_t key)
 {
 	if (!m->cap)
 		return AG_NONE;
@@ -42,14 +42,14 @@ static int grow(struct ag_map *m)
 		g.vals[i] = AG_NONE;
 	for (uint32_t i = 0; i < m->cap; i++)
 		if (m->vals[i] != AG_NONE)
-			ag_map_put(&g, m->keys[i], m->vals[i]);
+			vg_ag_map_put(&g, m->keys[i], m->vals[i]);
 	free(m->keys);
 	free(m->vals);
 	*m = g;
 	return 0;
 }
 
-int ag_map_put(struct ag_map *m, uint64_t key, uint32_t val)
+int vg_ag_map_put(struct ag_map *m, uint64_t key, uint32_t val)
 {
 	if ((m->n + 1) * 2 > m->cap && grow(m))
 		return -ENOMEM;
@@ -67,7 +67,7 @@ int ag_map_put(struct ag_map *m, uint64_t key, uint32_t val)
 	}
 }
 
-void ag_map_del(struct ag_map *m, uint64_t key)
+void vg_ag_map_del(struct ag_map *m, uint64_t key)
 {
 	uint32_t i, j, mask = m->cap - 1;
 
@@ -94,7 +94,7 @@ void ag_map_del(struct ag_map *m, uint64_t key)
 	}
 }
 
-void ag_map_free(struct ag_map *m)
+void vg_ag_map_free(struct ag_map *m)
 {
 	free(m->keys);
 	free(m->vals);

@@ -71,7 +71,7 @@ static int flush_pending(struct ag_thread *th)
 	return r;
 }
 
-int ag_reduce_event(struct ag_thread *th, uint32_t t)
+int vg_ag_reduce_event(struct ag_thread *th, uint32_t t)
 {
 	uint32_t avail = th->nhist < AG_HIST ? th->nhist : AG_HIST, q;
 	int r;
@@ -105,7 +105,7 @@ int ag_reduce_event(struct ag_thread *th, uint32_t t)
 	return item(th, VG_SB_ITEM_TOKEN(t));
 }
 
-int ag_reduce_repeat(struct ag_thread *th, uint64_t count)
+int vg_ag_reduce_repeat(struct ag_thread *th, uint64_t count)
 {
 	int r;
 
@@ -113,7 +113,7 @@ int ag_reduce_repeat(struct ag_thread *th, uint64_t count)
 		return -EINVAL;
 	/* at most two steps reach a period-1 repetition of the last token */
 	while (count && !(th->period == 1 && last_is_rep(th, 1))) {
-		if ((r = ag_reduce_event(th, th->last)))
+		if ((r = vg_ag_reduce_event(th, th->last)))
 			return r;
 		count--;
 	}
@@ -183,7 +183,7 @@ static void group_items(struct ag_thread *th)
 	th->nitems = w;
 }
 
-int ag_reduce_finish(struct ag_thread *th)
+int vg_ag_reduce_finish(struct ag_thread *th)
 {
 	int r = flush_pending(th);
 
@@ -192,7 +192,7 @@ int ag_reduce_finish(struct ag_thread *th)
 	return r;
 }
 
-void ag_reduce_reset(struct ag_thread *th)
+void vg_ag_reduce_reset(struct ag_thread *th)
 {
 	th->nitems = 0;
 	th->nhist = 0;

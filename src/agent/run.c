@@ -26,21 +26,21 @@
 int vg_agent_probe(struct vg_err *err)
 {
 	struct ag_bpf *b;
-	int r = ag_bpf_open(&b, err);
+	int r = vg_ag_bpf_open(&b, err);
 
 	if (!r)
-		ag_bpf_close(b);
+		vg_ag_bpf_close(b);
 	return r;
 }
 
 static void bpf_counters(void *ctx, uint64_t out[SM_ST_NSTATS])
 {
-	ag_bpf_counters(ctx, out);
+	vg_ag_bpf_counters(ctx, out);
 }
 
 static void seccomp_counters(void *ctx, uint64_t out[SM_ST_NSTATS])
 {
-	ag_seccomp_counters(ctx, out);
+	vg_ag_seccomp_counters(ctx, out);
 }
 
 static int check_opts(const struct vg_agent_opts *o, struct vg_err *err)
@@ -73,7 +73,7 @@ static int loop(struct ag_core *c, struct ag_bpf *b, struct ag_seccomp *s, pid_t
 	int r, status;
 
 	for (;;) {
-		r = b ? ag_bpf_poll(b, c, POLL_MS) : ag_seccomp_poll(s, POLL_MS);
+		r = b ? vg_ag_bpf_poll(b, c, POLL_MS) : vg_ag_seccomp_poll(s, POLL_MS);
 		if (r < 0 && r != -ECHILD)
 			return vg_errf(err, -r, "recording: %s", strerror(-r));
 		if (!attach && waitpid(pid, &status, WNOHANG) == pid) {
@@ -96,20 +96,20 @@ static int loop(struct ag_core *c, struct ag_bpf *b, struct ag_seccomp *s, pid_t
 		}
 		if (c->o->stop && *c->o->stop)
 			break;
-		if ((r = ag_core_flush(c, false, false, err)))
+		if ((r = vg_ag_core_flush(c, false, false, err)))
 			return r;
-		ag_uplink_poll(&c->up);
+		vg_ag_uplink_poll(&c->up);
 	}
 	/* records of the last moments are still in the ring */
 	vg_sleep_ms(20);
-	if (b && (r = ag_bpf_poll(b, c, 0)) < 0)
+	if (b && (r = vg_ag_bpf_poll(b, c, 0)) < 0)
 		return vg_errf(err, -r, "recording: %s", strerror(-r));
-	if ((r = ag_core_flush(c, true, true, err)))
+	if ((r = vg_ag_core_flush(c, true, true, err)))
 		return r;
-	ag_uplink_poll(&c->up);
-	ag_uplink_drain(&c->up, FINAL_ACK_MS);
+	vg_ag_uplink_poll(&c->up);
+	vg_ag_uplink_drain(&c->up, FINAL_ACK_MS);
 	if (c->o->gateway && c->up.qn)
-		ag_note(c->o, "%u batches were not acknowledged by the gateway", c->up.qn);
+		vg_ag_note(c->o, "%u batches were not acknowledged by the gateway", c->up.qn);
 	return 0;
 }
 
@@ -150,7 +150,7 @@ static int start_bpf(struct ag_core *c, struct ag_bpf *b, char *const argv[], pi
 		return vg_errf(err, errno, "fork: %m");
 	}
 	c->launcher = c->root = pid;
-	if (ag_bpf_add_target(b, pid, err)) {
+	if (vg_ag_bpf_add_target(b, pid, err)) {
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, 0);
 		close(go[1]);
@@ -172,7 +172,7 @@ static int start_bpf(struct ag_core *c, struct ag_bpf *b, char *const argv[], pi
 
 static int finish(struct ag_core *c, int r)
 {
-	ag_core_free(c);
+	vg_ag_core_free(c);
 	return r;
 }
 
@@ -187,14 +187,14 @@ int vg_agent_run(const struct vg_agent_opts *o, char *const argv[], struct vg_ag
 
 	memset(st, 0, sizeof(*st));
 	st->exit_status = -1;
-	if ((r = check_opts(o, err)) || (r = ag_core_init(&c, o, st, err)))
+	if ((r = check_opts(o, err)) || (r = vg_ag_core_init(&c, o, st, err)))
 		return r;
 	if (o->recorder == VG_AGENT_SECCOMP) {
-		r = ag_seccomp_start(&s, argv, &c, &pid, err);
+		r = vg_ag_seccomp_start(&s, argv, &c, &pid, err);
 		c.read_counters = seccomp_counters;
 		c.counters_ctx = s;
 	} else {
-		r = ag_bpf_open(&b, err);
+		r = vg_ag_bpf_open(&b, err);
 		if (!r)
 			r = start_bpf(&c, b, argv, &pid, err);
 		c.read_counters = bpf_counters;
@@ -205,7 +205,7 @@ int vg_agent_run(const struct vg_agent_opts *o, char *const argv[], struct vg_ag
 	if (s) {
 		if (r)
 			kill(pid, SIGKILL);
-		ag_seccomp_close(s);
+		vg_ag_seccomp_close(s);
 		if (st->exit_status < 0 && waitpid(pid, &st->exit_status, 0) != pid)
 			st->exit_status = -1;
 	}
@@ -214,7 +214,7 @@ int vg_agent_run(const struct vg_agent_opts *o, char *const argv[], struct vg_ag
 			kill(pid, SIGKILL);
 			waitpid(pid, &st->exit_status, 0);
 		}
-		ag_bpf_close(b);
+		vg_ag_bpf_close(b);
 	}
 	return finish(&c, r);
 }
@@ -233,16 +233,16 @@ int vg_agent_attach(const struct vg_agent_opts *o, pid_t pid, struct vg_agent_st
 			       "seccomp can only record a program the agent starts (use run)");
 	if (kill(pid, 0) && errno == ESRCH)
 		return vg_errf(err, ESRCH, "no process %d", (int)pid);
-	if ((r = check_opts(o, err)) || (r = ag_core_init(&c, o, st, err)))
+	if ((r = check_opts(o, err)) || (r = vg_ag_core_init(&c, o, st, err)))
 		return r;
-	r = ag_bpf_open(&b, err);
+	r = vg_ag_bpf_open(&b, err);
 	c.read_counters = bpf_counters;
 	c.counters_ctx = b;
 	c.root = pid;
 	if (!r)
-		r = ag_bpf_add_target(b, pid, err);
+		r = vg_ag_bpf_add_target(b, pid, err);
 	if (!r)
 		r = loop(&c, b, NULL, pid, true, err);
-	ag_bpf_close(b);
+	vg_ag_bpf_close(b);
 	return finish(&c, r);
 }

@@ -140,7 +140,7 @@ static int fetch_listener(pid_t child, struct vg_err *err)
 	return fd;
 }
 
-int ag_seccomp_start(struct ag_seccomp **out, char *const argv[], struct ag_core *c, pid_t *child,
+int vg_ag_seccomp_start(struct ag_seccomp **out, char *const argv[], struct ag_core *c, pid_t *child,
 		     struct vg_err *err)
 {
 	struct ag_seccomp *s = calloc(1, sizeof(*s));
@@ -157,7 +157,7 @@ int ag_seccomp_start(struct ag_seccomp **out, char *const argv[], struct ag_core
 		return vg_errf(err, ENOTSUP, "seccomp user notification is not available");
 	}
 	if (pipe2(errp, O_CLOEXEC)) {
-		ag_seccomp_close(s);
+		vg_ag_seccomp_close(s);
 		return vg_errf(err, errno, "pipe: %m");
 	}
 	pid = fork();
@@ -168,7 +168,7 @@ int ag_seccomp_start(struct ag_seccomp **out, char *const argv[], struct ag_core
 	close(errp[1]);
 	if (pid < 0) {
 		close(errp[0]);
-		ag_seccomp_close(s);
+		vg_ag_seccomp_close(s);
 		return vg_errf(err, errno, "fork: %m");
 	}
 	s->child = pid;
@@ -176,7 +176,7 @@ int ag_seccomp_start(struct ag_seccomp **out, char *const argv[], struct ag_core
 	fd = fetch_listener(pid, err);
 	if (fd < 0) {
 		close(errp[0]);
-		ag_seccomp_close(s);
+		vg_ag_seccomp_close(s);
 		return fd;
 	}
 	s->nfd = fd;
@@ -194,7 +194,7 @@ int ag_seccomp_start(struct ag_seccomp **out, char *const argv[], struct ag_core
 		}
 		if (n == 0)
 			break;
-		ag_seccomp_poll(s, 5);
+		vg_ag_seccomp_poll(s, 5);
 	}
 	close(errp[0]);
 	return 0;
@@ -216,7 +216,7 @@ static void exe_of(uint32_t tgid, uint32_t *dev, uint64_t *ino)
 
 static struct task *task_of(struct ag_seccomp *s, uint32_t tid)
 {
-	uint32_t i = ag_map_get(&s->tasks, tid), tgid = 0, ppid = 0;
+	uint32_t i = vg_ag_map_get(&s->tasks, tid), tgid = 0, ppid = 0;
 	struct sm_fork f = { .type = SM_FORK };
 	char path[64], line[256];
 	FILE *st;
@@ -242,7 +242,7 @@ static struct task *task_of(struct ag_seccomp *s, uint32_t tid)
 		s->t = p;
 		s->capt = cap;
 	}
-	if (ag_map_put(&s->tasks, tid, s->nt))
+	if (vg_ag_map_put(&s->tasks, tid, s->nt))
 		return NULL;
 	s->t[s->nt] = (struct task){ .tid = tid, .tgid = tgid };
 	exe_of(tgid, &s->t[s->nt].exe_dev, &s->t[s->nt].exe_ino);
@@ -252,14 +252,14 @@ static struct task *task_of(struct ag_seccomp *s, uint32_t tid)
 		f.child_tgid = tgid;
 		f.parent_tgid = tid == tgid ? ppid : tgid;
 		f.parent_tid = f.parent_tgid;
-		ag_core_record(s->core, &f, sizeof(f));
+		vg_ag_core_record(s->core, &f, sizeof(f));
 	}
 	return &s->t[s->nt++];
 }
 
 static struct proc_maps *maps_of(struct ag_seccomp *s, uint32_t tgid)
 {
-	uint32_t i = ag_map_get(&s->pm, tgid);
+	uint32_t i = vg_ag_map_get(&s->pm, tgid);
 	struct proc_maps *m;
 	char path[64], line[4096 + 128];
 	FILE *f;
@@ -274,7 +274,7 @@ static struct proc_maps *maps_of(struct ag_seccomp *s, uint32_t tgid)
 			s->maps = p;
 			s->capmaps = cap;
 		}
-		if (ag_map_put(&s->pm, tgid, s->nmaps))
+		if (vg_ag_map_put(&s->pm, tgid, s->nmaps))
 			return NULL;
 		s->maps[s->nmaps] = (struct proc_maps){ .tgid = tgid };
 		i = s->nmaps++;
@@ -305,7 +305,7 @@ static struct proc_maps *maps_of(struct ag_seccomp *s, uint32_t tgid)
 		else
 			e.kind = SM_K_ANON;
 		if (e.kind == SM_K_FILE && pos)
-			ag_core_module_path(s->core, e.dev, e.ino, line + pos);
+			vg_ag_core_module_path(s->core, e.dev, e.ino, line + pos);
 		if (m->n == m->cap) {
 			uint32_t cap = m->cap ? m->cap * 2 : 64;
 			void *p = realloc(m->v, cap * sizeof(*m->v));
@@ -464,8 +464,8 @@ static void on_exec_done(struct ag_seccomp *s, struct task *t)
 	n = readlink(p, e.path, sizeof(e.path) - 1);
 	e.pathlen = n > 0 ? (uint32_t)n + 1 : 0;
 	if (n > 0)
-		ag_core_module_path(s->core, e.dev, e.ino, e.path);
-	ag_core_record(s->core, &e, sizeof(e));
+		vg_ag_core_module_path(s->core, e.dev, e.ino, e.path);
+	vg_ag_core_record(s->core, &e, sizeof(e));
 }
 
 static void record(struct ag_seccomp *s, const struct seccomp_notif *q)
@@ -505,7 +505,7 @@ static void record(struct ag_seccomp *s, const struct seccomp_notif *q)
 	    t->last_ip == q->data.instruction_pointer && !memcmp(t->last_args, a, sizeof(a)) &&
 	    !sm_sensitive(r.nr)) {
 		/* the eBPF recorder would count this without reading the stack: same record */
-		ag_core_record(s->core, &t->last, SM_SYS_HDR_LEN);
+		vg_ag_core_record(s->core, &t->last, SM_SYS_HDR_LEN);
 		return;
 	}
 	m = maps_of(s, t->tgid);
@@ -528,7 +528,7 @@ static void record(struct ag_seccomp *s, const struct seccomp_notif *q)
 		r.pathlen = (uint16_t)(strnlen(r.path, (size_t)n) + 1);
 		r.argkey |= SM_A_PATH;
 	}
-	ag_core_record(s->core, &r, SM_SYS_HDR_LEN + r.pathlen);
+	vg_ag_core_record(s->core, &r, SM_SYS_HDR_LEN + r.pathlen);
 	t->have_last = pa < 0;
 	t->last_nr = r.nr;
 	t->last_ip = q->data.instruction_pointer;
@@ -547,11 +547,11 @@ static void record(struct ag_seccomp *s, const struct seccomp_notif *q)
 			.type = SM_EXIT, .tgid = t->tgid, .tid = t->tid, .group_dead = r.nr == 231
 		};
 
-		ag_core_record(s->core, &e, sizeof(e));
+		vg_ag_core_record(s->core, &e, sizeof(e));
 	}
 }
 
-int ag_seccomp_poll(struct ag_seccomp *s, int timeout_ms)
+int vg_ag_seccomp_poll(struct ag_seccomp *s, int timeout_ms)
 {
 	struct pollfd p = { .fd = s->nfd, .events = POLLIN };
 
@@ -577,12 +577,12 @@ int ag_seccomp_poll(struct ag_seccomp *s, int timeout_ms)
 	return 0;
 }
 
-void ag_seccomp_counters(struct ag_seccomp *s, uint64_t out[SM_ST_NSTATS])
+void vg_ag_seccomp_counters(struct ag_seccomp *s, uint64_t out[SM_ST_NSTATS])
 {
 	memcpy(out, s->counters, sizeof(s->counters));
 }
 
-void ag_seccomp_close(struct ag_seccomp *s)
+void vg_ag_seccomp_close(struct ag_seccomp *s)
 {
 	if (!s)
 		return;
@@ -593,7 +593,7 @@ void ag_seccomp_close(struct ag_seccomp *s)
 		free(s->maps[i].v);
 	free(s->maps);
 	free(s->t);
-	ag_map_free(&s->tasks);
-	ag_map_free(&s->pm);
+	vg_ag_map_free(&s->tasks);
+	vg_ag_map_free(&s->pm);
 	free(s);
 }

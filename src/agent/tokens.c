@@ -14,7 +14,7 @@
 
 #include "agent_int.h"
 
-int ag_tokens_init(struct ag_tokens *t)
+int vg_ag_tokens_init(struct ag_tokens *t)
 {
 	memset(t, 0, sizeof(*t));
 	if (sodium_init() < 0)
@@ -93,7 +93,7 @@ static int rehash(struct ag_tokens *t)
 	return 0;
 }
 
-uint32_t ag_tokens_intern(struct ag_tokens *t, const struct vg_sb_token *tok, bool *is_new)
+uint32_t vg_ag_tokens_intern(struct ag_tokens *t, const struct vg_sb_token *tok, bool *is_new)
 {
 	struct vg_sb_token c;
 	uint32_t k;
@@ -122,7 +122,7 @@ uint32_t ag_tokens_intern(struct ag_tokens *t, const struct vg_sb_token *tok, bo
 	return t->n++;
 }
 
-void ag_tokens_free(struct ag_tokens *t)
+void vg_ag_tokens_free(struct ag_tokens *t)
 {
 	free(t->v);
 	free(t->slots);

@@ -25,7 +25,7 @@
 #define BACKOFF_MAX 30000
 static const char rec_magic[8] = "VGSREC01";
 
-void ag_note(const struct vg_agent_opts *o, const char *fmt, ...)
+void vg_ag_note(const struct vg_agent_opts *o, const char *fmt, ...)
 {
 	char buf[512];
 	va_list ap;
@@ -55,7 +55,7 @@ static int write_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
-int ag_uplink_open(struct ag_uplink *u, const struct vg_agent_opts *o, uint64_t boot,
+int vg_ag_uplink_open(struct ag_uplink *u, const struct vg_agent_opts *o, uint64_t boot,
 		   struct vg_agent_stats *st, struct vg_err *err)
 {
 	memset(u, 0, sizeof(*u));
@@ -93,7 +93,7 @@ static void disconnect(struct ag_uplink *u, const char *why)
 	vg_wire_close(u->w);
 	u->w = NULL;
 	u->retry_at_ms = vg_mono_ms() + u->backoff_ms;
-	ag_note(u->o, "lost the gateway %s: %s; retrying", u->o->gateway, why);
+	vg_ag_note(u->o, "lost the gateway %s: %s; retrying", u->o->gateway, why);
 }
 
 static void pop_acked(struct ag_uplink *u, uint64_t upto)
@@ -144,7 +144,7 @@ static void connect_now(struct ag_uplink *u)
 		return;
 	fd = vg_wire_dial(host, port, CONNECT_MS, &err);
 	if (fd < 0 || vg_wire_client(&u->w, fd, u->o->key, u->o->gateway_pk, &wo, &err)) {
-		ag_note(u->o, "gateway %s: %s", u->o->gateway, err.msg);
+		vg_ag_note(u->o, "gateway %s: %s", u->o->gateway, err.msg);
 		u->w = NULL;
 		return;
 	}
@@ -171,7 +171,7 @@ static void connect_now(struct ag_uplink *u)
 	send_queued(u);
 }
 
-int ag_uplink_push(struct ag_uplink *u, uint64_t seq, uint8_t *buf, size_t len, struct vg_err *err)
+int vg_ag_uplink_push(struct ag_uplink *u, uint64_t seq, uint8_t *buf, size_t len, struct vg_err *err)
 {
 	uint8_t l[4] = { (uint8_t)len, (uint8_t)(len >> 8), (uint8_t)(len >> 16),
 			 (uint8_t)(len >> 24) };
@@ -189,7 +189,7 @@ int ag_uplink_push(struct ag_uplink *u, uint64_t seq, uint8_t *buf, size_t len, 
 		return 0;
 	}
 	while (u->qn && u->qbytes + len > QUEUE_MAX) {
-		ag_note(u->o, "dropping batch %llu: the gateway has been unreachable too long",
+		vg_ag_note(u->o, "dropping batch %llu: the gateway has been unreachable too long",
 			(unsigned long long)u->q[0].seq);
 		pop_acked(u, u->q[0].seq + 1);
 	}
@@ -211,7 +211,7 @@ int ag_uplink_push(struct ag_uplink *u, uint64_t seq, uint8_t *buf, size_t len, 
 	return 0;
 }
 
-void ag_uplink_poll(struct ag_uplink *u)
+void vg_ag_uplink_poll(struct ag_uplink *u)
 {
 	struct vg_err err = { 0 };
 	const uint8_t *m;
@@ -246,18 +246,18 @@ void ag_uplink_poll(struct ag_uplink *u)
 	}
 }
 
-void ag_uplink_drain(struct ag_uplink *u, uint32_t ms)
+void vg_ag_uplink_drain(struct ag_uplink *u, uint32_t ms)
 {
 	uint64_t end = vg_mono_ms() + ms;
 
 	while (u->o->gateway && u->qn && vg_mono_ms() < end) {
-		ag_uplink_poll(u);
+		vg_ag_uplink_poll(u);
 		if (u->qn)
 			vg_sleep_ms(5);
 	}
 }
 
-void ag_uplink_close(struct ag_uplink *u)
+void vg_ag_uplink_close(struct ag_uplink *u)
 {
 	account(u);
 	if (u->w)

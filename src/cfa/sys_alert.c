@@ -57,7 +57,7 @@ static void emit(struct vg_sys_stream *s, const char *check, enum vg_severity se
 	vg_alerter_emit(s->o.alerter, &a);
 }
 
-void sys_stream_engine_alert(void *ctx, const struct vg_sys_alert *a)
+void vg_sys_stream_engine_alert(void *ctx, const struct vg_sys_alert *a)
 {
 	struct vg_sys_stream *s = ctx;
 	struct vg_json j;
@@ -117,7 +117,7 @@ void sys_stream_engine_alert(void *ctx, const struct vg_sys_alert *a)
 	free(ev);
 }
 
-void sys_stream_session_alert(struct vg_sys_stream *s, enum vg_sys_session_check c,
+void vg_sys_stream_session_alert(struct vg_sys_stream *s, enum vg_sys_session_check c,
 			      const struct vg_sb_hdr *h, uint64_t count, const char *why)
 {
 	static const enum vg_severity sev[VG_SYS_S_KINDS] = {

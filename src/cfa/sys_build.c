@@ -157,8 +157,8 @@ static int load_all(struct bld *b, struct vg_err *err)
 		struct bmod *m = &b->m[i];
 		int r;
 
-		if ((r = sys_elf_open(&m->e, m->path, err)) ||
-		    (r = sys_scan_module(&m->e, &m->s, err)))
+		if ((r = vg_sys_elf_open(&m->e, m->path, err)) ||
+		    (r = vg_sys_scan_module(&m->e, &m->s, err)))
 			return vg_err_prefix(err, "%s", m->path);
 		if ((r = vg_agent_module_ident(m->path, &m->idkind, m->id, &m->idlen, err)))
 			return r;
@@ -180,17 +180,17 @@ static int load_all(struct bld *b, struct vg_err *err)
 static uint32_t target_fn(const struct bld *b, size_t mi, const struct sys_call *c)
 {
 	if (c->kind == SYS_T_LOCAL) {
-		long f = sys_scan_fn_at(&b->m[mi].s, c->target);
+		long f = vg_sys_scan_fn_at(&b->m[mi].s, c->target);
 
 		return f >= 0 ? b->m[mi].base + (uint32_t)f : VG_SYS_NONE;
 	}
 	if (c->kind != SYS_T_IMPORT)
 		return VG_SYS_NONE;
 	for (size_t i = 0; i < b->n; i++) {
-		uint64_t a = sys_elf_export(&b->m[i].e, c->import);
+		uint64_t a = vg_sys_elf_export(&b->m[i].e, c->import);
 		long f;
 
-		if (a && (f = sys_scan_fn_at(&b->m[i].s, a)) >= 0)
+		if (a && (f = vg_sys_scan_fn_at(&b->m[i].s, a)) >= 0)
 			return b->m[i].base + (uint32_t)f;
 	}
 	return VG_SYS_NONE;
@@ -289,7 +289,7 @@ static int emit(struct bld *b, struct gfn *g, struct vg_err *err)
 		md->nfunc = (uint32_t)m->s.nfns;
 		for (size_t k = 0; k < m->s.nfns; k++) {
 			const struct sys_fn *f = &m->s.fns[k];
-			int64_t lo = sys_elf_off(&m->e, f->lo), hi = sys_elf_off(&m->e, f->hi - 1);
+			int64_t lo = vg_sys_elf_off(&m->e, f->lo), hi = vg_sys_elf_off(&m->e, f->hi - 1);
 			char nm[32];
 
 			GROW(b->funcs, b->nfuncs, b->capf, err);
@@ -306,7 +306,7 @@ static int emit(struct bld *b, struct gfn *g, struct vg_err *err)
 		md->insn = (uint32_t)b->ninsns;
 		for (size_t k = 0; k < m->s.nscs; k++) {
 			const struct sys_sc *sc = &m->s.scs[k];
-			int64_t off = sys_elf_off(&m->e, sc->ip);
+			int64_t off = vg_sys_elf_off(&m->e, sc->ip);
 
 			if (off < 0 || off > UINT32_MAX)
 				continue;
@@ -324,7 +324,7 @@ static int emit(struct bld *b, struct gfn *g, struct vg_err *err)
 		md->site = (uint32_t)b->nsites;
 		for (size_t k = 0; k < m->s.ncalls; k++) {
 			const struct sys_call *c = &m->s.calls[k];
-			int64_t off = c->tail ? -1 : sys_elf_off(&m->e, c->rp);
+			int64_t off = c->tail ? -1 : vg_sys_elf_off(&m->e, c->rp);
 			uint32_t t, n = 0, flags = 0, start = (uint32_t)b->nlists;
 
 			if (off < 0 || off > UINT32_MAX)
@@ -373,8 +373,8 @@ static int emit(struct bld *b, struct gfn *g, struct vg_err *err)
 static void bld_free(struct bld *b)
 {
 	for (size_t i = 0; i < b->n; i++) {
-		sys_scan_free(&b->m[i].s);
-		sys_elf_close(&b->m[i].e);
+		vg_sys_scan_free(&b->m[i].s);
+		vg_sys_elf_close(&b->m[i].e);
 	}
 	free(b->m);
 	free(b->funcs);

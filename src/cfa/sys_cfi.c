@@ -217,7 +217,7 @@ static long cie_at(struct sys_elf *e, size_t off, size_t **offs, size_t *cap)
 	return (long)e->ncies++;
 }
 
-int sys_cfi_parse(struct sys_elf *e, struct vg_err *err)
+int vg_sys_cfi_parse(struct sys_elf *e, struct vg_err *err)
 {
 	size_t off = 0, fcap = 0, ccap = 0, *cieoffs = NULL;
 	uint32_t records = 0;
@@ -406,7 +406,7 @@ static int run(const struct sys_elf *e, const struct sys_cie *cie, size_t ins, s
 	return 0;
 }
 
-int sys_cfi_depth(const struct sys_elf *e, const struct sys_fde *f, uint64_t pc)
+int vg_sys_cfi_depth(const struct sys_elf *e, const struct sys_fde *f, uint64_t pc)
 {
 	const struct sys_cie *cie = &e->cies[f->cie];
 	struct cfa cfa = { 0 }, initial, stack[MAX_STATE];

@@ -170,7 +170,7 @@ static int load_segments(struct sys_elf *e, Elf *elf, const char *path, struct v
 	return 0;
 }
 
-int sys_elf_open(struct sys_elf *e, const char *path, struct vg_err *err)
+int vg_sys_elf_open(struct sys_elf *e, const char *path, struct vg_err *err)
 {
 	size_t shstrndx, icap = 0;
 	Elf_Scn *scn = NULL;
@@ -185,7 +185,7 @@ int sys_elf_open(struct sys_elf *e, const char *path, struct vg_err *err)
 	if (!elf || elf_getshdrstrndx(elf, &shstrndx)) {
 		if (elf)
 			elf_end(elf);
-		sys_elf_close(e);
+		vg_sys_elf_close(e);
 		return vg_errf(err, EINVAL, "%s: not an ELF file", path);
 	}
 	rc = load_segments(e, elf, path, err);
@@ -214,10 +214,10 @@ int sys_elf_open(struct sys_elf *e, const char *path, struct vg_err *err)
 	elf_end(elf);
 	if (!rc) {
 		qsort(e->imports, e->nimports, sizeof(*e->imports), cmp_addr);
-		rc = sys_cfi_parse(e, err);
+		rc = vg_sys_cfi_parse(e, err);
 	}
 	if (rc)
-		sys_elf_close(e);
+		vg_sys_elf_close(e);
 	return rc;
 }
 
@@ -228,7 +228,7 @@ static void free_names(struct sys_name *v, size_t n)
 	free(v);
 }
 
-void sys_elf_close(struct sys_elf *e)
+void vg_sys_elf_close(struct sys_elf *e)
 {
 	vg_cfa_elfimg_close(&e->img);
 	free(e->loads);
@@ -244,7 +244,7 @@ void sys_elf_close(struct sys_elf *e)
 	memset(e, 0, sizeof(*e));
 }
 
-int64_t sys_elf_off(const struct sys_elf *e, uint64_t va)
+int64_t vg_sys_elf_off(const struct sys_elf *e, uint64_t va)
 {
 	for (size_t i = 0; i < e->nloads; i++) {
 		const struct sys_load *l = &e->loads[i];
@@ -255,7 +255,7 @@ int64_t sys_elf_off(const struct sys_elf *e, uint64_t va)
 	return -1;
 }
 
-uint64_t sys_elf_export(const struct sys_elf *e, const char *name)
+uint64_t vg_sys_elf_export(const struct sys_elf *e, const char *name)
 {
 	size_t lo = 0, hi = e->nexports;
 
@@ -273,7 +273,7 @@ uint64_t sys_elf_export(const struct sys_elf *e, const char *name)
 	return 0;
 }
 
-const char *sys_elf_import(const struct sys_elf *e, uint64_t slot)
+const char *vg_sys_elf_import(const struct sys_elf *e, uint64_t slot)
 {
 	size_t lo = 0, hi = e->nimports;
 

@@ -58,20 +58,20 @@ struct sys_elf {
 	size_t nfdes;
 };
 
-int sys_elf_open(struct sys_elf *e, const char *path, struct vg_err *err);
-void sys_elf_close(struct sys_elf *e);
+int vg_sys_elf_open(struct sys_elf *e, const char *path, struct vg_err *err);
+void vg_sys_elf_close(struct sys_elf *e);
 /* File offset of virtual address VA, or -1 when no PT_LOAD maps it from the file. */
-int64_t sys_elf_off(const struct sys_elf *e, uint64_t va);
+int64_t vg_sys_elf_off(const struct sys_elf *e, uint64_t va);
 /* The export NAME's address, or 0. */
-uint64_t sys_elf_export(const struct sys_elf *e, const char *name);
+uint64_t vg_sys_elf_export(const struct sys_elf *e, const char *name);
 /* The import whose GOT slot is at SLOT, or NULL. */
-const char *sys_elf_import(const struct sys_elf *e, uint64_t slot);
+const char *vg_sys_elf_import(const struct sys_elf *e, uint64_t slot);
 
 /* .eh_frame (sys_cfi.c) */
-int sys_cfi_parse(struct sys_elf *e, struct vg_err *err);
+int vg_sys_cfi_parse(struct sys_elf *e, struct vg_err *err);
 /* Bytes from the stack pointer to the return address at PC inside F, or -1 when the frame is
  * not addressed from the stack pointer there. */
-int sys_cfi_depth(const struct sys_elf *e, const struct sys_fde *f, uint64_t pc);
+int vg_sys_cfi_depth(const struct sys_elf *e, const struct sys_fde *f, uint64_t pc);
 
 /* One module's disassembly summary (sys_scan.c): everything in virtual addresses. */
 struct sys_fn {
@@ -111,9 +111,9 @@ struct sys_scan {
 	size_t nplt;
 };
 
-int sys_scan_module(const struct sys_elf *e, struct sys_scan *s, struct vg_err *err);
-void sys_scan_free(struct sys_scan *s);
+int vg_sys_scan_module(const struct sys_elf *e, struct sys_scan *s, struct vg_err *err);
+void vg_sys_scan_free(struct sys_scan *s);
 /* Index of the function containing VA, or -1. */
-long sys_scan_fn_at(const struct sys_scan *s, uint64_t va);
+long vg_sys_scan_fn_at(const struct sys_scan *s, uint64_t va);
 
 #endif

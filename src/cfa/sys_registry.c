@@ -79,7 +79,7 @@ static int index_keys(struct sys_registry *r, struct vg_err *err)
 	return 0;
 }
 
-int sys_registry_load(struct sys_registry *r, const char *path, struct vg_err *err)
+int vg_sys_registry_load(struct sys_registry *r, const char *path, struct vg_err *err)
 {
 	FILE *f = fopen(path, "re");
 	char line[8192];
@@ -148,11 +148,11 @@ int sys_registry_load(struct sys_registry *r, const char *path, struct vg_err *e
 	if (!rc)
 		rc = index_keys(r, err);
 	if (rc)
-		sys_registry_free(r);
+		vg_sys_registry_free(r);
 	return rc;
 }
 
-struct sys_device *sys_registry_find(const struct sys_registry *r, const uint8_t pk[32])
+struct sys_device *vg_sys_registry_find(const struct sys_registry *r, const uint8_t pk[32])
 {
 	if (!r->keycap)
 		return NULL;
@@ -163,7 +163,7 @@ struct sys_device *sys_registry_find(const struct sys_registry *r, const uint8_t
 	return NULL;
 }
 
-void sys_registry_free(struct sys_registry *r)
+void vg_sys_registry_free(struct sys_registry *r)
 {
 	for (uint32_t i = 0; i < r->ndev; i++)
 		if (r->dev[i].has_stream)

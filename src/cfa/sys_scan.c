@@ -147,7 +147,7 @@ static int fill_gaps(const struct sys_elf *e, struct sys_scan *s, csh h, cs_insn
 			continue;
 		while (at < end && !r) {
 			struct sys_scan known = { .fns = s->fns, .nfns = n0 }; /* sorted part */
-			long f = sys_scan_fn_at(&known, at);
+			long f = vg_sys_scan_fn_at(&known, at);
 			uint64_t next = end;
 
 			if (f >= 0) {
@@ -166,7 +166,7 @@ static int fill_gaps(const struct sys_elf *e, struct sys_scan *s, csh h, cs_insn
 				uint64_t hi = k < nt && t[k] < next ? t[k++] : next;
 				struct sys_fn fn = { .lo = lo, .hi = hi, .fde = -1 };
 				long prev =
-					lo == at && (lo & 15) ? sys_scan_fn_at(&known, lo - 1) : -1;
+					lo == at && (lo & 15) ? vg_sys_scan_fn_at(&known, lo - 1) : -1;
 
 				/* unaligned code right after a function that no call enters is
 				 * that function's tail beyond its unwind data (clone3's child) */
@@ -187,7 +187,7 @@ static int fill_gaps(const struct sys_elf *e, struct sys_scan *s, csh h, cs_insn
 	return r;
 }
 
-long sys_scan_fn_at(const struct sys_scan *s, uint64_t va)
+long vg_sys_scan_fn_at(const struct sys_scan *s, uint64_t va)
 {
 	size_t lo = 0, hi = s->nfns;
 
@@ -254,7 +254,7 @@ static int scan_plt(const struct sys_elf *e, csh h, cs_insn *ci, struct sys_scan
 			if (ci->id != X86_INS_JMP || x->op_count != 1 ||
 			    !is_rip_mem(&x->operands[0]))
 				continue;
-			name = sys_elf_import(e, a + (uint64_t)x->operands[0].mem.disp);
+			name = vg_sys_elf_import(e, a + (uint64_t)x->operands[0].mem.disp);
 			if (!name)
 				continue;
 			n = (struct sys_name){ .addr = at, .name = (char *)name };
@@ -321,7 +321,7 @@ static int add_call(struct fnctx *c, uint32_t fn, uint64_t rp, bool tail, const 
 		k.kind = k.import ? SYS_T_IMPORT : SYS_T_LOCAL;
 		k.target = t;
 	} else if (is_rip_mem(o)) {
-		k.import = sys_elf_import(c->e, next + (uint64_t)o->mem.disp);
+		k.import = vg_sys_elf_import(c->e, next + (uint64_t)o->mem.disp);
 		k.kind = k.import ? SYS_T_IMPORT : SYS_T_INDIRECT;
 	} else if (tail) {
 		return 0; /* a jump through a register: a jump table, not a call */
@@ -379,7 +379,7 @@ static int scan_fn(struct fnctx *c, csh h, cs_insn *ci, uint32_t fi)
 
 			sc.nr = known && ax < VG_SYS_ANY_NR ? (uint16_t)ax : VG_SYS_ANY_NR;
 			if (fde) {
-				sc.depth = sys_cfi_depth(c->e, fde, at);
+				sc.depth = vg_sys_cfi_depth(c->e, fde, at);
 				sc.sigframe = c->e->cies[fde->cie].sigframe;
 			}
 			c->s->fns[fi].has_sys = true;
@@ -433,7 +433,7 @@ static int scan_fn(struct fnctx *c, csh h, cs_insn *ci, uint32_t fi)
 	return 0;
 }
 
-int sys_scan_module(const struct sys_elf *e, struct sys_scan *s, struct vg_err *err)
+int vg_sys_scan_module(const struct sys_elf *e, struct sys_scan *s, struct vg_err *err)
 {
 	struct fnctx c = { .e = e, .s = s };
 	cs_insn *ci;
@@ -461,7 +461,7 @@ int sys_scan_module(const struct sys_elf *e, struct sys_scan *s, struct vg_err *
 	return 0;
 }
 
-void sys_scan_free(struct sys_scan *s)
+void vg_sys_scan_free(struct sys_scan *s)
 {
 	free(s->fns);
 	free(s->scs);

@@ -70,7 +70,7 @@ static int authorize(void *ctx, const uint8_t pk[VG_WIRE_KEY_LEN])
 {
 	struct server *s = ctx;
 
-	return sys_registry_find(&s->reg, pk) ? 0 : -EACCES;
+	return vg_sys_registry_find(&s->reg, pk) ? 0 : -EACCES;
 }
 
 static void *handshaker(void *arg)
@@ -183,7 +183,7 @@ static void on_readable(struct server *s, uint32_t i);
 
 static void adopt(struct server *s, struct vg_wire *w)
 {
-	struct sys_device *d = sys_registry_find(&s->reg, vg_wire_peer_key(w));
+	struct sys_device *d = vg_sys_registry_find(&s->reg, vg_wire_peer_key(w));
 	struct epoll_event ev = { .events = EPOLLIN };
 	struct vg_err err = { 0 };
 	uint32_t i;
@@ -298,7 +298,7 @@ static void on_readable(struct server *s, uint32_t i)
 			return;
 		if (r == -EBADMSG) {
 			s->st->channel_errors++;
-			sys_stream_session_alert(&se->dev->stream, VG_SYS_S_FORGED, NULL, 0,
+			vg_sys_stream_session_alert(&se->dev->stream, VG_SYS_S_FORGED, NULL, 0,
 						 "a message failed authentication on the secure "
 						 "channel (tampered, replayed or injected)");
 		}
@@ -316,7 +316,7 @@ static void on_readable(struct server *s, uint32_t i)
 			bool known;
 
 			if (vg_sb_hello_unpack(m, len, &h) || strcmp(h.device, se->dev->id)) {
-				sys_stream_session_alert(&se->dev->stream, VG_SYS_S_FORGED, NULL, 0,
+				vg_sys_stream_session_alert(&se->dev->stream, VG_SYS_S_FORGED, NULL, 0,
 							 "the agent's hello claimed another device "
 							 "than its key");
 				close_session(s, i, "hello for another device");
@@ -332,7 +332,7 @@ static void on_readable(struct server *s, uint32_t i)
 		} else if (magic == VG_SB_MAGIC_BATCH && se->hello) {
 			on_batch(s, i, m, len);
 		} else {
-			sys_stream_session_alert(&se->dev->stream, VG_SYS_S_MALFORMED, NULL, 0,
+			vg_sys_stream_session_alert(&se->dev->stream, VG_SYS_S_MALFORMED, NULL, 0,
 						 "the agent sent a message of no known kind");
 			close_session(s, i, "unknown message");
 			return;
@@ -373,7 +373,7 @@ static int setup(struct server *s, struct vg_err *err)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	if ((r = sys_registry_load(&s->reg, s->o->registry, err)))
+	if ((r = vg_sys_registry_load(&s->reg, s->o->registry, err)))
 		return r;
 	s->st->devices = s->reg.ndev;
 	if (vg_wire_split_hostport(s->o->listen, host, sizeof(host), port, sizeof(port)))
@@ -462,7 +462,7 @@ int vg_sys_serve(const struct vg_sys_serve_opts *o, struct vg_sys_serve_stats *s
 	st->alerts = o->alerter ? o->alerter->sent : 0;
 	st->cpu_s = (double)(vg_thread_cpu_ns() - cpu0) / 1e9;
 	st->wall_s = (double)(vg_mono_ns() - wall0) / 1e9;
-	sys_registry_free(&s.reg);
+	vg_sys_registry_free(&s.reg);
 	free(s.ses);
 	free(s.queue);
 	if (s.lfd >= 0)

@@ -34,8 +34,8 @@ struct sys_registry {
 	uint32_t keycap;
 };
 
-int sys_registry_load(struct sys_registry *r, const char *path, struct vg_err *err);
-struct sys_device *sys_registry_find(const struct sys_registry *r, const uint8_t pk[32]);
-void sys_registry_free(struct sys_registry *r);
+int vg_sys_registry_load(struct sys_registry *r, const char *path, struct vg_err *err);
+struct sys_device *vg_sys_registry_find(const struct sys_registry *r, const uint8_t pk[32]);
+void vg_sys_registry_free(struct sys_registry *r);
 
 #endif

@@ -51,7 +51,7 @@ static void chain_add(struct vg_sys_stream *s, uint64_t seq, const uint8_t *buf,
 int vg_sys_stream_init(struct vg_sys_stream *s, const struct vg_sys_stream_opts *o,
 		       struct vg_err *err)
 {
-	struct vg_sys_verify_opts vo = { .train = o->train, .alert = sys_stream_engine_alert };
+	struct vg_sys_verify_opts vo = { .train = o->train, .alert = vg_sys_stream_engine_alert };
 
 	memset(s, 0, sizeof(*s));
 	s->o = *o;
@@ -71,7 +71,7 @@ static void new_boot(struct vg_sys_stream *s, const struct vg_sb_hdr *h)
 {
 	if (s->started) {
 		s->old_boots[s->nold++ % VG_SYS_OLD_BOOTS] = s->boot;
-		sys_stream_session_alert(s, VG_SYS_S_RESTARTED, h, 0,
+		vg_sys_stream_session_alert(s, VG_SYS_S_RESTARTED, h, 0,
 					 "the device's agent started again (a new boot)");
 	}
 	vg_sys_verifier_reset(s->v);
@@ -101,13 +101,13 @@ int vg_sys_stream_batch(struct vg_sys_stream *s, const uint8_t *buf, size_t len,
 	*st = VG_SYS_B_MALFORMED;
 	if (vg_sb_parse_hdr(buf, len, &h, &perr)) {
 		s->rejected++;
-		sys_stream_session_alert(s, VG_SYS_S_MALFORMED, NULL, 0, perr.msg);
+		vg_sys_stream_session_alert(s, VG_SYS_S_MALFORMED, NULL, 0, perr.msg);
 		return 0;
 	}
 	if (strcmp(h.device, s->o.device)) {
 		*st = VG_SYS_B_FORGED;
 		s->rejected++;
-		sys_stream_session_alert(
+		vg_sys_stream_session_alert(
 			s, VG_SYS_S_FORGED, &h, 0,
 			"a batch claimed another device than the key that sent it");
 		return 0;
@@ -116,7 +116,7 @@ int vg_sys_stream_batch(struct vg_sys_stream *s, const uint8_t *buf, size_t len,
 	    (s->started && h.boot == s->boot && (h.seq < s->next_seq || s->final))) {
 		*st = VG_SYS_B_REPLAYED;
 		s->rejected++;
-		sys_stream_session_alert(s, VG_SYS_S_REPLAYED, &h, 0,
+		vg_sys_stream_session_alert(s, VG_SYS_S_REPLAYED, &h, 0,
 					 "a batch was sent again or out of order (its sequence "
 					 "number was accepted before)");
 		return 0;
@@ -125,7 +125,7 @@ int vg_sys_stream_batch(struct vg_sys_stream *s, const uint8_t *buf, size_t len,
 		new_boot(s, &h);
 	if (h.seq > s->next_seq) {
 		s->missing += h.seq - s->next_seq;
-		sys_stream_session_alert(s, VG_SYS_S_MISSING, &h, h.seq - s->next_seq,
+		vg_sys_stream_session_alert(s, VG_SYS_S_MISSING, &h, h.seq - s->next_seq,
 					 "batches are missing before this one");
 	}
 	s->cur_seq = h.seq;
@@ -134,7 +134,7 @@ int vg_sys_stream_batch(struct vg_sys_stream *s, const uint8_t *buf, size_t len,
 		return vg_errf(err, ENOMEM, "out of memory");
 	if (r) {
 		s->rejected++;
-		sys_stream_session_alert(s, VG_SYS_S_MALFORMED, &h, 0, perr.msg);
+		vg_sys_stream_session_alert(s, VG_SYS_S_MALFORMED, &h, 0, perr.msg);
 		/* definitions it made before the error may be wrong: start them afresh */
 		vg_sys_verifier_reset(s->v);
 		return 0;
@@ -163,7 +163,7 @@ void vg_sys_stream_silent(struct vg_sys_stream *s, int64_t now_us, int64_t last_
 	if (s->silent)
 		return;
 	s->silent = true;
-	sys_stream_session_alert(s, VG_SYS_S_SILENT, NULL, (uint64_t)((now_us - last_us) / 1000000),
+	vg_sys_stream_session_alert(s, VG_SYS_S_SILENT, NULL, (uint64_t)((now_us - last_us) / 1000000),
 				 "the device has sent nothing for longer than allowed");
 }
 

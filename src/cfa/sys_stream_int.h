@@ -6,9 +6,9 @@
 #include "vigil/sysstream.h"
 
 /* vg_sys_alert_fn for the stream's verifier: CTX is the stream. */
-void sys_stream_engine_alert(void *ctx, const struct vg_sys_alert *a);
+void vg_sys_stream_engine_alert(void *ctx, const struct vg_sys_alert *a);
 /* A session-level finding; H is the offending batch's header or NULL. */
-void sys_stream_session_alert(struct vg_sys_stream *s, enum vg_sys_session_check c,
+void vg_sys_stream_session_alert(struct vg_sys_stream *s, enum vg_sys_session_check c,
 			      const struct vg_sb_hdr *h, uint64_t count, const char *why);
 
 #endif

@@ -32,9 +32,16 @@ static inline int fuzz_small_model(void **buf, size_t *len)
 	static const uint32_t lists[] = { 0 };
 	static const uint64_t tuples[] = { 5, 9 }, trans[] = { 3 };
 	static const char strs[] = "wrap\0main\0/bin/prog";
-	struct vg_sys_mod mod = { .idkind = VG_SB_ID_BUILD, .idlen = 20, .name = 10,
-				  .flags = VG_SYS_MOD_MAIN | VG_SYS_MOD_ANALYSED, .func = 0,
-				  .nfunc = 2, .insn = 0, .ninsn = 3, .site = 0, .nsite = 2 };
+	struct vg_sys_mod mod = { .idkind = VG_SB_ID_BUILD,
+				  .idlen = 20,
+				  .name = 10,
+				  .flags = VG_SYS_MOD_MAIN | VG_SYS_MOD_ANALYSED,
+				  .func = 0,
+				  .nfunc = 2,
+				  .insn = 0,
+				  .ninsn = 3,
+				  .site = 0,
+				  .nsite = 2 };
 	struct vg_sys_model m = { .flags = VG_SYS_M_TRAINED };
 	struct vg_err err = { 0 };
 

@@ -134,7 +134,7 @@ static void roundtrip(struct ag_thread *th, struct expand *x)
 	struct vg_sb_enc e = { 0 };
 	struct vg_err err = { 0 };
 
-	assert_int_equal(ag_reduce_finish(th), 0);
+	assert_int_equal(vg_ag_reduce_finish(th), 0);
 	vg_sb_enc_begin(&e, "dev", 1, 0, 0, 0);
 	vg_sb_enc_events(&e, th->tid, th->nitems);
 	for (uint32_t k = 0; k < th->nitems; k++)
@@ -172,7 +172,7 @@ static void test_folding_reproduces_random_streams(void **state)
 				break;
 		}
 		for (size_t i = 0; i < n; i++)
-			assert_int_equal(ag_reduce_event(&th, in[i]), 0);
+			assert_int_equal(vg_ag_reduce_event(&th, in[i]), 0);
 		roundtrip(&th, &x);
 		assert_int_equal(x.n, n);
 		assert_memory_equal(x.ev, in, n * sizeof(uint32_t));
@@ -190,11 +190,11 @@ static void test_folding_kernel_repeats_and_compression(void **state)
 
 	(void)state;
 	/* A, then the kernel says A happened 100000 more times, then B C B C ... */
-	assert_int_equal(ag_reduce_event(&th, 5), 0);
-	assert_int_equal(ag_reduce_repeat(&th, 100000), 0);
+	assert_int_equal(vg_ag_reduce_event(&th, 5), 0);
+	assert_int_equal(vg_ag_reduce_repeat(&th, 100000), 0);
 	for (int i = 0; i < 5000; i++) {
-		assert_int_equal(ag_reduce_event(&th, 8), 0);
-		assert_int_equal(ag_reduce_event(&th, 9), 0);
+		assert_int_equal(vg_ag_reduce_event(&th, 8), 0);
+		assert_int_equal(vg_ag_reduce_event(&th, 9), 0);
 	}
 	assert_int_equal(th.events, 1 + 100000 + 10000);
 	/* a loop of any length costs a handful of items */
@@ -206,9 +206,9 @@ static void test_folding_kernel_repeats_and_compression(void **state)
 	for (size_t i = 100001; i < x.n; i++)
 		assert_int_equal(x.ev[i], (i - 100001) % 2 ? 9 : 8);
 	/* a repeat at the start of a batch names its token again (the kernel folds across) */
-	ag_reduce_reset(&th);
+	vg_ag_reduce_reset(&th);
 	assert_int_equal(th.last, 9);
-	assert_int_equal(ag_reduce_repeat(&th, 3), 0);
+	assert_int_equal(vg_ag_reduce_repeat(&th, 3), 0);
 	roundtrip(&th, &x);
 	for (int i = 0; i < 3; i++)
 		want[n++] = 9;
@@ -216,7 +216,7 @@ static void test_folding_kernel_repeats_and_compression(void **state)
 	assert_memory_equal(x.ev, want, n * sizeof(uint32_t));
 	/* after a gap nothing is folded onto the unknown previous syscall */
 	th.last = AG_NONE;
-	assert_int_equal(ag_reduce_repeat(&th, 3), -EINVAL);
+	assert_int_equal(vg_ag_reduce_repeat(&th, 3), -EINVAL);
 	free(th.items);
 }
 
@@ -236,7 +236,7 @@ static void test_folding_loops_around_loops(void **state)
 		in[n++] = 99;
 	}
 	for (size_t i = 0; i < n; i++)
-		assert_int_equal(ag_reduce_event(&th, in[i]), 0);
+		assert_int_equal(vg_ag_reduce_event(&th, in[i]), 0);
 	roundtrip(&th, &x);
 	assert_int_equal(x.n, n);
 	assert_memory_equal(x.ev, in, n * sizeof(uint32_t));
@@ -253,34 +253,34 @@ static void test_tokens_intern(void **state)
 	uint32_t id0, id1;
 
 	(void)state;
-	assert_int_equal(ag_tokens_init(&t), 0);
-	id0 = ag_tokens_intern(&t, &a, &is_new);
+	assert_int_equal(vg_ag_tokens_init(&t), 0);
+	id0 = vg_ag_tokens_intern(&t, &a, &is_new);
 	assert_true(is_new);
 	a.id = 77; /* ignored */
-	assert_int_equal(ag_tokens_intern(&t, &a, &is_new), id0);
+	assert_int_equal(vg_ag_tokens_intern(&t, &a, &is_new), id0);
 	assert_false(is_new);
 	a.cand[0] = (struct vg_sb_loc){ .kind = 1, .word = 3, .module = 1, .off = 0x40 };
 	a.ncand = 1;
-	id1 = ag_tokens_intern(&t, &a, &is_new);
+	id1 = vg_ag_tokens_intern(&t, &a, &is_new);
 	assert_true(is_new && id1 != id0);
 	/* many more: the table grows and every id stays what it was */
 	static uint32_t ids[50000];
 
 	for (uint32_t i = 0; i < 50000; i++) {
 		a.ip.off = 1000 + i;
-		ids[i] = ag_tokens_intern(&t, &a, &is_new);
+		ids[i] = vg_ag_tokens_intern(&t, &a, &is_new);
 		assert_true(is_new);
 	}
 	for (uint32_t i = 0; i < 50000; i++) {
 		a.ip.off = 1000 + i;
-		assert_int_equal(ag_tokens_intern(&t, &a, &is_new), ids[i]);
+		assert_int_equal(vg_ag_tokens_intern(&t, &a, &is_new), ids[i]);
 		assert_false(is_new);
 	}
 	a.ip.off = 9;
 	a.ncand = 0;
 	memset(a.cand, 0, sizeof(a.cand));
-	assert_int_equal(ag_tokens_intern(&t, &a, &is_new), id0);
-	ag_tokens_free(&t);
+	assert_int_equal(vg_ag_tokens_intern(&t, &a, &is_new), id0);
+	vg_ag_tokens_free(&t);
 }
 
 static void test_map_deletes_keep_chains(void **state)
@@ -289,13 +289,13 @@ static void test_map_deletes_keep_chains(void **state)
 
 	(void)state;
 	for (uint64_t k = 1; k <= 5000; k++)
-		assert_int_equal(ag_map_put(&m, k * 1024, (uint32_t)k), 0);
+		assert_int_equal(vg_ag_map_put(&m, k * 1024, (uint32_t)k), 0);
 	for (uint64_t k = 1; k <= 5000; k += 2)
-		ag_map_del(&m, k * 1024);
+		vg_ag_map_del(&m, k * 1024);
 	for (uint64_t k = 1; k <= 5000; k++)
-		assert_int_equal(ag_map_get(&m, k * 1024), k % 2 ? AG_NONE : (uint32_t)k);
+		assert_int_equal(vg_ag_map_get(&m, k * 1024), k % 2 ? AG_NONE : (uint32_t)k);
 	assert_int_equal(m.n, 2500);
-	ag_map_free(&m);
+	vg_ag_map_free(&m);
 }
 
 static void test_control_messages(void **state)
@@ -398,20 +398,20 @@ static void test_core_batches_define_what_they_use(void **state)
 	close(fd);
 	unlink(path);
 	o.record = path;
-	assert_int_equal(ag_core_init(&c, &o, &st, &err), 0);
+	assert_int_equal(vg_ag_core_init(&c, &o, &st, &err), 0);
 	/* code in an unresolvable file (dev 0): the module has no identity but is defined */
 	r.ip = (struct sm_loc){ .kind = SM_K_ANON, .off = 0x7f0000001000 };
 	r.cand[0] = (struct sm_loc){ .kind = SM_K_ANON, .off = 0x7f0000002000 };
 	for (int round = 0; round < 3; round++) {
-		assert_int_equal(ag_core_record(&c, &r, SM_SYS_HDR_LEN), 0);
-		assert_int_equal(ag_core_record(&c, &rep, sizeof(rep)), 0);
+		assert_int_equal(vg_ag_core_record(&c, &r, SM_SYS_HDR_LEN), 0);
+		assert_int_equal(vg_ag_core_record(&c, &rep, sizeof(rep)), 0);
 		r.nr = 39 + (uint32_t)round;
-		assert_int_equal(ag_core_record(&c, &r, SM_SYS_HDR_LEN), 0);
-		assert_int_equal(ag_core_flush(&c, true, round == 2, &err), 0);
+		assert_int_equal(vg_ag_core_record(&c, &r, SM_SYS_HDR_LEN), 0);
+		assert_int_equal(vg_ag_core_flush(&c, true, round == 2, &err), 0);
 	}
 	assert_int_equal(st.batches, 3);
 	assert_int_equal(st.tokens, 3);
-	ag_core_free(&c);
+	vg_ag_core_free(&c);
 	/* every batch of the recording decodes; tokens are defined where first used */
 	assert_int_equal(vg_sb_rec_open(&rd, path, &err), 0);
 	memset(&x, 0, sizeof(x));
