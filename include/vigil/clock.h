@@ -18,6 +18,10 @@ uint64_t vg_mono_ms(void);
 /* Monotonic milliseconds with sub-millisecond resolution (timings printed as "12.3 ms"). */
 double vg_mono_msf(void);
 
+/* CPU time of the calling thread (CLOCK_THREAD_CPUTIME_ID): what a loop itself costs on a
+ * machine shared with others. */
+uint64_t vg_thread_cpu_ns(void);
+
 /* Wall-clock time (CLOCK_REALTIME). */
 int64_t vg_wall_ms(void);
 int64_t vg_wall_us(void);

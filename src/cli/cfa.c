@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cfa_cli.h"
+#include "cfa_sys_cli.h"
 #include "cli.h"
 #include "vigil/cfa_model.h"
 #include "vigil/cfa_report.h"
@@ -180,6 +181,10 @@ static int cmd_model(int argc, char **argv)
 	void *owned = NULL;
 	int c, bad = 0, rc;
 
+	/* the syscall model has its own options: cfa_sys.c */
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--syscalls"))
+			return cfa_sys_model(argc, argv);
 	cfa_getopt_init(&co);
 	while ((c = cfa_getopt(argc, argv, "o:" CLI_COMMON_SHORT, lo, &co)) != -1) {
 		if (c == -2)
@@ -368,6 +373,8 @@ static const struct cli_cmd cfa_cmds[] = {
 	{ "verify", cfa_verify, "check a recorded trace against a model" },
 	{ "run", cfa_run, "run a program and verify its control flow live" },
 	{ "check-report", cmd_check_report, "verify a signed attestation report" },
+	{ "verify-syscalls", cfa_sys_verify, "check an agent recording against a syscall model" },
+	{ "serve", cfa_serve, "gateway: verify many devices' syscall batches live, sign reports" },
 	{ NULL, NULL, NULL },
 };
 

@@ -64,5 +64,6 @@ int cmd_key(int argc, char **argv);
 int cmd_proxy(int argc, char **argv);
 int cmd_net(int argc, char **argv);
 int cmd_disk(int argc, char **argv);
+int cmd_agent(int argc, char **argv);
 
 #endif

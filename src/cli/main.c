@@ -39,6 +39,7 @@ static const struct cli_cmd groups[] = {
 	{ "vmi", cmd_vmi, "introspect a running Linux guest from its RAM (info, ps, lsmod, read)" },
 	{ "ids", cmd_ids, "out-of-VM intrusion detection: rootkit, backdoor and tampering checks" },
 	{ "cfa", cmd_cfa, "control-flow attestation: model, trace, verify, run, reports" },
+	{ "agent", cmd_agent, "device agent: record a program's syscalls and call sites for a gateway" },
 	{ "sandbox", cmd_sandbox,
 	  "malware sandbox: run ARM samples, verdicts, behaviours, scores" },
 	{ "broker", cmd_broker, "serve guest memory to remote vigil hosts over the secure channel" },

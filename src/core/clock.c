@@ -30,6 +30,13 @@ uint64_t vg_mono_ms(void)
 	return vg_mono_ns() / 1000000;
 }
 
+uint64_t vg_thread_cpu_ns(void)
+{
+	struct timespec ts = now(CLOCK_THREAD_CPUTIME_ID);
+
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 double vg_mono_msf(void)
 {
 	return (double)vg_mono_ns() / 1e6;
